@@ -1,0 +1,51 @@
+"""Signal conditioning for angle time series: gap filling and zero-phase low-pass."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rehab.kinematics import _kernels as K
+
+DEFAULT_CUTOFF_HZ = 3.0
+"""Low-pass cut-off for recorded movement: rehabilitation exercises are below ~2 Hz."""
+
+DEFAULT_MAX_GAP_S = 0.3
+"""Longest run of missing samples filled by linear interpolation."""
+
+
+def butter_lowpass_coeffs(cutoff_hz: float, fs_hz: float) -> tuple[float, float, float, float, float]:
+    """Second-order Butterworth low-pass (bilinear transform): b0, b1, b2, a1, a2."""
+    if not 0 < cutoff_hz < fs_hz / 2:
+        raise ValueError(f"cut-off {cutoff_hz} Hz must be between 0 and Nyquist {fs_hz / 2} Hz")
+    k = math.tan(math.pi * cutoff_hz / fs_hz)
+    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
+    b0 = k * k * norm
+    return b0, 2.0 * b0, b0, 2.0 * (k * k - 1.0) * norm, (1.0 - math.sqrt(2.0) * k + k * k) * norm
+
+
+def effective_rate(t: np.ndarray) -> float:
+    """Sampling rate from real timestamps (median interval; robust to variable frame rate)."""
+    if t.shape[0] < 2:
+        return 0.0
+    dt = float(np.median(np.diff(t)))
+    return 1.0 / dt if dt > 0 else 0.0
+
+
+def smooth_signal(x: np.ndarray, t: np.ndarray, cutoff_hz: float = DEFAULT_CUTOFF_HZ,
+                  max_gap_s: float = DEFAULT_MAX_GAP_S) -> np.ndarray:
+    """Fill short gaps, then zero-phase low-pass filter (4th order effective) each valid run.
+
+    Long gaps stay NaN. If the sampling rate is too low for ``cutoff_hz`` the signal is only
+    gap-filled.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    filled = K.interpolate_gaps(x, t, max_gap_s)
+    fs = effective_rate(t)
+    if fs <= 2.5 * cutoff_hz:
+        return filled
+    b0, b1, b2, a1, a2 = butter_lowpass_coeffs(cutoff_hz, fs)
+    pad = int(round(fs / cutoff_hz))
+    return K.filtfilt_lowpass(filled, b0, b1, b2, a1, a2, pad)

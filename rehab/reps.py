@@ -1,0 +1,133 @@
+"""Repetition segmentation of an exercise's primary angle.
+
+Two thresholds with hysteresis are derived from the observed range of the smoothed signal
+(robust 5th-95th percentiles) and the prescription: a rep leaves the rest zone, crosses the
+upper threshold, and counts when it comes back below the lower one. Candidates smaller than
+the exercise's minimum amplitude are ignored; too short ones (jitter) are reported but not
+counted. The start state is detected from the recording: a clip that opens settled in the
+active position (e.g. elbow held flexed) counts cycles from that position. Movement that
+begins or ends mid-rep at the edges of the recording is reported as partial, not counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Literal
+
+import numpy as np
+
+from rehab.exercises import Exercise
+from rehab.kinematics import _kernels as K
+
+log = logging.getLogger(__name__)
+
+LOW_FRACTION = 0.35
+"""Lower threshold, as a fraction of the observed range above the rest level."""
+HIGH_FRACTION = 0.65
+"""Upper threshold, as a fraction of the observed range above the rest level."""
+RANGE_PERCENTILES = (5.0, 95.0)
+
+KIND_NAMES = {
+    K.KIND_COMPLETE: "complete",
+    K.KIND_PARTIAL_START: "partial_start",
+    K.KIND_PARTIAL_END: "partial_end",
+    K.KIND_TOO_SHORT: "too_short",
+    K.KIND_TOO_LONG: "too_long",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One repetition candidate: frame indices into the sequence and whether it counts."""
+
+    start: int
+    peak: int
+    end: int
+    kind: str
+
+    @property
+    def counted(self) -> bool:
+        """Only complete repetitions count."""
+        return self.kind == "complete"
+
+
+@dataclasses.dataclass(frozen=True)
+class Segmentation:
+    """Result of segmenting one signal."""
+
+    segments: tuple[Segment, ...]
+    low_threshold: float
+    high_threshold: float
+    rest_level: float
+    active_level: float
+    start_state: Literal["rest", "active", "between", "none"]
+    rest_position: Literal["low", "high"]
+    """Where the counted cycles start and end on the angle axis (may differ from the
+    exercise default when the recording opens settled in the other position)."""
+
+    @property
+    def reps(self) -> tuple[Segment, ...]:
+        """Counted repetitions."""
+        return tuple(s for s in self.segments if s.counted)
+
+    @property
+    def count(self) -> int:
+        return len(self.reps)
+
+
+def thresholds(signal: np.ndarray, exercise: Exercise,
+               rest: Literal["low", "high"]) -> tuple[float, float, float, float] | None:
+    """Rest level, active level and the two thresholds on the *oriented* signal.
+
+    The oriented signal is ``signal`` when rest is low and ``-signal`` when rest is high, so
+    the active position is always up. None when the movement is too small to hold a rep.
+    """
+    y = signal if rest == "low" else -signal
+    finite = y[np.isfinite(y)]
+    if finite.size < 3:
+        return None
+    lo, hi = np.percentile(finite, RANGE_PERCENTILES)
+    amp = float(hi - lo)
+    if amp < exercise.counting.min_amplitude_deg:
+        return None
+    return float(lo), float(hi), float(lo + LOW_FRACTION * amp), float(lo + HIGH_FRACTION * amp)
+
+
+def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise) -> Segmentation:
+    """Segment repetitions of ``exercise`` in a smoothed primary-angle signal (degrees)."""
+    rest: Literal["low", "high"] = exercise.counting.rest
+    levels = thresholds(signal, exercise, rest)
+    if levels is None:
+        return Segmentation((), np.nan, np.nan, np.nan, np.nan, "none", rest)
+    lo, hi, lo_th, hi_th = levels
+    y = signal if rest == "low" else -signal
+    finite = np.flatnonzero(np.isfinite(y))
+    first = y[finite[0]]
+    if first >= hi_th:
+        # Opens settled in the active position: that position is where this patient rests.
+        rest = "high" if rest == "low" else "low"
+        y = -y
+        lo, hi, lo_th, hi_th = -hi, -lo, -hi_th, -lo_th
+        start_state: Literal["rest", "active", "between", "none"] = "active"
+        initial = K.STATE_REST
+        log.info("recording opens in the active position; counting cycles from there")
+    elif first <= lo_th:
+        start_state = "rest"
+        initial = K.STATE_REST
+    else:
+        start_state = "between"
+        initial = K.STATE_UNKNOWN
+    c = exercise.counting
+    ev = K.hysteresis_reps(np.ascontiguousarray(y, dtype=np.float64),
+                           np.ascontiguousarray(timestamps, dtype=np.float64),
+                           lo_th, hi_th, c.min_amplitude_deg, c.min_duration_s, c.max_duration_s,
+                           initial)
+    segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)]) for s, p, e, k in ev)
+    sign = 1.0 if rest == "low" else -1.0
+    return Segmentation(
+        segments=segments,
+        low_threshold=sign * lo_th, high_threshold=sign * hi_th,
+        rest_level=sign * lo, active_level=sign * hi,
+        start_state=start_state, rest_position=rest,
+    )
