@@ -27,6 +27,9 @@ LOW_FRACTION = 0.35
 HIGH_FRACTION = 0.65
 """Upper threshold, as a fraction of the observed range above the rest level."""
 RANGE_PERCENTILES = (5.0, 95.0)
+ONSET_FRACTION = 0.1
+"""Rep boundaries sit where the angle is within this fraction of the rep's excursion from
+its start value (movement onset and full return)."""
 
 KIND_NAMES = {
     K.KIND_COMPLETE: "complete",
@@ -45,6 +48,8 @@ class Segment:
     peak: int
     end: int
     kind: str
+    rest_start: int = -1
+    """Lowest point of the rest before the rep (<= start); angles are measured from here."""
 
     @property
     def counted(self) -> bool:
@@ -123,7 +128,9 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise)
                            np.ascontiguousarray(timestamps, dtype=np.float64),
                            lo_th, hi_th, c.min_amplitude_deg, c.min_duration_s, c.max_duration_s,
                            initial)
-    segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)]) for s, p, e, k in ev)
+    refined = K.refine_bounds(np.ascontiguousarray(y, dtype=np.float64), ev, ONSET_FRACTION)
+    segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)], int(s0))
+                     for (s, p, e, k), s0 in zip(refined, ev[:, 0]))
     sign = 1.0 if rest == "low" else -1.0
     return Segmentation(
         segments=segments,

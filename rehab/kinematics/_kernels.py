@@ -460,3 +460,47 @@ def window_extremes(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
             out[r, 1] = lo
             out[r, 2] = first
     return out
+
+
+@njit(cache=True)
+def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float) -> np.ndarray:
+    """Move rep boundaries to movement onset and full return (offline refinement).
+
+    For each event row (start, peak, end, kind) of `hysteresis_reps` on oriented signal
+    ``y``: the start moves forward to the last sample before the peak still within ``frac``
+    of the excursion from the start value (the onset); the end moves forward to the first
+    sample back within ``frac`` of it, or else to the lowest sample before the next event
+    starts. Counting is unchanged; only the times become anatomical.
+    """
+    out = ev.copy()
+    k = ev.shape[0]
+    n = y.shape[0]
+    for r in range(k):
+        s = ev[r, 0]
+        p = ev[r, 1]
+        e = ev[r, 2]
+        if math.isnan(y[s]) or math.isnan(y[p]):
+            continue
+        lvl = y[s] + frac * (y[p] - y[s])
+        ns = s
+        for i in range(s, p + 1):
+            if not math.isnan(y[i]) and y[i] <= lvl:
+                ns = i
+        out[r, 0] = ns
+        if ev[r, 3] == KIND_PARTIAL_END:
+            continue
+        limit = ev[r + 1, 0] if r + 1 < k else n - 1
+        best = e
+        found = False
+        for i in range(e, limit + 1):
+            yi = y[i]
+            if math.isnan(yi):
+                continue
+            if yi <= lvl:
+                best = i
+                found = True
+                break
+            if yi < y[best]:
+                best = i
+        out[r, 2] = best if found or best > e else e
+    return out
