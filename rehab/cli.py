@@ -1,0 +1,266 @@
+"""The ``rehab`` command line: a thin dispatcher over the library.
+
+Every error caused by the input is one line on stderr (``rehab: error: ...``) and a
+non-zero exit status; ``--debug`` shows tracebacks for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rehab import __version__
+from rehab.errors import RehabError
+
+log = logging.getLogger("rehab")
+
+
+# --- subcommands ---------------------------------------------------------------------------
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    """List the exercise library."""
+    from rehab.exercises import load_library
+
+    library = load_library(args.exercises_dir)
+    rows = [("id", "joint angle", "view", "sides", "target (deg)", "name")]
+    for ex in sorted(library.values(), key=lambda e: e.id):
+        rows.append((ex.id, ex.counting.angle, ex.view,
+                     "both" if ex.bilateral else "one",
+                     f"{ex.target.min_deg:g}-{ex.target.max_deg:g}", ex.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        _out("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def _default_out(input_path: str) -> Path:
+    return Path("rehab-out") / Path(input_path.rstrip("/")).stem
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Analyse one recording and write the result files."""
+    from rehab.analysis import prepare_out_dir, write_outputs
+    from rehab.pipeline import is_landmarks_file, load_input, resolve_exercise
+
+    exercise = resolve_exercise(args.exercise, args.target_min, args.target_max,
+                                args.exercises_dir)
+    out_dir = prepare_out_dir(args.out or _default_out(args.input))
+    if args.overlay and is_landmarks_file(args.input):
+        raise RehabError("--overlay needs the video: a landmarks file has no images")
+    seq = load_input(args.input, model=args.model, progress=not args.no_progress,
+                     fps=args.fps)
+    from rehab.analysis import analyze_sequence
+
+    analysis = analyze_sequence(seq, exercise, side=args.side, space=args.space)
+    for note in analysis.notes:
+        log.info("note: %s", note)
+    paths = write_outputs(analysis, out_dir)
+    if args.overlay:
+        from rehab.overlay import render_overlay
+
+        paths["overlay"] = render_overlay(args.input, analysis, out_dir / "overlay.mp4",
+                                          progress=not args.no_progress)
+    _out(format_rep_table(analysis))
+    for key, path in paths.items():
+        log.info("wrote %s", path)
+    return 0
+
+
+def format_rep_table(analysis: "object") -> str:
+    """The per-rep table printed by ``rehab analyze``."""
+    from rehab.analysis import Analysis
+
+    assert isinstance(analysis, Analysis)
+    ex = analysis.exercise
+    lines = [
+        f"{ex.name} ({ex.id}), side {analysis.side}: {analysis.rep_count} repetition(s); "
+        f"target peak {ex.target.min_deg:g}-{ex.target.max_deg:g} deg "
+        f"{analysis.primary_column.replace('_', ' ')}",
+        f"{'rep':>3s} {'start':>7s} {'end':>7s} {'min':>6s} {'max':>6s} {'ROM':>6s} "
+        f"{'target':>6s} {'score':>5s}  flags",
+    ]
+    for r in analysis.reps:
+        lines.append(f"{r.index:3d} {r.start_s:7.2f} {r.end_s:7.2f} {r.min_deg:6.1f} "
+                     f"{r.max_deg:6.1f} {r.rom_deg:6.1f} {'yes' if r.target_met else 'no':>6s} "
+                     f"{r.score:5d}  {', '.join(r.flags) or '-'}")
+    if not analysis.reps:
+        lines.append("  (no complete repetition)")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Counting accuracy on a labelled manifest."""
+    from rehab.analysis import analyze_sequence
+    from rehab.pipeline import load_input, resolve_exercise
+    from rehab.validate import ManifestRow, format_summary, read_manifest, validate, write_summary
+
+    rows = read_manifest(args.manifest)
+
+    def count(row: ManifestRow) -> tuple[int, str]:
+        ex = resolve_exercise(row.exercise, exercises_dir=args.exercises_dir)
+        seq = load_input(row.path, model=args.model, progress=not args.no_progress)
+        analysis = analyze_sequence(seq, ex, side=row.side)
+        return analysis.rep_count, analysis.side
+
+    summary = validate(rows, count)
+    _out(format_summary(summary))
+    if args.out:
+        log.info("wrote %s", write_summary(summary, args.out))
+    return 1 if summary.failed else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Versions and the model in use, for bug reports."""
+    from rehab.info import collect_info
+
+    for key, value in collect_info(model=args.model).items():
+        _out(f"{key + ':':18s} {value}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Fetch (or find offline) a sample recording and print its path."""
+    from rehab.sample_data import fetch_sample
+
+    _out(str(fetch_sample(args.name)))
+    return 0
+
+
+# --- plumbing ------------------------------------------------------------------------------
+
+def _out(text: str) -> None:
+    """Write a command's result to stdout (results go to stdout, diagnostics to logging)."""
+    sys.stdout.write(text + "\n")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="rehab", description="Camera-based physical rehabilitation: analyse exercises "
+                                  "from video, count and score repetitions.")
+    parser.add_argument("--version", action="version", version=f"rehab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--exercises-dir", metavar="DIR",
+                        help="extra folder of exercise definitions (*.toml)")
+
+    p = sub.add_parser("exercises", parents=[common], help="list the exercise library")
+    p.set_defaults(func=cmd_exercises)
+
+    p = sub.add_parser("analyze", parents=[common], help="analyse a recorded exercise",
+                       description="Analyse a video, an image folder or a landmarks .npz.")
+    p.add_argument("input", help="video file, image folder, or landmarks .npz")
+    p.add_argument("--exercise", "-e", required=True, help="exercise id (see 'rehab exercises') "
+                                                           "or a path to an exercise .toml")
+    p.add_argument("--side", choices=("left", "right", "auto"), default="auto",
+                   help="limb to analyse (default: auto, the side that moves)")
+    p.add_argument("--target-min", type=_float, metavar="DEG", help="target band, lower end")
+    p.add_argument("--target-max", type=_float, metavar="DEG", help="target band, upper end")
+    p.add_argument("--model", metavar="PATH.task",
+                   help="MediaPipe pose_landmarker_{lite,full,heavy}.task (default: the full "
+                        "model built offline from the installed mediapipe)")
+    p.add_argument("--space", choices=("image", "world"), default=None,
+                   help="angles from image-plane (2D) or world (3D) landmarks "
+                        "(default: as the exercise says)")
+    p.add_argument("--fps", type=_float, default=None,
+                   help="frame rate of an image folder (default 30)")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write overlay.mp4 with skeleton, angle, target band and counter")
+    p.add_argument("--out", "-o", metavar="DIR",
+                   help="output folder (default: ./rehab-out/<input name>/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("validate", parents=[common], help="counting accuracy on a labelled set",
+                       description="Rows: file,exercise,reps_true[,side]; files relative to "
+                                   "the manifest (videos or landmarks .npz).")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("--model", metavar="PATH.task", help="pose model for video rows")
+    p.add_argument("--out", "-o", metavar="DIR", help="write validation.json/.csv here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("info", help="versions of rehab and its dependencies; the model in use")
+    p.add_argument("--model", metavar="PATH.task", help="report on this model instead")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("sample", help="fetch a sample recording (or find it offline) and "
+                                      "print its path")
+    p.add_argument("name", nargs="?", default="shoulder_abduction.mp4",
+                   help="sample file name (default: shoulder_abduction.mp4)")
+    p.set_defaults(func=cmd_sample)
+
+    for extension in _EXTENSIONS:
+        extension(sub)
+    return parser
+
+
+def _add_calibration(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    try:
+        from rehab.calibration import cli as calibration_cli
+    except ImportError:
+        return
+    calibration_cli.add_parser(sub).set_defaults(func=calibration_cli.run)
+
+
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    _add_calibration,
+]
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rehab: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("rehab").setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rehab`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except RehabError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"rehab: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("rehab: interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("rehab: error: out of memory\n")
+        return 1
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"rehab: error: {where}{exc.strerror or exc}\n")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

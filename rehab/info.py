@@ -1,0 +1,44 @@
+"""Environment report for bug reports (``rehab info``)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+from rehab import __version__
+from rehab.errors import RehabError
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def collect_info(model: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Versions of rehab and its dependencies, and the pose model that would be used."""
+    info = {
+        "rehab": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "mediapipe": _version("mediapipe"),
+        "opencv": _version("opencv-contrib-python"),
+        "numba": _version("numba"),
+        "numpy": _version("numpy"),
+        "matplotlib": _version("matplotlib"),
+    }
+    from rehab.exercises import builtin_exercises_dir, load_library
+
+    info["exercises"] = f"{len(load_library())} in {builtin_exercises_dir()}"
+    try:
+        from rehab.pose.model import resolve_model
+
+        path, name, digest = resolve_model(model)
+        info["model"] = f"{name} ({path})"
+        info["model sha256"] = digest
+    except RehabError as exc:
+        info["model"] = f"unavailable: {exc}"
+    return info
