@@ -204,6 +204,8 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
     tempo = _build(Tempo, data.get("tempo", {}), path, "tempo")
     if tempo.min_rep_s > tempo.max_rep_s:
         raise _err(path, "tempo", "min_rep_s is greater than max_rep_s")
+    if counting.min_duration_s > counting.max_duration_s:
+        raise _err(path, "counting", "min_duration_s is greater than max_duration_s")
     if counting.min_amplitude_deg <= 0:
         raise _err(path, "counting.min_amplitude_deg", "must be positive")
     comps_raw = data.get("compensations", [])
@@ -216,6 +218,8 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
             raise _err(path, f"compensations[{i}].angle", f"unknown angle {comp.angle!r}")
         if comp.angle in TRUNK_ANGLES and comp.side != "none":
             comp = dataclasses.replace(comp, side="none")
+        if any(c.id == comp.id for c in comps):
+            raise _err(path, f"compensations[{i}].id", f"duplicate id {comp.id!r}")
         comps.append(comp)
     cues = _build(Cues, data.get("cues", {}), path, "cues")
     landmarks = data.get("landmarks", [])

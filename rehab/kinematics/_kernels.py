@@ -71,6 +71,12 @@ def joint_angles_image(pts: np.ndarray) -> np.ndarray:
     n = pts.shape[0]
     out = np.full((n, N_ANGLE_COLUMNS), np.nan)
     for t in range(n):
+        # trunk midline, downwards (mid-shoulder -> mid-hip): the reference for hip and
+        # shoulder angles, so that shoulder width does not bias abduction in a front view
+        mx = 0.5 * (pts[t, _L_SHOULDER, 0] + pts[t, _R_SHOULDER, 0]) - 0.5 * (
+            pts[t, _L_HIP, 0] + pts[t, _R_HIP, 0])
+        my = 0.5 * (pts[t, _L_SHOULDER, 1] + pts[t, _R_SHOULDER, 1]) - 0.5 * (
+            pts[t, _L_HIP, 1] + pts[t, _R_HIP, 1])
         for s in range(2):
             sh = _L_SHOULDER + s
             el = _L_ELBOW + s
@@ -83,12 +89,14 @@ def joint_angles_image(pts: np.ndarray) -> np.ndarray:
             c = 7 * s
             # knee: 180 - angle(hip, knee, ankle) == angle between thigh and shank directions
             out[t, c + 0] = _seg_angle(pts, t, hp, kn, kn, an)
-            # hip: thigh direction (hip->knee) vs trunk downward (shoulder->hip)
-            hip = _seg_angle(pts, t, sh, hp, hp, kn)
+            # hip: thigh direction (hip->knee) vs trunk midline downward
+            hip = _angle_between(pts[t, kn, 0] - pts[t, hp, 0], pts[t, kn, 1] - pts[t, hp, 1],
+                                 0.0, -mx, -my, 0.0)
             out[t, c + 1] = hip
             out[t, c + 2] = hip
-            # shoulder: upper arm (shoulder->elbow) vs trunk downward (shoulder->hip)
-            shd = _seg_angle(pts, t, sh, hp, sh, el)
+            # shoulder: upper arm (shoulder->elbow) vs trunk midline downward
+            shd = _angle_between(pts[t, el, 0] - pts[t, sh, 0], pts[t, el, 1] - pts[t, sh, 1],
+                                 0.0, -mx, -my, 0.0)
             out[t, c + 3] = shd
             out[t, c + 4] = shd
             # elbow: upper arm direction vs forearm direction
@@ -96,10 +104,6 @@ def joint_angles_image(pts: np.ndarray) -> np.ndarray:
             # ankle: angle(shank up, foot forward) - 90
             out[t, c + 6] = _seg_angle(pts, t, an, kn, he, ft) - 90.0
         # trunk lean: mid-hip -> mid-shoulder vs image up (0, -1)
-        mx = 0.5 * (pts[t, _L_SHOULDER, 0] + pts[t, _R_SHOULDER, 0]) - 0.5 * (
-            pts[t, _L_HIP, 0] + pts[t, _R_HIP, 0])
-        my = 0.5 * (pts[t, _L_SHOULDER, 1] + pts[t, _R_SHOULDER, 1]) - 0.5 * (
-            pts[t, _L_HIP, 1] + pts[t, _R_HIP, 1])
         out[t, 14] = _angle_between(mx, my, 0.0, 0.0, -1.0, 0.0)
         # pelvic obliquity: hip line vs horizontal, 0..90
         hx = abs(pts[t, _L_HIP, 0] - pts[t, _R_HIP, 0])

@@ -6,15 +6,15 @@
 angle              definition (landmarks)                                          normal
 ================== =============================================================== ==========
 knee_flexion       180 - angle(hip, knee, ankle); 0 = straight knee                0-135
-hip_flexion        thigh (hip->knee) vs trunk down (shoulder->hip); 0 = standing   0-120
+hip_flexion        thigh (hip->knee) vs trunk midline, down; 0 = standing          0-120
 hip_abduction      as hip_flexion, frontal plane (front view); 0 = leg down        0-45
-shoulder_flexion   upper arm (shoulder->elbow) vs trunk down; 0 = arm by the side  0-180
+shoulder_flexion   upper arm (shoulder->elbow) vs trunk midline; 0 = arm by side   0-180
 shoulder_abduction as shoulder_flexion, frontal plane; 90 = arm horizontal         0-180
 elbow_flexion      180 - angle(shoulder, elbow, wrist); 0 = straight elbow         0-150
 ankle_plantarflex. angle(ankle->knee, heel->toe) - 90; + plantar, - dorsiflexion   -20-50
 ================== =============================================================== ==========
 
-and for the trunk: ``trunk_lean`` (mid-hip->mid-shoulder from vertical; 0 = upright) and
+The trunk midline runs from mid-shoulder to mid-hip. For the trunk: ``trunk_lean`` (mid-hip->mid-shoulder from vertical; 0 = upright) and
 ``pelvic_obliquity`` (hip line from horizontal; 0 = level).
 
 Two spaces: ``image`` uses pixel coordinates (aspect-correct) in the image plane, where
