@@ -5,7 +5,8 @@ Two thresholds with hysteresis are derived from the observed range of the smooth
 upper threshold, and counts when it comes back below the lower one. Candidates smaller than
 the exercise's minimum amplitude are ignored; too short ones (jitter) are reported but not
 counted. The start state is detected from the recording: a clip that opens settled in the
-active position (e.g. elbow held flexed) counts cycles from that position. Movement that
+active position (held there at least `SETTLED_DWELL_S`, e.g. elbow held flexed) counts
+cycles from that position. Movement that
 begins or ends mid-rep at the edges of the recording is reported as partial, not counted.
 """
 
@@ -30,6 +31,10 @@ RANGE_PERCENTILES = (5.0, 95.0)
 ONSET_FRACTION = 0.1
 """Rep boundaries sit where the angle is within this fraction of the rep's excursion from
 its start value (movement onset and full return)."""
+
+SETTLED_DWELL_S = 0.4
+"""A recording that opens in the active position and stays there at least this long is
+taken to start there (the patient's rest); a shorter stay is the tail of a rep in progress."""
 
 KIND_NAMES = {
     K.KIND_COMPLETE: "complete",
@@ -99,6 +104,13 @@ def thresholds(signal: np.ndarray, exercise: Exercise,
     return float(lo), float(hi), float(lo + LOW_FRACTION * amp), float(lo + HIGH_FRACTION * amp)
 
 
+def _opening_dwell(y: np.ndarray, t: np.ndarray, first: int, hi_th: float) -> float:
+    """Seconds the oriented signal stays at or above ``hi_th`` from its first valid sample."""
+    below = np.flatnonzero(y[first:] < hi_th)
+    end = first + int(below[0]) if below.size else len(y) - 1
+    return float(t[end] - t[first])
+
+
 def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise) -> Segmentation:
     """Segment repetitions of ``exercise`` in a smoothed primary-angle signal (degrees)."""
     rest: Literal["low", "high"] = exercise.counting.rest
@@ -109,7 +121,7 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise)
     y = signal if rest == "low" else -signal
     finite = np.flatnonzero(np.isfinite(y))
     first = y[finite[0]]
-    if first >= hi_th:
+    if first >= hi_th and _opening_dwell(y, timestamps, finite[0], hi_th) >= SETTLED_DWELL_S:
         # Opens settled in the active position: that position is where this patient rests.
         rest = "high" if rest == "low" else "low"
         y = -y

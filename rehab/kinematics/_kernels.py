@@ -332,8 +332,9 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
 
     A rep starts at the rest minimum before the signal crosses ``hi_th``, peaks at the
     maximum while active, and ends at the first sample back below ``lo_th``. Candidates
-    whose excursion (peak - start value) is under ``min_amp`` are ignored; those shorter
-    than ``min_dur`` or longer than ``max_dur`` are reported but not counted. NaN samples
+    whose excursion (peak - start value) is under ``min_amp`` are ignored; those that stay
+    above ``lo_th`` for less than ``min_dur`` or more than ``max_dur`` seconds are reported
+    but not counted. NaN samples
     hold the current state. Returns an int64 array (K, 4): start, peak, end, kind.
     """
     n = x.shape[0]
@@ -341,6 +342,7 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
     k = 0
     state = initial_state
     rest_min_i = -1      # index of the lowest sample in the current rest dwell
+    up_i = -1            # last sample at or below lo_th before the rep in progress
     start_i = -1         # start of the rep in progress
     peak_i = -1
     partial = False
@@ -352,6 +354,7 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
             if xi <= lo_th:
                 state = STATE_REST
                 rest_min_i = i
+                up_i = i
             elif xi >= hi_th:
                 state = STATE_ACTIVE
                 start_i = i
@@ -360,6 +363,8 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
         elif state == STATE_REST:
             if rest_min_i < 0 or xi < x[rest_min_i]:
                 rest_min_i = i
+            if xi <= lo_th:
+                up_i = i
             if xi >= hi_th:
                 state = STATE_ACTIVE
                 start_i = rest_min_i
@@ -377,7 +382,7 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
                 elif amp < min_amp:
                     kind = -1
                 else:
-                    dur = t[i] - t[start_i]
+                    dur = t[i] - t[up_i if up_i >= 0 else start_i]
                     if dur < min_dur:
                         kind = KIND_TOO_SHORT
                     elif dur > max_dur:
@@ -392,6 +397,7 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
                     k += 1
                 state = STATE_REST
                 rest_min_i = i
+                up_i = i
                 start_i = -1
                 peak_i = -1
                 partial = False

@@ -1,0 +1,162 @@
+"""A straightforward NumPy implementation of the kinematics + repetition maths.
+
+The same definitions as `rehab.kinematics._kernels`, written the way one would without
+numba: vectorised NumPy where NumPy vectorises, plain Python loops where the algorithm is
+sequential (recursive filter, state machine). The benchmark times it against the kernels
+and the tests check that both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+L_SH, R_SH, L_EL, R_EL, L_WR, R_WR = 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN, L_HE, R_HE, L_FT, R_FT = 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    nu = np.linalg.norm(u, axis=-1)
+    nv = np.linalg.norm(v, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.sum(u * v, axis=-1) / (nu * nv)
+    out = np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+    out[~((nu > 1e-12) & (nv > 1e-12))] = np.nan
+    return out
+
+
+def joint_angles_image(p: np.ndarray) -> np.ndarray:
+    """(T, 33, 2) pixels -> (T, 16) degrees; same columns as the kernel."""
+    n = p.shape[0]
+    out = np.full((n, 16), np.nan)
+    mid = 0.5 * (p[:, L_SH] + p[:, R_SH]) - 0.5 * (p[:, L_HIP] + p[:, R_HIP])
+    for s in range(2):
+        sh, el, wr, hp, kn, an, he, ft = (L_SH + s, L_EL + s, L_WR + s, L_HIP + s, L_KN + s,
+                                          L_AN + s, L_HE + s, L_FT + s)
+        c = 7 * s
+        out[:, c] = _angle(p[:, kn] - p[:, hp], p[:, an] - p[:, kn])
+        hip = _angle(p[:, kn] - p[:, hp], -mid)
+        out[:, c + 1] = hip
+        out[:, c + 2] = hip
+        shd = _angle(p[:, el] - p[:, sh], -mid)
+        out[:, c + 3] = shd
+        out[:, c + 4] = shd
+        out[:, c + 5] = _angle(p[:, el] - p[:, sh], p[:, wr] - p[:, el])
+        out[:, c + 6] = _angle(p[:, kn] - p[:, an], p[:, ft] - p[:, he]) - 90.0
+    up = np.zeros_like(mid)
+    up[:, 1] = -1.0
+    out[:, 14] = _angle(mid, up)
+    hx = np.abs(p[:, L_HIP, 0] - p[:, R_HIP, 0])
+    hy = np.abs(p[:, L_HIP, 1] - p[:, R_HIP, 1])
+    ob = np.degrees(np.arctan2(hy, hx))
+    ob[~(hx + hy > 1e-12)] = np.nan
+    out[:, 15] = ob
+    return out
+
+
+def gate(angles: np.ndarray, vis: np.ndarray, idx: np.ndarray, min_vis: float) -> np.ndarray:
+    out = angles.copy()
+    for c in range(angles.shape[1]):
+        cols = idx[c][idx[c] >= 0]
+        bad = ~np.all(vis[:, cols] >= min_vis, axis=1)
+        out[bad, c] = np.nan
+    return out
+
+
+def interpolate_gaps(x: np.ndarray, t: np.ndarray, max_gap_s: float) -> np.ndarray:
+    out = x.copy()
+    nan = np.isnan(x)
+    i = 0
+    n = len(x)
+    while i < n:
+        if nan[i]:
+            j = i
+            while j < n and nan[j]:
+                j += 1
+            if i > 0 and j < n and t[j] - t[i - 1] <= max_gap_s:
+                out[i:j] = np.interp(t[i:j], [t[i - 1], t[j]], [x[i - 1], x[j]])
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _biquad(x: list[float], b0: float, b1: float, b2: float, a1: float, a2: float) -> list[float]:
+    y = [0.0] * len(x)
+    x1 = x2 = y1 = y2 = x[0]
+    for i, xi in enumerate(x):
+        yi = b0 * xi + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+        x2, x1, y2, y1 = x1, xi, y1, yi
+        y[i] = yi
+    return y
+
+
+def filtfilt(x: np.ndarray, coeffs: tuple[float, ...], pad: int) -> np.ndarray:
+    out = np.full(len(x), np.nan)
+    finite = ~np.isnan(x)
+    i = 0
+    n = len(x)
+    while i < n:
+        if not finite[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and finite[j]:
+            j += 1
+        seg = x[i:j]
+        p = min(pad, len(seg) - 1)
+        head = 2 * seg[0] - seg[p:0:-1] if p > 0 else seg[:0]
+        tail = 2 * seg[-1] - seg[-2:-p - 2:-1] if p > 0 else seg[:0]
+        buf = list(np.concatenate([head, seg, tail]))
+        fwd = _biquad(buf, *coeffs)
+        bwd = _biquad(fwd[::-1], *coeffs)[::-1]
+        out[i:j] = bwd[p:p + len(seg)]
+        i = j
+    return out
+
+
+def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float, min_amp: float,
+                    min_dur: float, max_dur: float, initial_state: int) -> np.ndarray:
+    ev = []
+    state = initial_state
+    rest_min = start = peak = up = -1
+    partial = False
+    for i in range(len(x)):
+        xi = x[i]
+        if math.isnan(xi):
+            continue
+        if state == 0:
+            if xi <= lo_th:
+                state, rest_min, up = 1, i, i
+            elif xi >= hi_th:
+                state, start, peak, partial = 2, i, i, True
+        elif state == 1:
+            if rest_min < 0 or xi < x[rest_min]:
+                rest_min = i
+            if xi <= lo_th:
+                up = i
+            if xi >= hi_th:
+                state, start, peak, partial = 2, rest_min, i, False
+        else:
+            if peak < 0 or xi > x[peak]:
+                peak = i
+            if xi <= lo_th:
+                if start < 0:
+                    start = i
+                amp = x[peak] - x[start]
+                kind = -1
+                if partial:
+                    kind = 1
+                elif amp >= min_amp:
+                    dur = t[i] - t[up if up >= 0 else start]
+                    kind = 3 if dur < min_dur else 4 if dur > max_dur else 0
+                if kind >= 0:
+                    ev.append((start, peak, i, kind))
+                state, rest_min, up, start, peak, partial = 1, i, i, -1, -1, False
+    if state == 2 and start >= 0:
+        last = len(x) - 1
+        while last > 0 and math.isnan(x[last]):
+            last -= 1
+        ev.append((start, peak, last, 2))
+    return np.array(ev, dtype=np.int64).reshape(-1, 4)

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real-data folder beside the checkout, and isolated caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the checkout (``REHAB_SHARED_DATA`` overrides)."""
+    env = os.environ.get("REHAB_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real recordings and landmark sets, or a skip with the reason."""
+    d = shared_data_dir()
+    if not (d / "landmarks" / "manifest.csv").is_file():
+        pytest.skip(f"real data not found at {d} (set REHAB_SHARED_DATA or place ../shared/data)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def shared_videos(shared_data: Path) -> Path:
+    d = shared_data / "videos"
+    if not d.is_dir():
+        pytest.skip(f"real videos not found at {d}")
+    return d
