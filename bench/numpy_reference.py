@@ -126,11 +126,17 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float, mi
         xi = x[i]
         if math.isnan(xi):
             continue
+        if state == 2 and start < 0:
+            start, peak, partial = i, i, True
         if state == 0:
+            if rest_min < 0 or xi < x[rest_min]:
+                rest_min = i
+            if up < 0:
+                up = i
             if xi <= lo_th:
                 state, rest_min, up = 1, i, i
             elif xi >= hi_th:
-                state, start, peak, partial = 2, i, i, True
+                state, start, peak, partial = 2, rest_min, i, False
         elif state == 1:
             if rest_min < 0 or xi < x[rest_min]:
                 rest_min = i

@@ -195,7 +195,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                      + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")")
     primary = sides_smoothed[chosen]
     segmentation = segment_reps(primary, t, exercise)
-    if segmentation.start_state == "active":
+    if segmentation.start_state == "settled":
         notes.append(f"recording opens in the {exercise.counting.angle.replace('_', ' ')} "
                      f"active position; repetitions counted from there and back")
     comp_signals: dict[str, np.ndarray] = {}

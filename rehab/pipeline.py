@@ -34,7 +34,8 @@ def load_input(path: str | os.PathLike[str], model: str | os.PathLike[str] | Non
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     from rehab.capture import open_source
-    from rehab.pose import MediaPipePoseEstimator, estimate_sequence
+    from rehab.pose import estimate_sequence
+    from rehab.pose.mediapipe_estimator import MediaPipePoseEstimator
 
     with open_source(p, fps=fps) as source:
         estimator = MediaPipePoseEstimator(model_path=model)

@@ -6,7 +6,9 @@ upper threshold, and counts when it comes back below the lower one. Candidates s
 the exercise's minimum amplitude are ignored; too short ones (jitter) are reported but not
 counted. The start state is detected from the recording: a clip that opens settled in the
 active position (held there at least `SETTLED_DWELL_S`, e.g. elbow held flexed) counts
-cycles from that position. Movement that
+cycles from that position; one that opens mid-rise counts that rep once it has crossed the
+upper threshold and come back, as a patient would; one that opens on the way back from a
+rep reports that tail as partial. Movement that
 begins or ends mid-rep at the edges of the recording is reported as partial, not counted.
 """
 
@@ -71,7 +73,10 @@ class Segmentation:
     high_threshold: float
     rest_level: float
     active_level: float
-    start_state: Literal["rest", "active", "between", "none"]
+    start_state: Literal["rest", "active", "settled", "between", "none"]
+    """Where the recording opens: at rest, mid-rep in the active zone (that rep is partial),
+    settled in the active position (cycles counted from there), or between the thresholds
+    (a first rise through the upper threshold counts: its ascent was seen)."""
     rest_position: Literal["low", "high"]
     """Where the counted cycles start and end on the angle axis (may differ from the
     exercise default when the recording opens settled in the other position)."""
@@ -126,9 +131,12 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise)
         rest = "high" if rest == "low" else "low"
         y = -y
         lo, hi, lo_th, hi_th = -hi, -lo, -hi_th, -lo_th
-        start_state: Literal["rest", "active", "between", "none"] = "active"
+        start_state: Literal["rest", "active", "settled", "between", "none"] = "settled"
         initial = K.STATE_REST
         log.info("recording opens in the active position; counting cycles from there")
+    elif first >= hi_th:
+        start_state = "active"
+        initial = K.STATE_ACTIVE  # the tail of a rep in progress: reported as partial
     elif first <= lo_th:
         start_state = "rest"
         initial = K.STATE_REST

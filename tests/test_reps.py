@@ -71,7 +71,7 @@ def test_start_state_is_detected_when_the_clip_opens_in_the_active_position() ->
     seq = synthetic_sequence(t, {"elbow_flexion": x, "shoulder_flexion": 0.0})
     a = analyze_sequence(seq, get_exercise("elbow_flexion"))
     assert a.rep_count == 4
-    assert a.segmentation.start_state == "active"
+    assert a.segmentation.start_state == "settled"
     assert a.segmentation.rest_position == "high"
 
 
@@ -125,3 +125,21 @@ def test_segment_reps_signal_level_api() -> None:
     assert seg.count == 7
     assert seg.low_threshold < seg.high_threshold
     assert seg.rest_level == pytest.approx(10.0, abs=0.5)
+
+
+def test_a_rep_whose_rise_is_seen_counts_even_if_the_clip_opens_mid_rise() -> None:
+    # opens at 0.7 s into the first rep (rising, between the thresholds), like the demo clip
+    t, x = rep_trajectory(3, 30.0, rest=10.0, peak=160.0, lead_s=0.0)
+    start = int(0.7 * 30)
+    seq = synthetic_sequence(t[start:] - t[start], {"shoulder_flexion": x[start:]}, view="front")
+    a = analyze_sequence(seq, get_exercise("shoulder_abduction"))
+    assert a.segmentation.start_state == "between"
+    assert a.rep_count == 3 and a.partial == ()
+
+
+def test_a_clip_opening_on_the_way_down_does_not_count_that_tail() -> None:
+    t, x = rep_trajectory(3, 30.0, rest=10.0, peak=160.0, lead_s=0.0)
+    start = int(1.6 * 30)  # descending, already below the upper threshold
+    seq = synthetic_sequence(t[start:] - t[start], {"shoulder_flexion": x[start:]}, view="front")
+    a = analyze_sequence(seq, get_exercise("shoulder_abduction"))
+    assert a.rep_count == 2 and a.partial == ()

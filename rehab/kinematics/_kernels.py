@@ -335,7 +335,9 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
     whose excursion (peak - start value) is under ``min_amp`` are ignored; those that stay
     above ``lo_th`` for less than ``min_dur`` or more than ``max_dur`` seconds are reported
     but not counted. NaN samples
-    hold the current state. Returns an int64 array (K, 4): start, peak, end, kind.
+    hold the current state. ``initial_state``: rest, unknown (the recording opens between
+    the thresholds; a first rise through ``hi_th`` counts) or active (it opens mid-rep above
+    ``hi_th``; that rep is a partial). Returns an int64 array (K, 4): start, peak, end, kind.
     """
     n = x.shape[0]
     ev = np.empty((n // 2 + 2, 4), dtype=np.int64)
@@ -350,16 +352,27 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
         xi = x[i]
         if math.isnan(xi):
             continue
+        if state == STATE_ACTIVE and start_i < 0:
+            # opened mid-rep in the active zone: the rest of this rep is a partial
+            start_i = i
+            peak_i = i
+            partial = True
         if state == STATE_UNKNOWN:
+            # opened between the thresholds: a rise through hi_th is a rep whose ascent was
+            # seen; a fall through lo_th just settles into rest
+            if rest_min_i < 0 or xi < x[rest_min_i]:
+                rest_min_i = i
+            if up_i < 0:
+                up_i = i
             if xi <= lo_th:
                 state = STATE_REST
                 rest_min_i = i
                 up_i = i
             elif xi >= hi_th:
                 state = STATE_ACTIVE
-                start_i = i
+                start_i = rest_min_i
                 peak_i = i
-                partial = True
+                partial = False
         elif state == STATE_REST:
             if rest_min_i < 0 or xi < x[rest_min_i]:
                 rest_min_i = i

@@ -22,7 +22,7 @@ flexion and abduction of hip and shoulder coincide and the camera view decides w
 is measured; ``world`` uses MediaPipe's 3D world landmarks with a per-frame body frame, so
 flexion is measured in the sagittal and abduction in the frontal plane. All angles are
 unsigned except the ankle. An angle is NaN in frames where any of its landmarks is missing
-or less visible than ``min_visibility``.
+or less visible than ``min_visibility`` (the limb's own landmarks; see `angle_landmarks`).
 """
 
 from __future__ import annotations
@@ -43,12 +43,15 @@ ANGLE_COLUMNS: tuple[str, ...] = tuple(
 ) + ("trunk_lean", "pelvic_obliquity")
 """Column names of the (T, 16) angle matrix, in kernel order."""
 
+# Landmarks whose visibility gates each angle: the limb's own joints. The trunk midline that
+# hip and shoulder angles are measured from is not gated, because MediaPipe's estimate of
+# hips below the frame edge (seated, waist-up recordings) still gives its direction well.
 _LANDMARKS_OF: dict[str, tuple[str, ...]] = {
     "knee_flexion": ("hip", "knee", "ankle"),
-    "hip_flexion": ("shoulder", "hip", "knee"),
-    "hip_abduction": ("shoulder", "hip", "knee"),
-    "shoulder_flexion": ("hip", "shoulder", "elbow"),
-    "shoulder_abduction": ("hip", "shoulder", "elbow"),
+    "hip_flexion": ("hip", "knee"),
+    "hip_abduction": ("hip", "knee"),
+    "shoulder_flexion": ("shoulder", "elbow"),
+    "shoulder_abduction": ("shoulder", "elbow"),
     "elbow_flexion": ("shoulder", "elbow", "wrist"),
     "ankle_plantarflexion": ("knee", "ankle", "heel", "foot_index"),
 }
