@@ -128,9 +128,9 @@ def test_segment_reps_signal_level_api() -> None:
 
 
 def test_a_rep_whose_rise_is_seen_counts_even_if_the_clip_opens_mid_rise() -> None:
-    # opens at 0.7 s into the first rep (rising, between the thresholds), like the demo clip
+    # opens 0.55 s into the first rep (rising, between the thresholds), like the demo clip
     t, x = rep_trajectory(3, 30.0, rest=10.0, peak=160.0, lead_s=0.0)
-    start = int(0.7 * 30)
+    start = int(0.55 * 30)
     seq = synthetic_sequence(t[start:] - t[start], {"shoulder_flexion": x[start:]}, view="front")
     a = analyze_sequence(seq, get_exercise("shoulder_abduction"))
     assert a.segmentation.start_state == "between"
