@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from rehab import __version__
 from rehab.errors import RehabError
@@ -205,22 +205,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample file name (default: shoulder_abduction.mp4)")
     p.set_defaults(func=cmd_sample)
 
-    for extension in _EXTENSIONS:
-        extension(sub)
+    _register_extensions(sub)
     return parser
 
 
-def _add_calibration(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    try:
-        from rehab.calibration import cli as calibration_cli
-    except ImportError:
-        return
-    calibration_cli.add_parser(sub).set_defaults(func=calibration_cli.run)
+EXTENSION_MODULES: tuple[str, ...] = (
+    "rehab.calibration.cli",
+    "rehab.store.cli",
+    "rehab.live.cli",
+)
+"""Modules that add subcommands: each has ``register(subparsers)`` (or ``add_parser`` +
+``run``). Kept as a list so that the core CLI stays a dispatcher."""
 
 
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
-    _add_calibration,
-]
+def _register_extensions(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    import importlib
+
+    for name in EXTENSION_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # that part of rehab is not installed
+            raise
+        if hasattr(module, "register"):
+            module.register(sub)
+        else:
+            module.add_parser(sub).set_defaults(func=module.run)
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
