@@ -107,14 +107,16 @@ def test_low_visibility_and_missing_landmarks_give_nan() -> None:
 
 def test_kernels_match_numpy_reference() -> None:
     rng = np.random.default_rng(0)
-    pts = rng.uniform(0, 500, size=(200, 33, 2))
-    pts[5, 25] = np.nan
-    np.testing.assert_allclose(K.joint_angles_image(pts), ref.joint_angles_image(pts),
-                               atol=1e-9, equal_nan=True)
+    lm = rng.uniform(0, 1, size=(200, 33, 3))
+    lm[5, 25] = np.nan
+    pts = lm[:, :, :2] * np.array([640.0, 480.0])
+    np.testing.assert_allclose(K.joint_angles_image(lm, 640.0, 480.0),
+                               ref.joint_angles_image(pts), atol=1e-9, equal_nan=True)
     vis = rng.uniform(0, 1, size=(200, 33))
-    raw = K.joint_angles_image(pts)
-    np.testing.assert_array_equal(np.isnan(K.gate_columns(raw, vis, _GATE_INDEX, 0.5)),
-                                  np.isnan(ref.gate(raw, vis, _GATE_INDEX, 0.5)))
+    raw = K.joint_angles_image(lm, 640.0, 480.0)
+    expected = np.isnan(ref.gate(raw, vis, _GATE_INDEX, 0.5))
+    np.testing.assert_array_equal(np.isnan(K.gate_columns(raw.copy(), vis, _GATE_INDEX, 0.5)),
+                                  expected)
     t = np.arange(300) / 30.0
     x = np.sin(t) + rng.normal(0, 0.1, 300)
     x[[10, 11, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64]] = np.nan

@@ -44,39 +44,49 @@ def _angle_between(ux: float, uy: float, uz: float, vx: float, vy: float, vz: fl
 
 @njit(cache=True, inline="always")
 def _seg_angle(p: np.ndarray, t: int, a0: int, a1: int, b0: int, b1: int) -> float:
-    """Angle between segment a0->a1 and segment b0->b1 at frame t (2D or 3D points)."""
-    d = p.shape[2]
-    ux = p[t, a1, 0] - p[t, a0, 0]
-    uy = p[t, a1, 1] - p[t, a0, 1]
-    vx = p[t, b1, 0] - p[t, b0, 0]
-    vy = p[t, b1, 1] - p[t, b0, 1]
-    uz = 0.0
-    vz = 0.0
-    if d == 3:
-        uz = p[t, a1, 2] - p[t, a0, 2]
-        vz = p[t, b1, 2] - p[t, b0, 2]
+    """Angle between segments a0->a1 and b0->b1 at frame t of 3D points (T, 33, >=3)."""
+    ux = np.float64(p[t, a1, 0]) - p[t, a0, 0]
+    uy = np.float64(p[t, a1, 1]) - p[t, a0, 1]
+    uz = np.float64(p[t, a1, 2]) - p[t, a0, 2]
+    vx = np.float64(p[t, b1, 0]) - p[t, b0, 0]
+    vy = np.float64(p[t, b1, 1]) - p[t, b0, 1]
+    vz = np.float64(p[t, b1, 2]) - p[t, b0, 2]
     return _angle_between(ux, uy, uz, vx, vy, vz)
 
 
+@njit(cache=True, inline="always")
+def _seg_angle_2d(p: np.ndarray, t: int, sx: float, sy: float, a0: int, a1: int, b0: int,
+                  b1: int) -> float:
+    """Angle between segments a0->a1 and b0->b1 at frame t, scaling x, y to pixels."""
+    ux = (np.float64(p[t, a1, 0]) - p[t, a0, 0]) * sx
+    uy = (np.float64(p[t, a1, 1]) - p[t, a0, 1]) * sy
+    vx = (np.float64(p[t, b1, 0]) - p[t, b0, 0]) * sx
+    vy = (np.float64(p[t, b1, 1]) - p[t, b0, 1]) * sy
+    return _angle_between(ux, uy, 0.0, vx, vy, 0.0)
+
+
 @njit(cache=True)
-def joint_angles_image(pts: np.ndarray) -> np.ndarray:
+def joint_angles_image(lm: np.ndarray, width: float, height: float) -> np.ndarray:
     """Clinical neutral-zero angles in the image plane, degrees, (T, 16).
 
-    ``pts`` is (T, 33, 2) in pixels (x right, y down). Columns: for side in (left, right):
-    knee_flexion, hip_flexion, hip_abduction, shoulder_flexion, shoulder_abduction,
-    elbow_flexion, ankle_plantarflexion; then trunk_lean, pelvic_obliquity.
-    In the image plane, flexion and abduction of hip and shoulder are the same measurement
-    (the view decides which anatomical plane it approximates).
+    ``lm`` is (T, 33, >=2) normalised image coordinates (x right, y down), scaled by
+    ``width`` and ``height`` to pixels so that angles are aspect-correct. Columns: for side
+    in (left, right): knee_flexion, hip_flexion, hip_abduction, shoulder_flexion,
+    shoulder_abduction, elbow_flexion, ankle_plantarflexion; then trunk_lean,
+    pelvic_obliquity. In the image plane, flexion and abduction of hip and shoulder are the
+    same measurement (the view decides which anatomical plane it approximates).
     """
-    n = pts.shape[0]
+    n = lm.shape[0]
+    sx = width
+    sy = height
     out = np.full((n, N_ANGLE_COLUMNS), np.nan)
     for t in range(n):
         # trunk midline, downwards (mid-shoulder -> mid-hip): the reference for hip and
         # shoulder angles, so that shoulder width does not bias abduction in a front view
-        mx = 0.5 * (pts[t, _L_SHOULDER, 0] + pts[t, _R_SHOULDER, 0]) - 0.5 * (
-            pts[t, _L_HIP, 0] + pts[t, _R_HIP, 0])
-        my = 0.5 * (pts[t, _L_SHOULDER, 1] + pts[t, _R_SHOULDER, 1]) - 0.5 * (
-            pts[t, _L_HIP, 1] + pts[t, _R_HIP, 1])
+        mx = (0.5 * (np.float64(lm[t, _L_SHOULDER, 0]) + lm[t, _R_SHOULDER, 0])
+              - 0.5 * (np.float64(lm[t, _L_HIP, 0]) + lm[t, _R_HIP, 0])) * sx
+        my = (0.5 * (np.float64(lm[t, _L_SHOULDER, 1]) + lm[t, _R_SHOULDER, 1])
+              - 0.5 * (np.float64(lm[t, _L_HIP, 1]) + lm[t, _R_HIP, 1])) * sy
         for s in range(2):
             sh = _L_SHOULDER + s
             el = _L_ELBOW + s
@@ -88,26 +98,28 @@ def joint_angles_image(pts: np.ndarray) -> np.ndarray:
             ft = _L_FOOT + s
             c = 7 * s
             # knee: 180 - angle(hip, knee, ankle) == angle between thigh and shank directions
-            out[t, c + 0] = _seg_angle(pts, t, hp, kn, kn, an)
+            out[t, c + 0] = _seg_angle_2d(lm, t, sx, sy, hp, kn, kn, an)
             # hip: thigh direction (hip->knee) vs trunk midline downward
-            hip = _angle_between(pts[t, kn, 0] - pts[t, hp, 0], pts[t, kn, 1] - pts[t, hp, 1],
+            hip = _angle_between((np.float64(lm[t, kn, 0]) - lm[t, hp, 0]) * sx,
+                                 (np.float64(lm[t, kn, 1]) - lm[t, hp, 1]) * sy,
                                  0.0, -mx, -my, 0.0)
             out[t, c + 1] = hip
             out[t, c + 2] = hip
             # shoulder: upper arm (shoulder->elbow) vs trunk midline downward
-            shd = _angle_between(pts[t, el, 0] - pts[t, sh, 0], pts[t, el, 1] - pts[t, sh, 1],
+            shd = _angle_between((np.float64(lm[t, el, 0]) - lm[t, sh, 0]) * sx,
+                                 (np.float64(lm[t, el, 1]) - lm[t, sh, 1]) * sy,
                                  0.0, -mx, -my, 0.0)
             out[t, c + 3] = shd
             out[t, c + 4] = shd
             # elbow: upper arm direction vs forearm direction
-            out[t, c + 5] = _seg_angle(pts, t, sh, el, el, wr)
+            out[t, c + 5] = _seg_angle_2d(lm, t, sx, sy, sh, el, el, wr)
             # ankle: angle(shank up, foot forward) - 90
-            out[t, c + 6] = _seg_angle(pts, t, an, kn, he, ft) - 90.0
+            out[t, c + 6] = _seg_angle_2d(lm, t, sx, sy, an, kn, he, ft) - 90.0
         # trunk lean: mid-hip -> mid-shoulder vs image up (0, -1)
         out[t, 14] = _angle_between(mx, my, 0.0, 0.0, -1.0, 0.0)
         # pelvic obliquity: hip line vs horizontal, 0..90
-        hx = abs(pts[t, _L_HIP, 0] - pts[t, _R_HIP, 0])
-        hy = abs(pts[t, _L_HIP, 1] - pts[t, _R_HIP, 1])
+        hx = abs(np.float64(lm[t, _L_HIP, 0]) - lm[t, _R_HIP, 0]) * sx
+        hy = abs(np.float64(lm[t, _L_HIP, 1]) - lm[t, _R_HIP, 1]) * sy
         if hx + hy > 1e-12:
             out[t, 15] = math.atan2(hy, hx) * _RAD2DEG
     return out
@@ -139,18 +151,21 @@ def joint_angles_world(w: np.ndarray) -> np.ndarray:
     n = w.shape[0]
     out = np.full((n, N_ANGLE_COLUMNS), np.nan)
     for t in range(n):
-        ux = 0.5 * (w[t, _L_SHOULDER, 0] + w[t, _R_SHOULDER, 0] - w[t, _L_HIP, 0] - w[t, _R_HIP, 0])
-        uy = 0.5 * (w[t, _L_SHOULDER, 1] + w[t, _R_SHOULDER, 1] - w[t, _L_HIP, 1] - w[t, _R_HIP, 1])
-        uz = 0.5 * (w[t, _L_SHOULDER, 2] + w[t, _R_SHOULDER, 2] - w[t, _L_HIP, 2] - w[t, _R_HIP, 2])
+        ux = 0.5 * (np.float64(w[t, _L_SHOULDER, 0]) + w[t, _R_SHOULDER, 0] - w[t, _L_HIP, 0]
+                    - w[t, _R_HIP, 0])
+        uy = 0.5 * (np.float64(w[t, _L_SHOULDER, 1]) + w[t, _R_SHOULDER, 1] - w[t, _L_HIP, 1]
+                    - w[t, _R_HIP, 1])
+        uz = 0.5 * (np.float64(w[t, _L_SHOULDER, 2]) + w[t, _R_SHOULDER, 2] - w[t, _L_HIP, 2]
+                    - w[t, _R_HIP, 2])
         nu = math.sqrt(ux * ux + uy * uy + uz * uz)
         if not nu > 1e-9:
             continue
         ux /= nu
         uy /= nu
         uz /= nu
-        mx0 = w[t, _L_HIP, 0] - w[t, _R_HIP, 0]
-        my0 = w[t, _L_HIP, 1] - w[t, _R_HIP, 1]
-        mz0 = w[t, _L_HIP, 2] - w[t, _R_HIP, 2]
+        mx0 = np.float64(w[t, _L_HIP, 0]) - w[t, _R_HIP, 0]
+        my0 = np.float64(w[t, _L_HIP, 1]) - w[t, _R_HIP, 1]
+        mz0 = np.float64(w[t, _L_HIP, 2]) - w[t, _R_HIP, 2]
         d = mx0 * ux + my0 * uy + mz0 * uz
         mx = mx0 - d * ux
         my = my0 - d * uy
@@ -175,14 +190,14 @@ def joint_angles_world(w: np.ndarray) -> np.ndarray:
             ft = _L_FOOT + s
             c = 7 * s
             out[t, c + 0] = _seg_angle(w, t, hp, kn, kn, an)
-            tx = w[t, kn, 0] - w[t, hp, 0]
-            ty = w[t, kn, 1] - w[t, hp, 1]
-            tz = w[t, kn, 2] - w[t, hp, 2]
+            tx = np.float64(w[t, kn, 0]) - w[t, hp, 0]
+            ty = np.float64(w[t, kn, 1]) - w[t, hp, 1]
+            tz = np.float64(w[t, kn, 2]) - w[t, hp, 2]
             out[t, c + 1] = _plane_angle_from_down(tx, ty, tz, mx, my, mz, ux, uy, uz)
             out[t, c + 2] = _plane_angle_from_down(tx, ty, tz, ax, ay, az, ux, uy, uz)
-            ex = w[t, el, 0] - w[t, sh, 0]
-            ey = w[t, el, 1] - w[t, sh, 1]
-            ez = w[t, el, 2] - w[t, sh, 2]
+            ex = np.float64(w[t, el, 0]) - w[t, sh, 0]
+            ey = np.float64(w[t, el, 1]) - w[t, sh, 1]
+            ez = np.float64(w[t, el, 2]) - w[t, sh, 2]
             out[t, c + 3] = _plane_angle_from_down(ex, ey, ez, mx, my, mz, ux, uy, uz)
             out[t, c + 4] = _plane_angle_from_down(ex, ey, ez, ax, ay, az, ux, uy, uz)
             out[t, c + 5] = _seg_angle(w, t, sh, el, el, wr)
@@ -196,9 +211,10 @@ def joint_angles_world(w: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def gate_columns(angles: np.ndarray, vis: np.ndarray, idx: np.ndarray, min_vis: float) -> np.ndarray:
-    """Set angle (T, C) to NaN where any landmark idx[c, :] (-1 = unused) has low visibility."""
+    """Set angle (T, C) to NaN (in place, returned) where any landmark idx[c, :] (-1 = unused)
+    has a visibility below ``min_vis``."""
     n, ncol = angles.shape
-    out = angles.copy()
+    out = angles
     for t in range(n):
         for c in range(ncol):
             for k in range(idx.shape[1]):

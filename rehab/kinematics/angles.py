@@ -101,11 +101,12 @@ def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image"
                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> AngleSet:
     """All joint angles of ``seq`` (see module docstring), visibility-gated."""
     if space == "image":
-        raw = K.joint_angles_image(np.ascontiguousarray(seq.pixels()))
+        raw = K.joint_angles_image(np.ascontiguousarray(seq.landmarks), float(seq.width),
+                                   float(seq.height))
     elif space == "world":
-        raw = K.joint_angles_world(np.ascontiguousarray(seq.world, dtype=np.float64))
+        raw = K.joint_angles_world(np.ascontiguousarray(seq.world))
     else:
         raise ValueError(f"unknown angle space {space!r}")
-    vis = np.ascontiguousarray(seq.visibility, dtype=np.float64)
+    vis = np.ascontiguousarray(seq.visibility)
     gated = K.gate_columns(raw, vis, _GATE_INDEX, float(min_visibility))
     return AngleSet(values=gated, timestamps=seq.timestamps, space=space)
