@@ -207,7 +207,8 @@ def calibration_to_toml(calib: CameraCalibration,
         "images_used": int(calib.images_used), "created": calib.created,
     }
     text = ("# rehab camera calibration: pinhole intrinsics in pixels, OpenCV distortion\n"
-            "# dist = [k1, k2, p1, p2, k3]; valid only at width x height. See calibration/README.md\n"
+            "# dist = [k1, k2, p1, p2, k3]; valid only at width x height.\n"
+            "# See calibration/README.md\n"
             + _toml_table("camera", camera))
     if provenance:
         text += "\n" + _toml_table("provenance", provenance)

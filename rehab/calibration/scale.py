@@ -226,10 +226,10 @@ def scale_from_board(video_or_frames: str | os.PathLike[str] | Iterable[np.ndarr
 
 # --------------------------------------------------------------------------- distances
 
-def _baseline(values: np.ndarray, n: int = 3) -> float:
-    """Median of the first ``n`` finite values (the position at the start of a rep)."""
+def _baseline(values: np.ndarray) -> float:
+    """The first finite value: the position at the start of the repetition."""
     finite = values[np.isfinite(values)]
-    return float(np.median(finite[:n])) if finite.size else math.nan
+    return float(finite[0]) if finite.size else math.nan
 
 
 def _nan_extreme(values: np.ndarray, fn: str) -> float:
@@ -250,7 +250,7 @@ def distances_cm(seq: PoseSequence, scale: Scale, start: int, end: int,
     """Distances in cm over frames ``start:end`` (end exclusive, like slicing) of one rep.
 
     Image y grows downward; landmarks below ``min_visibility`` are ignored. "Start" is the
-    median of the first three valid frames of the window. Keys (NaN when not measurable):
+    first frame of the window where the landmark is valid. Keys (NaN when not measurable):
 
     - ``hip_excursion_cm``: range of the mid-hip height (squat depth)
     - ``hip_drop_cm``: lowest mid-hip position below its start position
