@@ -148,7 +148,8 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise)
                            np.ascontiguousarray(timestamps, dtype=np.float64),
                            lo_th, hi_th, c.min_amplitude_deg, c.min_duration_s, c.max_duration_s,
                            initial)
-    refined = K.refine_bounds(np.ascontiguousarray(y, dtype=np.float64), ev, ONSET_FRACTION)
+    refined = K.refine_bounds(np.ascontiguousarray(y, dtype=np.float64), ev, ONSET_FRACTION,
+                              lo)
     segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)], int(s0))
                      for (s, p, e, k), s0 in zip(refined, ev[:, 0]))
     sign = 1.0 if rest == "low" else -1.0

@@ -103,9 +103,11 @@ def score_reps(
     for r, seg in enumerate(segments):
         lo, hi, ilo, ihi, tracked = stats[r]
         flags: list[str] = []
-        # Peak: the extreme away from the exercise's rest position.
+        # Peak angle: the extreme away from the exercise's rest position (for the target);
+        # peak time: the rep's turning point (the same, unless the recording's own rest
+        # position is the exercise's active one, see reps.Segmentation.start_state).
         peak_deg = hi if rest_low else lo
-        peak_i = int(ihi if rest_low else ilo) if math.isfinite(peak_deg) else seg.peak
+        peak_i = seg.peak
         start_val = primary[starts[r]]
         if not math.isfinite(start_val):
             start_val = lo if rest_low else hi

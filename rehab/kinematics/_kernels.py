@@ -502,7 +502,7 @@ def window_extremes(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 
 
 @njit(cache=True)
-def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float) -> np.ndarray:
+def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float, rest: float) -> np.ndarray:
     """Move rep boundaries to movement onset and full return (offline refinement).
 
     For each event row (start, peak, end, kind) of `hysteresis_reps` on oriented signal
@@ -528,6 +528,8 @@ def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float) -> np.ndarray:
         out[r, 0] = ns
         if ev[r, 3] == KIND_PARTIAL_END:
             continue
+        base = min(y[s], rest)
+        lvl = base + frac * (y[p] - base)
         limit = ev[r + 1, 0] if r + 1 < k else n - 1
         best = e
         found = False
