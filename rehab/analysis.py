@@ -53,7 +53,9 @@ class Analysis:
     side_scores: dict[str, float]
     notes: tuple[str, ...]
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Additional result fields added by optional stages (calibration, scale, distances)."""
+    """Additional result fields added by optional stages (calibration, scale)."""
+    rep_extra: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Additional per-rep fields by start frame (e.g. ``distances_cm``)."""
 
     @property
     def rep_count(self) -> int:
@@ -97,7 +99,8 @@ class Analysis:
                 "high_threshold_deg": _finite_or_none(self.segmentation.high_threshold),
                 "side_scores": {k: round(v, 3) for k, v in self.side_scores.items()},
             },
-            "reps": [_rep_dict(r) for r in self.reps],
+            "reps": [{**_rep_dict(r), **self.rep_extra.get(r.start_frame, {})}
+                     for r in self.reps],
             "partial_reps": [_rep_dict(r) for r in self.partial],
             "notes": list(self.notes),
             **self.extra,

@@ -7,6 +7,7 @@ non-zero exit status; ``--debug`` shows tracebacks for bug reports.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -44,18 +45,30 @@ def _default_out(input_path: str) -> Path:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Analyse one recording and write the result files."""
     from rehab.analysis import prepare_out_dir, write_outputs
-    from rehab.pipeline import is_landmarks_file, load_input, resolve_exercise
+    from rehab.analysis import analyze_sequence
+    from rehab.pipeline import (add_distances, apply_calibration, is_landmarks_file, load_input,
+                                measure_scale, resolve_exercise)
 
     exercise = resolve_exercise(args.exercise, args.target_min, args.target_max,
                                 args.exercises_dir)
     out_dir = prepare_out_dir(args.out or _default_out(args.input))
     if args.overlay and is_landmarks_file(args.input):
         raise RehabError("--overlay needs the video: a landmarks file has no images")
+    if args.calibration:  # fail on a bad calibration file before the slow pose stage
+        from rehab.calibration import load_calibration
+
+        load_calibration(args.calibration, camera=args.camera)
     seq = load_input(args.input, model=args.model, progress=not args.no_progress,
                      fps=args.fps)
-    from rehab.analysis import analyze_sequence
-
+    seq, extra = apply_calibration(seq, args.calibration, args.camera)
     analysis = analyze_sequence(seq, exercise, side=args.side, space=args.space)
+    if extra:
+        analysis = dataclasses.replace(analysis, extra={**analysis.extra, **extra})
+    scale = measure_scale(seq, height_cm=args.height_cm, board=args.scale_board,
+                          square_mm=args.scale_square_mm, video=args.input,
+                          calibration=args.calibration, camera=args.camera)
+    if scale is not None:
+        analysis = add_distances(analysis, scale)
     for note in analysis.notes:
         log.info("note: %s", note)
     paths = write_outputs(analysis, out_dir)
@@ -179,6 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: as the exercise says)")
     p.add_argument("--fps", type=_float, default=None,
                    help="frame rate of an image folder (default 30)")
+    p.add_argument("--calibration", metavar="CAMERA.toml",
+                   help="camera calibration (rehab calibrate, or a Pose2Sim/Sports2D TOML): "
+                        "undistorts the landmarks before measuring angles")
+    p.add_argument("--camera", metavar="NAME",
+                   help="which camera of a multi-camera Pose2Sim calibration file")
+    p.add_argument("--height-cm", type=_float, metavar="CM",
+                   help="patient's height: adds distances in cm to each rep (needs frames "
+                        "where the patient stands fully visible)")
+    p.add_argument("--scale-board", metavar="COLSxROWS",
+                   help="a checkerboard held in the scene gives the cm scale instead "
+                        "(inner corners, e.g. 7x4)")
+    p.add_argument("--scale-square-mm", type=_float, metavar="MM",
+                   help="square size of the --scale-board checkerboard")
     p.add_argument("--overlay", action="store_true",
                    help="also write overlay.mp4 with skeleton, angle, target band and counter")
     p.add_argument("--out", "-o", metavar="DIR",

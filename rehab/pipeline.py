@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rehab.analysis import Analysis, analyze_sequence
 from rehab.errors import InputError
 from rehab.exercises import Exercise, get_exercise
 from rehab.sequence import PoseSequence, load_npz
+
+if TYPE_CHECKING:
+    from rehab.calibration import Scale
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +59,74 @@ def resolve_exercise(exercise: str | Exercise, target_min: float | None = None,
     return ex
 
 
+def apply_calibration(seq: PoseSequence, calibration: str | os.PathLike[str] | None,
+                      camera: str | None = None) -> tuple[PoseSequence, dict[str, object]]:
+    """Undistort the image landmarks with a camera calibration file (ours or Pose2Sim's)."""
+    if calibration is None:
+        return seq, {}
+    from rehab.calibration import load_calibration, undistort_sequence
+
+    calib = load_calibration(calibration, camera=camera)
+    return undistort_sequence(seq, calib), {"calibration": {
+        "file": str(calibration), "name": calib.name, "width": calib.width,
+        "height": calib.height, "rms_px": calib.rms_px}}
+
+
+def measure_scale(seq: PoseSequence, height_cm: float | None = None,
+                  board: str | None = None, square_mm: float | None = None,
+                  video: str | os.PathLike[str] | None = None,
+                  calibration: str | os.PathLike[str] | None = None,
+                  camera: str | None = None) -> "Scale | None":
+    """Centimetres per pixel from the patient's height or a checkerboard in the scene."""
+    from rehab.calibration import load_calibration, parse_board, scale_from_board, scale_from_height
+
+    if height_cm is not None and board is not None:
+        raise InputError("give either --height-cm or --scale-board, not both")
+    if height_cm is not None:
+        return scale_from_height(seq, height_cm)
+    if board is not None:
+        if square_mm is None:
+            raise InputError("--scale-board needs --scale-square-mm")
+        if video is None or is_landmarks_file(video):
+            raise InputError("--scale-board needs the video (the board is found in its frames)")
+        calib = load_calibration(calibration, camera=camera) if calibration else None
+        return scale_from_board(video, parse_board(board), square_mm, calib=calib)
+    return None
+
+
+def add_distances(analysis: Analysis, scale: "Scale") -> Analysis:
+    """Per-rep distances in centimetres (hip excursion, heel rise, step length)."""
+    import dataclasses
+    import math
+
+    from rehab.calibration import distances_cm
+
+    rep_extra = dict(analysis.rep_extra)
+    for r in analysis.reps:
+        d = distances_cm(analysis.sequence, scale, r.start_frame, r.end_frame + 1)
+        rep_extra[r.start_frame] = {**rep_extra.get(r.start_frame, {}), "distances_cm": {
+            k: (round(v, 2) if math.isfinite(v) else None) for k, v in d.items()}}
+    extra = {**analysis.extra, "scale": scale.as_dict()}
+    return dataclasses.replace(analysis, extra=extra, rep_extra=rep_extra)
+
+
 def analyze(path: str | os.PathLike[str], exercise: str | Exercise, side: str = "auto",
             target_min: float | None = None, target_max: float | None = None,
             model: str | os.PathLike[str] | None = None, progress: bool = True,
             space: Literal["image", "world"] | None = None,
-            exercises_dir: str | os.PathLike[str] | None = None) -> Analysis:
-    """Analyse a video, image folder or landmarks file for one exercise."""
+            exercises_dir: str | os.PathLike[str] | None = None,
+            calibration: str | os.PathLike[str] | None = None, camera: str | None = None,
+            height_cm: float | None = None) -> Analysis:
+    """Analyse a video, image folder or landmarks file for one exercise.
+
+    With ``calibration`` the image landmarks are undistorted first; with ``height_cm`` each
+    rep also gets distances in centimetres.
+    """
     ex = resolve_exercise(exercise, target_min, target_max, exercises_dir)
     seq = load_input(path, model=model, progress=progress)
-    return analyze_sequence(seq, ex, side=side, space=space)
+    seq, extra = apply_calibration(seq, calibration, camera)
+    analysis = analyze_sequence(seq, ex, side=side, space=space)
+    if extra:
+        analysis = dataclasses.replace(analysis, extra={**analysis.extra, **extra})
+    scale = measure_scale(seq, height_cm=height_cm)
+    return add_distances(analysis, scale) if scale is not None else analysis

@@ -59,6 +59,7 @@ def synthetic_sequence(
     height: int = 720,
     sides: tuple[str, ...] = ("left", "right"),
     px_per_m: float = 300.0,
+    anchor: Literal["feet", "hips"] = "feet",
 ) -> PoseSequence:
     """A `PoseSequence` whose joint angles are exactly ``angles`` (degrees).
 
@@ -67,7 +68,9 @@ def synthetic_sequence(
     set one side; missing ones are 0. In the front view ``hip_flexion`` and
     ``shoulder_flexion`` act as hip and shoulder abduction (limbs move outwards), and knee
     and elbow flexion stay in the frontal plane. Only ``sides`` get posed limbs; the other
-    side keeps the same pose.
+    side keeps the same pose. With ``anchor="feet"`` the figure stands: each frame is shifted
+    so that the mid-ankle point stays where it is in the first frame (hips drop in a squat);
+    with ``"hips"`` the pelvis is fixed.
     """
     t = np.asarray(timestamps, dtype=np.float64)
     n = t.shape[0]
@@ -120,7 +123,10 @@ def synthetic_sequence(
                  "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left",
                  "mouth_right"):
         pts[:, I[name]] = head
-    centre = np.array([width / 2.0, height * 0.55])
+    if anchor == "feet":
+        mid_ankle = 0.5 * (pts[:, I["left_ankle"]] + pts[:, I["right_ankle"]])
+        pts = pts - (mid_ankle - mid_ankle[:1])[:, None, :]
+    centre = np.array([width / 2.0, height * 0.45])
     img = pts * px_per_m + centre
     landmarks = np.zeros((n, N_LANDMARKS, 3), np.float32)
     landmarks[:, :, 0] = img[:, :, 0] / width

@@ -245,3 +245,47 @@ def test_sample_from_offline_mirror(shared_videos: Path, tmp_path: Path) -> None
     (bad / "shoulder_abduction.mp4").write_bytes(b"corrupt")
     assert_one_line_error(rehab("sample", env={"REHAB_DATA_DIR": str(bad)}, check=False),
                           "sha256")
+
+
+# --- calibration and real-world units in analyze ------------------------------------------
+
+def _calibration_file(path: Path, width: int, height: int, k1: float = 0.0) -> Path:
+    from rehab.calibration import CameraCalibration, save_calibration
+
+    calib = CameraCalibration(name="test", width=width, height=height, fx=1000.0, fy=1000.0,
+                              cx=width / 2, cy=height / 2, dist=(k1, 0.0, 0.0, 0.0, 0.0),
+                              rms_px=0.2, images_used=12, created="2026-11-25T00:00:00Z")
+    save_calibration(calib, path)
+    return path
+
+
+def test_analyze_with_calibration_and_height(squat_npz: Path, tmp_path: Path) -> None:
+    calib = _calibration_file(tmp_path / "cam.toml", 1280, 720)
+    out = tmp_path / "o"
+    rehab("analyze", str(squat_npz), "-e", "squat", "--calibration", str(calib),
+          "--height-cm", "175", "--out", str(out))
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["calibration"]["name"] == "test" and doc["rep_count"] == 4
+    assert doc["scale"]["source"] == "patient height 175 cm"
+    # synthetic squat: hips drop by THIGH * (1 - cos) ... just check plausible centimetres
+    depth = doc["reps"][0]["distances_cm"]["hip_excursion_cm"]
+    assert 10.0 < depth < 80.0
+    # zero distortion leaves the angles as they were
+    plain = tmp_path / "p"
+    rehab("analyze", str(squat_npz), "-e", "squat", "--out", str(plain))
+    doc0 = json.loads((plain / "result.json").read_text())
+    assert [r["max_deg"] for r in doc["reps"]] == pytest.approx(
+        [r["max_deg"] for r in doc0["reps"]], abs=0.01)
+
+
+def test_calibration_for_another_resolution_is_refused(squat_npz: Path, tmp_path: Path) -> None:
+    calib = _calibration_file(tmp_path / "cam.toml", 1920, 1080)
+    res = rehab("analyze", str(squat_npz), "-e", "squat", "--calibration", str(calib),
+                "--out", str(tmp_path / "o"), check=False)
+    assert_one_line_error(res, "1920x1080", "1280x720")
+    assert not (tmp_path / "o" / "result.json").exists()
+
+
+def test_board_subcommand_writes_a_printable_board(tmp_path: Path) -> None:
+    rehab("board", "--board", "7x4", "--square-mm", "30", "--out", str(tmp_path / "b.svg"))
+    assert (tmp_path / "b.svg").read_text().lstrip().startswith("<")

@@ -151,3 +151,9 @@ def run_board(args: argparse.Namespace) -> int:
     sys.stdout.write(f"board {board[0]}x{board[1]} inner corners, {args.square_mm:g} mm "
                      f"squares written to {out}; print at 100% and measure a square\n")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``calibrate`` and ``board`` to the main parser."""
+    add_parser(subparsers)
+    add_board_parser(subparsers)
