@@ -1,0 +1,366 @@
+"""``rehab patient``, ``rehab prescribe``, ``rehab report`` and the ``analyze --patient`` hooks.
+
+`register(subparsers)` adds the three subcommands. ``rehab analyze`` (in `rehab.cli`) calls:
+
+- `add_analyze_options(parser)`: ``--patient ID``, ``--date ISO``, ``--db PATH``;
+- `check_patient(args)` early, before any analysis work (unknown patient, bad date);
+- `prescribed_target(args, exercise_id)`: the target band from the patient's prescription
+  (values given on the command line win), or None;
+- `after_analyze(args, analysis, out_dir)`: stores the session, returns its id (or None).
+
+Errors are `RehabError` subclasses: one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rehab.errors import InputError, RehabError
+
+if TYPE_CHECKING:
+    from rehab.analysis import Analysis
+    from rehab.store import Store
+
+log = logging.getLogger(__name__)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def parse_when(text: str | None, what: str = "--date") -> dt.datetime:
+    """A session time from ``YYYY-MM-DD`` or an ISO date-time (default: now)."""
+    if text is None:
+        return dt.datetime.now()
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an ISO date or date-time "
+                         f"(e.g. 2024-05-01 or 2024-05-01T09:30)") from None
+
+
+def parse_date(text: str | None, what: str) -> dt.date | None:
+    """An ISO date, or None when not given."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{what}: must be a finite number")
+    return value
+
+
+def _count(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a whole number") from None
+    if value < 1:
+        raise InputError(f"{what}: must be at least 1")
+    return value
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from rehab.store import default_db_path
+
+    return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
+
+
+def _open(args: argparse.Namespace, must_exist: bool = True) -> "Store":
+    """The store named by ``--db`` / ``REHAB_DB``; read-only commands need it to exist."""
+    from rehab.store import open_store
+
+    path = _db_path(args)
+    if must_exist and not path.is_file():
+        raise RehabError(f"no patient database at {path} (add a patient first with "
+                         f"'rehab patient add', or pass --db)")
+    return open_store(path)
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH",
+                   help="patient database (default: $REHAB_DB or the user data folder)")
+
+
+def _exercise_id(exercise: str) -> str:
+    p = Path(exercise)
+    return p.stem if p.suffix == ".toml" else exercise
+
+
+# --- rehab analyze hooks ---------------------------------------------------------------------
+
+def add_analyze_options(parser: argparse.ArgumentParser) -> None:
+    """``--patient``, ``--date`` and ``--db`` for ``rehab analyze``."""
+    g = parser.add_argument_group("patient history")
+    g.add_argument("--patient", metavar="ID",
+                   help="store the session in this patient's history; their prescription "
+                        "supplies the target when --target-min/--target-max are not given")
+    g.add_argument("--date", metavar="ISO",
+                   help="date or date-time of the session (default: now)")
+    g.add_argument("--db", metavar="PATH",
+                   help="patient database (default: $REHAB_DB or the user data folder)")
+
+
+def check_patient(args: argparse.Namespace) -> None:
+    """Fail early on an unknown ``--patient``, a malformed ``--date`` or a missing database."""
+    if getattr(args, "patient", None) is None:
+        if getattr(args, "date", None) is not None:
+            raise InputError("--date is only used with --patient")
+        return
+    parse_when(getattr(args, "date", None))
+    with _open(args) as store:
+        store.get_patient(args.patient)
+
+
+def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float, float] | None:
+    """The prescribed target band for the session's date, command-line values winning.
+
+    None without ``--patient`` or without a prescription in force on that date.
+    """
+    if getattr(args, "patient", None) is None:
+        return None
+    day = parse_when(getattr(args, "date", None)).date()
+    with _open(args) as store:
+        p = store.prescription_for(args.patient, _exercise_id(exercise_id), on=day)
+    if p is None:
+        log.info("no prescription of %s for %s on %s; using the exercise's target",
+                 exercise_id, args.patient, day)
+        return None
+    lo = p.target_min if getattr(args, "target_min", None) is None else args.target_min
+    hi = p.target_max if getattr(args, "target_max", None) is None else args.target_max
+    if lo > hi:
+        raise InputError(f"target min {lo:g} deg is greater than target max {hi:g} deg "
+                         f"(command line combined with the prescription {p.target_min:g}-"
+                         f"{p.target_max:g})")
+    return float(lo), float(hi)
+
+
+def after_analyze(args: argparse.Namespace, analysis: "Analysis",
+                  out_dir: str | os.PathLike[str] | None) -> int | None:
+    """Store the analysed session when ``--patient`` was given; returns the session id."""
+    if getattr(args, "patient", None) is None:
+        return None
+    started = parse_when(getattr(args, "date", None))
+    with _open(args) as store:
+        sid = store.record_analysis(args.patient, analysis, started=started, out_dir=out_dir)
+        log.info("stored session %d for patient %s in %s", sid, args.patient, store.path)
+    return sid
+
+
+# --- rehab patient ---------------------------------------------------------------------------
+
+def cmd_patient_add(args: argparse.Namespace) -> int:
+    """Add a patient."""
+    with _open(args, must_exist=False) as store:
+        p = store.add_patient(args.id, args.name, affected_side=args.side, notes=args.notes)
+        log.info("added patient %s to %s", p.id, store.path)
+    return 0
+
+
+def cmd_patient_list(args: argparse.Namespace) -> int:
+    """List patients with their session counts."""
+    with _open(args) as store:
+        patients = store.list_patients()
+        if not patients:
+            _out("(no patients)")
+            return 0
+        rows = [("id", "sessions", "last session", "side", "name")]
+        for p in patients:
+            sessions = store.sessions(p.id)
+            last = f"{sessions[-1].started:%Y-%m-%d}" if sessions else "-"
+            rows.append((p.id, str(len(sessions)), last, p.affected_side or "-",
+                         p.display_name))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        _out("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def cmd_patient_show(args: argparse.Namespace) -> int:
+    """Show a patient, their prescriptions and sessions."""
+    with _open(args) as store:
+        p = store.get_patient(args.id)
+        prescriptions = store.prescriptions(p.id)
+        sessions = store.sessions(p.id)
+        reps = store.reps_for((s.id for s in sessions), counted_only=True)
+    _out(f"{p.id}: {p.display_name}")
+    _out(f"  affected side: {p.affected_side or '-'}; added {p.created:%Y-%m-%d}")
+    if p.notes:
+        _out(f"  notes: {p.notes}")
+    _out(f"prescriptions ({len(prescriptions)}):")
+    for rx in prescriptions:
+        _out(f"  {rx.exercise_id}: target {rx.target_min:g}-{rx.target_max:g} deg, "
+             f"{rx.sets} x {rx.reps}, {rx.days_per_week} day(s)/week, side {rx.side or '-'}, "
+             f"{rx.start or 'first session'} to {rx.end or 'open'}")
+    _out(f"sessions ({len(sessions)}):")
+    for s in sessions:
+        peaks = sorted(r.peak_deg for r in reps[s.id] if math.isfinite(r.peak_deg))
+        median = f"{peaks[len(peaks) // 2]:.0f}" if peaks else "-"
+        _out(f"  {s.id:5d}  {s.started:%Y-%m-%d %H:%M}  {s.exercise_id:20s} {s.side:5s} "
+             f"{s.rep_count:3d} reps  median peak {median:>4s} deg  {s.mode:7s} {s.status}")
+    return 0
+
+
+def cmd_patient_export(args: argparse.Namespace) -> int:
+    """Export everything held about a patient (JSON, CSV, files)."""
+    with _open(args) as store:
+        paths = store.export_patient(args.id, args.out)
+    for path in paths:
+        log.debug("wrote %s", path)
+    _out(str(Path(args.out) / "patient.json"))
+    log.info("exported %d file(s) to %s", len(paths), args.out)
+    return 0
+
+
+def cmd_patient_delete(args: argparse.Namespace) -> int:
+    """Delete a patient and all their data, after confirmation."""
+    with _open(args) as store:
+        p = store.get_patient(args.id)
+        n = len(store.sessions(p.id))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise RehabError(f"refusing to delete patient {p.id!r} ({n} session(s)) "
+                                 f"without --yes (not an interactive terminal)")
+            sys.stderr.write(f"Delete patient {p.id} ({p.display_name}), {n} session(s) and "
+                             f"all their files? Type the patient id to confirm: ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip() != p.id:
+                raise RehabError("not confirmed; nothing deleted", exit_code=1)
+        store.delete_patient(p.id)
+    log.info("deleted patient %s and %d session(s)", args.id, n)
+    return 0
+
+
+# --- rehab prescribe / report ----------------------------------------------------------------
+
+def cmd_prescribe(args: argparse.Namespace) -> int:
+    """Prescribe an exercise to a patient."""
+    from rehab.exercises import get_exercise
+
+    ex = get_exercise(args.exercise, args.exercises_dir)
+    lo = _number(args.target_min, "--target-min")
+    hi = _number(args.target_max, "--target-max")
+    reps = _count(args.reps, "--reps")
+    sets = _count(args.sets, "--sets")
+    days = _count(args.days_per_week, "--days-per-week")
+    start = parse_date(args.start, "--start")
+    end = parse_date(args.end, "--end")
+    with _open(args) as store:
+        rx = store.prescribe(args.patient, ex.id, lo, hi, reps=reps, sets=sets, side=args.side,
+                             start=start, end=end, days_per_week=days)
+    _out(f"{args.patient}: {ex.id} target {rx.target_min:g}-{rx.target_max:g} deg, "
+         f"{rx.sets} x {rx.reps}, from {rx.start or 'the first session'} to {rx.end or 'open'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render a patient's progress report (PDF or HTML)."""
+    from rehab.reports import build_report_data, check_report_path, render_report
+
+    check_report_path(args.out)
+    start = parse_date(args.date_from, "--from")
+    end = parse_date(args.date_to, "--to")
+    if start and end and start > end:
+        raise InputError(f"--from {start} is after --to {end}")
+    with _open(args) as store:
+        store.get_patient(args.patient)
+        if args.exercise is not None and not (store.sessions(args.patient, exercise_id=args.exercise)
+                                              or store.prescriptions(args.patient, args.exercise)):
+            from rehab.exercises import get_exercise
+
+            get_exercise(args.exercise)  # unknown id: a clear error listing the known ones
+        data = build_report_data(store, args.patient, start, end, args.exercise)
+    from rehab.store.db import private_umask
+
+    with private_umask():
+        path = render_report(data, args.out, progress=not args.no_progress and sys.stderr.isatty())
+    _out(str(path))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``patient``, ``prescribe`` and ``report`` to the ``rehab`` command."""
+    p = subparsers.add_parser("patient", help="patients: add, list, show, export, delete",
+                              description="Manage the patient history database.")
+    sub = p.add_subparsers(dest="patient_command", metavar="ACTION", required=True)
+
+    q = sub.add_parser("add", help="add a patient")
+    q.add_argument("id", help="patient id (letters, digits, _ . -), used on the command line")
+    q.add_argument("--name", required=True, help="display name shown in reports")
+    q.add_argument("--side", choices=("left", "right", "both"), help="affected side")
+    q.add_argument("--notes", default="", help="free-text notes")
+    _add_db(q)
+    q.set_defaults(func=cmd_patient_add)
+
+    q = sub.add_parser("list", help="list patients")
+    _add_db(q)
+    q.set_defaults(func=cmd_patient_list)
+
+    q = sub.add_parser("show", help="a patient's details, prescriptions and sessions")
+    q.add_argument("id", help="patient id")
+    _add_db(q)
+    q.set_defaults(func=cmd_patient_show)
+
+    q = sub.add_parser("export", help="write everything held about a patient (JSON + CSV)")
+    q.add_argument("id", help="patient id")
+    q.add_argument("--out", "-o", required=True, metavar="DIR", help="export folder")
+    _add_db(q)
+    q.set_defaults(func=cmd_patient_export)
+
+    q = sub.add_parser("delete", help="delete a patient and all their data and files")
+    q.add_argument("id", help="patient id")
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _add_db(q)
+    q.set_defaults(func=cmd_patient_delete)
+
+    p = subparsers.add_parser("prescribe", help="prescribe an exercise to a patient",
+                              description="Target band of the rep's peak angle and the daily "
+                                          "sets x reps; later prescriptions of the same "
+                                          "exercise take precedence.")
+    p.add_argument("patient", help="patient id")
+    p.add_argument("exercise", help="exercise id (see 'rehab exercises')")
+    p.add_argument("--target-min", required=True, metavar="DEG", help="target band, lower end")
+    p.add_argument("--target-max", required=True, metavar="DEG", help="target band, upper end")
+    p.add_argument("--reps", required=True, metavar="N", help="repetitions per set")
+    p.add_argument("--sets", required=True, metavar="N", help="sets per day")
+    p.add_argument("--days-per-week", default="7", metavar="N",
+                   help="exercise days per week (default 7)")
+    p.add_argument("--side", choices=("left", "right", "both"), help="side to exercise")
+    p.add_argument("--start", metavar="DATE", help="first day (default: from the first session)")
+    p.add_argument("--end", metavar="DATE", help="last day (default: open)")
+    p.add_argument("--exercises-dir", metavar="DIR",
+                   help="extra folder of exercise definitions (*.toml)")
+    _add_db(p)
+    p.set_defaults(func=cmd_prescribe)
+
+    p = subparsers.add_parser("report", help="a patient's progress report (PDF or HTML)",
+                              description="Cover and headline, recovery trend, adherence, "
+                                          "latest session, quality notes.")
+    p.add_argument("patient", help="patient id")
+    p.add_argument("--from", dest="date_from", metavar="DATE",
+                   help="first day (default: the first session)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day (default: today)")
+    p.add_argument("--exercise", metavar="ID", help="only this exercise")
+    p.add_argument("--out", "-o", required=True, metavar="FILE",
+                   help="report.pdf or report.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_db(p)
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,239 @@
+"""The SQLite file behind the patient store: location, opening, schema and migrations.
+
+One database file holds patients, prescriptions, sessions and repetitions; bulky per-session
+data (landmarks, angle traces, ``result.json``) live in files under ``<db dir>/files/`` and
+are referenced from the ``session_files`` table. The database is opened in WAL mode with
+foreign keys on and ``synchronous=FULL``; it and its ``-wal``/``-shm`` companions are created
+readable by their owner only (the process umask is narrowed while they are created, and
+SQLite gives the companions the main file's permissions).
+
+The schema version is ``PRAGMA user_version``; `MIGRATIONS` is the ordered list of forward
+migrations, migration ``i`` taking a database from version ``i`` to ``i + 1`` inside one
+transaction. A database written by a newer rehab (version above ``len(MIGRATIONS)``) is
+refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rehab.errors import RehabError
+
+log = logging.getLogger(__name__)
+
+DB_ENV = "REHAB_DB"
+DB_FILENAME = "rehab.sqlite"
+FILES_DIRNAME = "files"
+PRIVATE_UMASK = 0o077
+BUSY_TIMEOUT_S = 30.0
+
+
+class StoreError(RehabError):
+    """The patient store cannot be opened or does not hold what was asked for."""
+
+
+def default_db_path() -> Path:
+    """``$REHAB_DB``, else ``<user data dir>/rehab/rehab.sqlite`` (platformdirs)."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rehab")) / DB_FILENAME
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Create files readable by their owner only while inside the block."""
+    old = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated DDL inside the current transaction (``executescript`` commits)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _m1_initial(conn: sqlite3.Connection) -> None:
+    """Patients, prescriptions, sessions, reps and session files."""
+    _run_script(conn, """
+        CREATE TABLE patients (
+            id            TEXT PRIMARY KEY,
+            display_name  TEXT NOT NULL,
+            affected_side TEXT CHECK (affected_side IN ('left', 'right', 'both')),
+            notes         TEXT NOT NULL DEFAULT '',
+            created       TEXT NOT NULL
+        );
+        CREATE TABLE prescriptions (
+            id            INTEGER PRIMARY KEY,
+            patient_id    TEXT NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+            exercise_id   TEXT NOT NULL,
+            target_min    REAL NOT NULL,
+            target_max    REAL NOT NULL,
+            reps          INTEGER NOT NULL CHECK (reps > 0),
+            sets          INTEGER NOT NULL CHECK (sets > 0),
+            days_per_week INTEGER NOT NULL DEFAULT 7 CHECK (days_per_week BETWEEN 1 AND 7),
+            side          TEXT CHECK (side IN ('left', 'right', 'both')),
+            start_date    TEXT,
+            end_date      TEXT,
+            created       TEXT NOT NULL,
+            CHECK (target_min <= target_max),
+            CHECK (start_date IS NULL OR end_date IS NULL OR start_date <= end_date)
+        );
+        CREATE TABLE sessions (
+            id               INTEGER PRIMARY KEY,
+            patient_id       TEXT NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+            exercise_id      TEXT NOT NULL,
+            exercise_name    TEXT NOT NULL DEFAULT '',
+            side             TEXT NOT NULL,
+            angle            TEXT NOT NULL DEFAULT '',
+            rest             TEXT NOT NULL DEFAULT 'low' CHECK (rest IN ('low', 'high')),
+            started          TEXT NOT NULL,
+            ended            TEXT,
+            source           TEXT NOT NULL DEFAULT '',
+            mode             TEXT NOT NULL CHECK (mode IN ('offline', 'live', 'batch')),
+            model            TEXT NOT NULL DEFAULT '',
+            model_sha256     TEXT NOT NULL DEFAULT '',
+            calibration      TEXT,
+            software_version TEXT NOT NULL,
+            target_min       REAL,
+            target_max       REAL,
+            rep_count        INTEGER NOT NULL DEFAULT 0,
+            notes            TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE reps (
+            session_id       INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq              INTEGER NOT NULL,
+            rep_index        INTEGER NOT NULL,
+            kind             TEXT NOT NULL,
+            start_s          REAL NOT NULL,
+            peak_s           REAL NOT NULL,
+            end_s            REAL NOT NULL,
+            start_frame      INTEGER NOT NULL,
+            peak_frame       INTEGER NOT NULL,
+            end_frame        INTEGER NOT NULL,
+            min_deg          REAL,
+            max_deg          REAL,
+            rom_deg          REAL,
+            peak_deg         REAL,
+            target_met       INTEGER NOT NULL,
+            duration_s       REAL NOT NULL,
+            time_to_peak_s   REAL NOT NULL,
+            tracked_fraction REAL NOT NULL,
+            score            INTEGER NOT NULL,
+            flags            TEXT NOT NULL DEFAULT '',
+            compensations    TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (session_id, seq)
+        );
+        CREATE TABLE session_files (
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            kind       TEXT NOT NULL,
+            path       TEXT NOT NULL,
+            PRIMARY KEY (session_id, kind)
+        );
+        CREATE INDEX sessions_by_patient ON sessions (patient_id, exercise_id, started);
+        CREATE INDEX prescriptions_by_patient ON prescriptions (patient_id, exercise_id);
+    """)
+
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = [_m1_initial]
+"""Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version (``PRAGMA user_version``)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, path: Path | str = "database") -> int:
+    """Apply the pending migrations, each in its own transaction; returns the new version."""
+    target = len(MIGRATIONS)
+    version = schema_version(conn)
+    if version > target:
+        raise StoreError(f"{path}: written by a newer rehab (schema version {version}, this "
+                         f"version knows up to {target}); upgrade rehab to open it")
+    for i in range(version, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) != i:  # another process migrated meanwhile
+                conn.execute("ROLLBACK")
+                continue
+            MIGRATIONS[i](conn)
+            conn.execute(f"PRAGMA user_version = {i + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        log.debug("%s: migrated schema to version %d", path, i + 1)
+    return target
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the database at ``path``.
+
+    The connection is in autocommit mode: callers open transactions explicitly
+    (``BEGIN IMMEDIATE`` ... ``COMMIT``), so that a session is written all or nothing.
+    """
+    p = Path(path).expanduser()
+    with private_umask():
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{p.parent}: cannot create the database folder "
+                             f"({exc.strerror or exc})") from None
+        if p.exists() and not p.is_file():
+            raise StoreError(f"{p}: is not a database file")
+        try:
+            conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{p}: cannot open the database ({exc})") from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("%s: WAL journal not available (journal mode %s)", p, mode)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            migrate(conn, p)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{p}: not a rehab database or damaged ({exc})") from None
+        except BaseException:
+            conn.close()
+            raise
+    for suffix in ("", "-wal", "-shm"):
+        f = Path(str(p) + suffix)
+        try:
+            if f.exists() and f.stat().st_uid == os.getuid() and f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+        except OSError as exc:
+            log.warning("%s: cannot restrict permissions (%s)", f, exc.strerror or exc)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,133 @@
+"""Typed records read from the patient store (repetitions come back as `RepScore`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from pathlib import Path
+
+from rehab.store.db import StoreError
+
+PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SIDES = ("left", "right", "both")
+MODES = ("offline", "live", "batch")
+
+
+def check_patient_id(patient_id: str) -> str:
+    """A patient id is also a folder name: letters, digits, ``_ . -``, at most 64."""
+    if not isinstance(patient_id, str) or not PATIENT_ID_RE.match(patient_id):
+        raise StoreError(f"invalid patient id {patient_id!r}: use 1-64 letters, digits, "
+                         f"'_', '.' or '-', starting with a letter or digit")
+    return patient_id
+
+
+def check_side(side: str | None, what: str = "side") -> str | None:
+    """``left``, ``right``, ``both`` or None."""
+    if side is not None and side not in SIDES:
+        raise StoreError(f"{what} must be one of {', '.join(SIDES)}, not {side!r}")
+    return side
+
+
+def to_db_time(when: dt.datetime) -> str:
+    """Local wall-clock ISO text (aware datetimes are converted to local time)."""
+    if when.tzinfo is not None:
+        when = when.astimezone().replace(tzinfo=None)
+    return when.isoformat(timespec="seconds")
+
+
+def from_db_time(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def from_db_date(text: str | None) -> dt.date | None:
+    return None if text is None else dt.date.fromisoformat(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Patient:
+    """A patient: the id is what the clinician types, the display name what reports show."""
+
+    id: str
+    display_name: str
+    affected_side: str | None
+    notes: str
+    created: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Prescription:
+    """Prescribed work for one exercise: target band of the peak angle, sets x reps."""
+
+    id: int
+    patient_id: str
+    exercise_id: str
+    target_min: float
+    target_max: float
+    reps: int
+    sets: int
+    side: str | None
+    start: dt.date | None
+    """First day it applies (None: from the first session)."""
+    end: dt.date | None
+    """Last day it applies (None: open-ended)."""
+    days_per_week: int = 7
+    created: dt.datetime | None = None
+
+    @property
+    def reps_per_day(self) -> int:
+        return self.reps * self.sets
+
+    def active_on(self, day: dt.date) -> bool:
+        """True when ``day`` lies within the prescription's dates."""
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRecord:
+    """One stored session (offline analysis, live coaching or batch run)."""
+
+    id: int
+    patient_id: str
+    exercise_id: str
+    exercise_name: str
+    side: str
+    angle: str
+    """Primary angle column, e.g. ``right_knee_flexion``."""
+    rest: str
+    """``low`` or ``high``: the exercise's rest position on the primary angle."""
+    started: dt.datetime
+    ended: dt.datetime | None
+    source: str
+    mode: str
+    model: str
+    model_sha256: str
+    calibration: str | None
+    software_version: str
+    target_min: float | None
+    target_max: float | None
+    rep_count: int
+    notes: tuple[str, ...]
+    files: dict[str, Path]
+    """Absolute paths of the session's stored files by kind (``angles_csv``, ...)."""
+
+    @property
+    def interrupted(self) -> bool:
+        """A session that never finished (live session killed, crash)."""
+        return self.ended is None
+
+    @property
+    def status(self) -> str:
+        return "interrupted" if self.interrupted else "complete"
+
+    @property
+    def day(self) -> dt.date:
+        return self.started.date()
+
+    @property
+    def angle_name(self) -> str:
+        """The primary angle without its side prefix (``knee_flexion``)."""
+        for prefix in ("left_", "right_"):
+            if self.angle.startswith(prefix):
+                return self.angle[len(prefix):]
+        return self.angle
