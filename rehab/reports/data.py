@@ -1,0 +1,410 @@
+"""Assemble what a progress report shows from the store (no drawing here).
+
+"ROM" in the report is the peak angle a repetition reaches (neutral-zero degrees): the value
+the target band and the normative value refer to. The in-rep excursion (max - min) is shown
+in the per-rep table as "excursion".
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import logging
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from rehab import __version__
+from rehab.reports.norms import normative_deg
+from rehab.scoring import RepScore
+from rehab.store import Patient, Prescription, SessionRecord, Store
+from rehab.store.db import StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_QUALITY_GROUPS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionSummary:
+    """One session and the statistics of its counted reps' peak angles."""
+
+    session: SessionRecord
+    reps: tuple[RepScore, ...]
+    """Counted repetitions."""
+    uncounted: tuple[RepScore, ...]
+    median: float
+    best: float
+    q25: float
+    q75: float
+    low: float
+    high: float
+    mean_score: float
+
+    @property
+    def n_reps(self) -> int:
+        return len(self.reps)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trend:
+    """ROM per session for one exercise and side, with the target band and the norm."""
+
+    exercise_id: str
+    exercise_name: str
+    side: str
+    angle: str
+    rest: str
+    sessions: tuple[SessionSummary, ...]
+    target: tuple[float, float] | None
+    norm: float | None
+
+    @property
+    def label(self) -> str:
+        side = "" if self.side in ("none", "") else f", {self.side}"
+        return f"{self.exercise_name}{side}"
+
+    @property
+    def measured(self) -> tuple[SessionSummary, ...]:
+        """Sessions with at least one counted rep with a measured peak."""
+        return tuple(s for s in self.sessions if math.isfinite(s.median))
+
+
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    """ROM now vs the first session vs the target, for one exercise and side."""
+
+    label: str
+    n_sessions: int
+    n_measured: int
+    """Sessions with a measured median (the change needs two)."""
+    first_day: dt.date | None
+    first: float
+    last_day: dt.date | None
+    last: float
+    target: tuple[float, float] | None
+    norm: float | None
+    rest: str
+
+    @property
+    def change(self) -> float:
+        """Signed change towards the movement's direction (positive = further); NaN with
+        fewer than two measured sessions."""
+        if self.n_measured < 2:
+            return math.nan
+        d = self.last - self.first
+        return d if self.rest == "low" else -d
+
+
+@dataclasses.dataclass(frozen=True)
+class Week:
+    """Adherence in one calendar week (Monday to Sunday)."""
+
+    start: dt.date
+    sessions: int
+    reps_done: int
+    reps_prescribed: float | None
+    """None when no prescription applied that week."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExerciseAdherence:
+    """Totals over the period for one exercise."""
+
+    exercise_id: str
+    exercise_name: str
+    sessions: int
+    reps_done: int
+    reps_prescribed: float | None
+
+    @property
+    def percent(self) -> float | None:
+        if not self.reps_prescribed:
+            return None
+        return 100.0 * self.reps_done / self.reps_prescribed
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """The smoothed primary-angle trace of one session, with rep boundaries."""
+
+    time_s: np.ndarray
+    angle_deg: np.ndarray
+    reps: tuple[RepScore, ...]
+    target: tuple[float, float] | None
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SideComparison:
+    """Latest median ROM on each side for one exercise recorded on both sides."""
+
+    exercise_name: str
+    left: float
+    right: float
+    left_day: dt.date
+    right_day: dt.date
+    target: tuple[float, float] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityNote:
+    """A recurring remark about tracking or camera placement, grouped over sessions."""
+
+    exercise_name: str
+    text: str
+    count: int
+    first_day: dt.date
+    last_day: dt.date
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows, computed once for the PDF and the HTML renderers."""
+
+    patient: Patient
+    start: dt.date
+    end: dt.date
+    generated: dt.datetime
+    exercise_filter: str | None
+    prescriptions: tuple[Prescription, ...]
+    sessions: tuple[SessionSummary, ...]
+    trends: tuple[Trend, ...]
+    headlines: tuple[Headline, ...]
+    weeks: tuple[Week, ...]
+    adherence: tuple[ExerciseAdherence, ...]
+    latest: SessionSummary | None
+    trace: Trace | None
+    trace_problem: str
+    """Why there is no trace for the latest session ('' when there is one)."""
+    sides: tuple[SideComparison, ...]
+    quality: tuple[QualityNote, ...]
+    quality_omitted: int
+    software_version: str = __version__
+
+    @property
+    def interrupted(self) -> int:
+        return sum(s.session.interrupted for s in self.sessions)
+
+
+def _summary(session: SessionRecord, reps: list[RepScore]) -> SessionSummary:
+    counted = tuple(r for r in reps if r.counted)
+    peaks = np.array([r.peak_deg for r in counted if math.isfinite(r.peak_deg)], np.float64)
+    scores = [r.score for r in counted]
+    if peaks.size:
+        q25, med, q75 = np.percentile(peaks, (25.0, 50.0, 75.0))
+        low, high = float(peaks.min()), float(peaks.max())
+        best = high if session.rest == "low" else low
+    else:
+        q25 = med = q75 = low = high = best = math.nan
+    return SessionSummary(session=session, reps=counted,
+                          uncounted=tuple(r for r in reps if not r.counted),
+                          median=float(med), best=float(best), q25=float(q25), q75=float(q75),
+                          low=low, high=high,
+                          mean_score=float(np.mean(scores)) if scores else math.nan)
+
+
+def _target_for(prescriptions: list[Prescription], summaries: list[SessionSummary],
+                exercise_id: str, day: dt.date) -> tuple[float, float] | None:
+    active = [p for p in prescriptions if p.exercise_id == exercise_id and p.active_on(day)]
+    if active:
+        return active[-1].target_min, active[-1].target_max
+    for s in reversed(summaries):
+        if s.session.target_min is not None and s.session.target_max is not None:
+            return s.session.target_min, s.session.target_max
+    return None
+
+
+def _weeks(start: dt.date, end: dt.date, summaries: list[SessionSummary],
+           prescriptions: list[Prescription], first_day: dict[str, dt.date]) -> list[Week]:
+    monday = start - dt.timedelta(days=start.weekday())
+    weeks: list[Week] = []
+    while monday <= end:
+        days = [monday + dt.timedelta(days=i) for i in range(7)]
+        in_week = [s for s in summaries if monday <= s.session.day <= days[-1]]
+        prescribed = _prescribed(prescriptions, days, start, end, first_day)
+        weeks.append(Week(start=monday, sessions=len(in_week),
+                          reps_done=sum(s.n_reps for s in in_week), reps_prescribed=prescribed))
+        monday += dt.timedelta(days=7)
+    return weeks
+
+
+def _prescribed(prescriptions: list[Prescription], days: list[dt.date], start: dt.date,
+                end: dt.date, first_day: dict[str, dt.date]) -> float | None:
+    """Reps prescribed over ``days`` within [start, end]: reps x sets x days/7 a day."""
+    total, any_active = 0.0, False
+    for day in days:
+        if not start <= day <= end:
+            continue
+        latest: dict[str, Prescription] = {}
+        for p in prescriptions:
+            begins = p.start or first_day.get(p.exercise_id)
+            if begins is None or day < begins or not p.active_on(day):
+                continue
+            latest[p.exercise_id] = p  # the most recent prescription per exercise wins
+        for p in latest.values():
+            any_active = True
+            total += p.reps_per_day * p.days_per_week / 7.0
+    return total if any_active else None
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"-?\d+(?:\.\d+)?", "#", text)
+
+
+def _quality(summaries: list[SessionSummary]) -> tuple[list[QualityNote], int]:
+    groups: dict[tuple[str, str], list[tuple[dt.date, str]]] = {}
+
+    def add(s: SessionSummary, text: str) -> None:
+        key = (s.session.exercise_name, _normalise(text))
+        groups.setdefault(key, []).append((s.session.day, text))
+
+    for s in summaries:
+        if s.session.interrupted:
+            add(s, f"session interrupted after {s.session.rep_count} rep(s) "
+                   f"({s.session.mode})")
+        for r in s.reps:
+            if "tracking_lost" in r.flags:
+                add(s, f"rep {r.index} rejected for tracking loss: angle measured in "
+                       f"{100 * r.tracked_fraction:.0f}% of its frames (score scaled down)")
+        for note in s.session.notes:
+            if note.startswith("side auto:"):
+                continue  # which side was analysed is shown elsewhere; not a quality issue
+            add(s, note)
+    notes = []
+    for (exercise, _), items in groups.items():
+        days = [d for d, _ in items]
+        notes.append(QualityNote(exercise_name=exercise, text=items[-1][1], count=len(items),
+                                 first_day=min(days), last_day=max(days)))
+    notes.sort(key=lambda n: (-n.count, n.exercise_name, n.text))
+    return notes[:MAX_QUALITY_GROUPS], max(0, len(notes) - MAX_QUALITY_GROUPS)
+
+
+def read_trace(session: SessionRecord, reps: tuple[RepScore, ...],
+               target: tuple[float, float] | None) -> tuple[Trace | None, str]:
+    """The smoothed primary angle from the session's stored ``angles.csv``."""
+    path = session.files.get("angles_csv")
+    if path is None:
+        return None, "no angle trace was stored with this session"
+    column = f"{session.angle}_smoothed"
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            if column not in header or "time_s" not in header:
+                return None, f"{path.name} has no column {column}"
+            it, ia = header.index("time_s"), header.index(column)
+            t, a = [], []
+            for row in reader:
+                t.append(float(row[it]))
+                a.append(float(row[ia]) if row[ia] else math.nan)
+    except (OSError, StopIteration, ValueError, IndexError) as exc:
+        log.warning("session %d: cannot read %s (%s)", session.id, path, exc)
+        return None, f"the stored angle trace cannot be read ({path.name})"
+    label = f"{session.exercise_name}, {session.angle.replace('_', ' ')}"
+    return Trace(np.array(t), np.array(a), reps, target, label), ""
+
+
+def parse_day(text: str, what: str = "date") -> dt.date:
+    """An ISO date (``2024-05-01``) or date-time, as a date; a clear error otherwise."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        raise StoreError(f"{what}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def build_report_data(store: Store, patient_id: str, start: dt.date | None = None,
+                      end: dt.date | None = None, exercise_id: str | None = None,
+                      today: dt.date | None = None) -> ReportData:
+    """Collect a patient's report between ``start`` and ``end`` (inclusive).
+
+    Defaults: from the first session (in the filter) to today (or the last session if later).
+    """
+    patient = store.get_patient(patient_id)
+    if start is not None and end is not None and start > end:
+        raise StoreError(f"the period starts ({start}) after it ends ({end})")
+    today = today or dt.date.today()
+    all_sessions = store.sessions(patient_id, exercise_id=exercise_id)
+    if start is None:
+        start = all_sessions[0].day if all_sessions else (end or today)
+    if end is None:
+        end = max([today, start] + [s.day for s in all_sessions])
+    sessions = [s for s in all_sessions if start <= s.day <= end]
+    reps = store.reps_for(s.id for s in sessions)
+    summaries = [_summary(s, reps[s.id]) for s in sessions]
+    prescriptions = store.prescriptions(patient_id, exercise_id)
+    shown_prescriptions = [p for p in prescriptions
+                           if (p.start is None or p.start <= end) and (p.end is None or p.end >= start)]
+
+    by_key: dict[tuple[str, str], list[SessionSummary]] = {}
+    for s in summaries:
+        by_key.setdefault((s.session.exercise_id, s.session.side), []).append(s)
+    trends, headlines = [], []
+    for (ex_id, side), items in sorted(by_key.items()):
+        last = items[-1].session
+        target = _target_for(prescriptions, items, ex_id, end)
+        trend = Trend(exercise_id=ex_id, exercise_name=last.exercise_name, side=side,
+                      angle=last.angle, rest=last.rest, sessions=tuple(items), target=target,
+                      norm=normative_deg(last.angle, last.rest))
+        trends.append(trend)
+        measured = trend.measured
+        headlines.append(Headline(
+            label=trend.label, n_sessions=len(items), n_measured=len(measured),
+            first_day=measured[0].session.day if measured else None,
+            first=measured[0].median if measured else math.nan,
+            last_day=measured[-1].session.day if measured else None,
+            last=measured[-1].median if measured else math.nan,
+            target=target, norm=trend.norm, rest=trend.rest))
+
+    first_day: dict[str, dt.date] = {}
+    for s in summaries:
+        first_day.setdefault(s.session.exercise_id, s.session.day)
+    for p in prescriptions:
+        if p.start is None:
+            first_day.setdefault(p.exercise_id, start)
+    weeks = _weeks(start, end, summaries, prescriptions, first_day)
+    adherence = []
+    names = {s.session.exercise_id: s.session.exercise_name for s in summaries}
+    for ex_id in sorted(set(names) | {p.exercise_id for p in shown_prescriptions}):
+        mine = [s for s in summaries if s.session.exercise_id == ex_id]
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        ex_prescriptions = [p for p in prescriptions if p.exercise_id == ex_id]
+        adherence.append(ExerciseAdherence(
+            exercise_id=ex_id, exercise_name=names.get(ex_id, ex_id), sessions=len(mine),
+            reps_done=sum(s.n_reps for s in mine),
+            reps_prescribed=_prescribed(ex_prescriptions, days, start, end, first_day)))
+
+    latest = summaries[-1] if summaries else None
+    trace, problem = (None, "no session in this period")
+    if latest is not None:
+        target = _target_for(prescriptions, [latest], latest.session.exercise_id,
+                             latest.session.day)
+        trace, problem = read_trace(latest.session, latest.reps, target)
+
+    sides = []
+    by_ex: dict[str, dict[str, Trend]] = {}
+    for t in trends:
+        by_ex.setdefault(t.exercise_id, {})[t.side] = t
+    for ex_id, per_side in sorted(by_ex.items()):
+        left, right = per_side.get("left"), per_side.get("right")
+        if left and right and left.measured and right.measured:
+            sides.append(SideComparison(
+                exercise_name=left.exercise_name, left=left.measured[-1].median,
+                right=right.measured[-1].median, left_day=left.measured[-1].session.day,
+                right_day=right.measured[-1].session.day, target=left.target or right.target))
+
+    quality, omitted = _quality(summaries)
+    return ReportData(
+        patient=patient, start=start, end=end, generated=dt.datetime.now(),
+        exercise_filter=exercise_id, prescriptions=tuple(shown_prescriptions),
+        sessions=tuple(summaries), trends=tuple(trends), headlines=tuple(headlines),
+        weeks=tuple(weeks), adherence=tuple(adherence), latest=latest, trace=trace,
+        trace_problem=problem, sides=tuple(sides), quality=tuple(quality),
+        quality_omitted=omitted)
