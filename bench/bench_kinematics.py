@@ -70,8 +70,9 @@ def numpy_pipeline(seq, exercise) -> int:
     x = cols["left_knee_flexion"]
     lo, hi, lo_th, hi_th = thresholds(x, exercise, "low")
     c = exercise.counting
-    ev = ref.hysteresis_reps(x, t, lo_th, hi_th, c.min_amplitude_deg, c.min_duration_s,
-                             c.max_duration_s, 1)
+    n = len(x)
+    ev = ref.hysteresis_reps(x, t, np.full(n, lo_th), np.full(n, hi_th), c.min_amplitude_deg,
+                             c.min_duration_s, c.max_duration_s, 1)
     # per-rep stats and the compensation's peak
     for s, _, e, _ in ev:
         seg = x[s:e + 1]

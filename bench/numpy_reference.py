@@ -116,7 +116,7 @@ def filtfilt(x: np.ndarray, coeffs: tuple[float, ...], pad: int) -> np.ndarray:
     return out
 
 
-def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float, min_amp: float,
+def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.ndarray, min_amp: float,
                     min_dur: float, max_dur: float, initial_state: int) -> np.ndarray:
     ev = []
     state = initial_state
@@ -133,21 +133,21 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float, mi
                 rest_min = i
             if up < 0:
                 up = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 state, rest_min, up = 1, i, i
-            elif xi >= hi_th:
+            elif xi >= hi_th[i]:
                 state, start, peak, partial = 2, rest_min, i, False
         elif state == 1:
             if rest_min < 0 or xi < x[rest_min]:
                 rest_min = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 up = i
-            if xi >= hi_th:
+            if xi >= hi_th[i]:
                 state, start, peak, partial = 2, rest_min, i, False
         else:
             if peak < 0 or xi > x[peak]:
                 peak = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 if start < 0:
                     start = i
                 amp = x[peak] - x[start]

@@ -127,8 +127,9 @@ def test_kernels_match_numpy_reference() -> None:
     np.testing.assert_allclose(K.filtfilt_lowpass(y, *c, 10), ref.filtfilt(y, c, 10),
                                atol=1e-9, equal_nan=True)
     sig = 60 + 50 * np.sin(2 * np.pi * t / 3.0)
-    np.testing.assert_array_equal(K.hysteresis_reps(sig, t, 40.0, 80.0, 20.0, 0.5, 20.0, 0),
-                                  ref.hysteresis_reps(sig, t, 40.0, 80.0, 20.0, 0.5, 20.0, 0))
+    lo, hi = np.full(300, 40.0), np.full(300, 80.0)
+    np.testing.assert_array_equal(K.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0),
+                                  ref.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0))
 
 
 def test_interpolation_fills_short_gaps_only() -> None:

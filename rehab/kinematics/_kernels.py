@@ -341,11 +341,13 @@ KIND_TOO_LONG = 4
 
 
 @njit(cache=True)
-def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
+def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.ndarray,
                     min_amp: float, min_dur: float, max_dur: float,
                     initial_state: int) -> np.ndarray:
     """Segment repetitions of a signal that rises from rest (low) to active (high) and back.
 
+    ``lo_th`` and ``hi_th`` are per-sample thresholds (constant offline; causal estimates in
+    live use, so both run this same state machine).
     A rep starts at the rest minimum before the signal crosses ``hi_th``, peaks at the
     maximum while active, and ends at the first sample back below ``lo_th``. Candidates
     whose excursion (peak - start value) is under ``min_amp`` are ignored; those that stay
@@ -380,11 +382,11 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
                 rest_min_i = i
             if up_i < 0:
                 up_i = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 state = STATE_REST
                 rest_min_i = i
                 up_i = i
-            elif xi >= hi_th:
+            elif xi >= hi_th[i]:
                 state = STATE_ACTIVE
                 start_i = rest_min_i
                 peak_i = i
@@ -392,9 +394,9 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
         elif state == STATE_REST:
             if rest_min_i < 0 or xi < x[rest_min_i]:
                 rest_min_i = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 up_i = i
-            if xi >= hi_th:
+            if xi >= hi_th[i]:
                 state = STATE_ACTIVE
                 start_i = rest_min_i
                 peak_i = i
@@ -402,7 +404,7 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
         else:  # active
             if peak_i < 0 or xi > x[peak_i]:
                 peak_i = i
-            if xi <= lo_th:
+            if xi <= lo_th[i]:
                 if start_i < 0:
                     start_i = i
                 amp = x[peak_i] - x[start_i]

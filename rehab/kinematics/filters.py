@@ -49,3 +49,55 @@ def smooth_signal(x: np.ndarray, t: np.ndarray, cutoff_hz: float = DEFAULT_CUTOF
     b0, b1, b2, a1, a2 = butter_lowpass_coeffs(cutoff_hz, fs)
     pad = int(round(fs / cutoff_hz))
     return K.filtfilt_lowpass(filled, b0, b1, b2, a1, a2, pad)
+
+
+class OneEuroFilter:
+    """Causal adaptive low-pass for live signals (Casiez, Roussel & Vogel, CHI 2012).
+
+    The cut-off rises with the signal's speed: slow movement is smoothed strongly (no
+    jitter), fast movement follows with little lag. ``min_cutoff`` in Hz, ``beta`` in
+    1/(unit/s), ``d_cutoff`` for the derivative in Hz. NaN input resets the filter after a gap
+    longer than ``max_gap_s`` and returns NaN.
+    """
+
+    def __init__(self, min_cutoff: float = 1.5, beta: float = 0.02, d_cutoff: float = 1.0,
+                 max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.d_cutoff = d_cutoff
+        self.max_gap_s = max_gap_s
+        self._t: float | None = None
+        self._x = math.nan
+        self._dx = 0.0
+
+    @staticmethod
+    def _alpha(cutoff: float, dt: float) -> float:
+        tau = 1.0 / (2.0 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def reset(self) -> None:
+        """Forget the past (after a long gap)."""
+        self._t = None
+        self._x = math.nan
+        self._dx = 0.0
+
+    def __call__(self, t: float, x: float) -> float:
+        if not math.isfinite(x):
+            if self._t is not None and t - self._t > self.max_gap_s:
+                self.reset()
+            return math.nan
+        if self._t is None or not math.isfinite(self._x):
+            self._t, self._x, self._dx = t, x, 0.0
+            return x
+        dt = t - self._t
+        if dt <= 0:
+            return self._x
+        if dt > self.max_gap_s:
+            self._t, self._x, self._dx = t, x, 0.0
+            return x
+        dx = (x - self._x) / dt
+        self._dx += self._alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * abs(self._dx)
+        self._x += self._alpha(cutoff, dt) * (x - self._x)
+        self._t = t
+        return self._x
