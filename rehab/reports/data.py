@@ -30,7 +30,11 @@ MAX_QUALITY_GROUPS = 60
 
 @dataclasses.dataclass(frozen=True)
 class SessionSummary:
-    """One session and the statistics of its counted reps' peak angles."""
+    """One session and the statistics of its counted reps' peak angles.
+
+    Reps flagged ``tracking_lost`` count as done (adherence) but are left out of the ROM
+    statistics: their peak may not have been seen.
+    """
 
     session: SessionRecord
     reps: tuple[RepScore, ...]
@@ -192,7 +196,9 @@ class ReportData:
 
 def _summary(session: SessionRecord, reps: list[RepScore]) -> SessionSummary:
     counted = tuple(r for r in reps if r.counted)
-    peaks = np.array([r.peak_deg for r in counted if math.isfinite(r.peak_deg)], np.float64)
+    peaks = np.array([r.peak_deg for r in counted
+                      if math.isfinite(r.peak_deg) and "tracking_lost" not in r.flags],
+                     np.float64)
     scores = [r.score for r in counted]
     if peaks.size:
         q25, med, q75 = np.percentile(peaks, (25.0, 50.0, 75.0))
@@ -205,6 +211,20 @@ def _summary(session: SessionRecord, reps: list[RepScore]) -> SessionSummary:
                           median=float(med), best=float(best), q25=float(q25), q75=float(q75),
                           low=low, high=high,
                           mean_score=float(np.mean(scores)) if scores else math.nan)
+
+
+def _exercise_name(exercise_id: str, summaries: list[SessionSummary]) -> str:
+    """The exercise's display name: as stored with a session, else from the library."""
+    for s in reversed(summaries):
+        if s.session.exercise_name and s.session.exercise_name != exercise_id:
+            return s.session.exercise_name
+    from rehab.errors import ConfigError
+    from rehab.exercises import get_exercise
+
+    try:
+        return get_exercise(exercise_id).name
+    except ConfigError:
+        return exercise_id
 
 
 def _target_for(prescriptions: list[Prescription], summaries: list[SessionSummary],
@@ -255,11 +275,12 @@ def _normalise(text: str) -> str:
     return re.sub(r"-?\d+(?:\.\d+)?", "#", text)
 
 
-def _quality(summaries: list[SessionSummary]) -> tuple[list[QualityNote], int]:
+def _quality(summaries: list[SessionSummary],
+             names: dict[str, str]) -> tuple[list[QualityNote], int]:
     groups: dict[tuple[str, str], list[tuple[dt.date, str]]] = {}
 
     def add(s: SessionSummary, text: str) -> None:
-        key = (s.session.exercise_name, _normalise(text))
+        key = (names.get(s.session.exercise_id, s.session.exercise_name), _normalise(text))
         groups.setdefault(key, []).append((s.session.day, text))
 
     for s in summaries:
@@ -343,16 +364,20 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
     shown_prescriptions = [p for p in prescriptions
                            if (p.start is None or p.start <= end) and (p.end is None or p.end >= start)]
 
+    names = {ex_id: _exercise_name(ex_id, [s for s in summaries
+                                           if s.session.exercise_id == ex_id])
+             for ex_id in {s.session.exercise_id for s in summaries}
+             | {p.exercise_id for p in shown_prescriptions}}
     by_key: dict[tuple[str, str], list[SessionSummary]] = {}
     for s in summaries:
         by_key.setdefault((s.session.exercise_id, s.session.side), []).append(s)
     trends, headlines = [], []
     for (ex_id, side), items in sorted(by_key.items()):
-        last = items[-1].session
+        last = next((s.session for s in reversed(items) if s.session.angle), items[-1].session)
         target = _target_for(prescriptions, items, ex_id, end)
-        trend = Trend(exercise_id=ex_id, exercise_name=last.exercise_name, side=side,
+        trend = Trend(exercise_id=ex_id, exercise_name=names[ex_id], side=side,
                       angle=last.angle, rest=last.rest, sessions=tuple(items), target=target,
-                      norm=normative_deg(last.angle, last.rest))
+                      norm=normative_deg(last.angle, last.rest) if last.angle else None)
         trends.append(trend)
         measured = trend.measured
         headlines.append(Headline(
@@ -371,13 +396,12 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
             first_day.setdefault(p.exercise_id, start)
     weeks = _weeks(start, end, summaries, prescriptions, first_day)
     adherence = []
-    names = {s.session.exercise_id: s.session.exercise_name for s in summaries}
-    for ex_id in sorted(set(names) | {p.exercise_id for p in shown_prescriptions}):
+    for ex_id in sorted(names):
         mine = [s for s in summaries if s.session.exercise_id == ex_id]
         days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
         ex_prescriptions = [p for p in prescriptions if p.exercise_id == ex_id]
         adherence.append(ExerciseAdherence(
-            exercise_id=ex_id, exercise_name=names.get(ex_id, ex_id), sessions=len(mine),
+            exercise_id=ex_id, exercise_name=names[ex_id], sessions=len(mine),
             reps_done=sum(s.n_reps for s in mine),
             reps_prescribed=_prescribed(ex_prescriptions, days, start, end, first_day)))
 
@@ -396,11 +420,11 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
         left, right = per_side.get("left"), per_side.get("right")
         if left and right and left.measured and right.measured:
             sides.append(SideComparison(
-                exercise_name=left.exercise_name, left=left.measured[-1].median,
+                exercise_name=names[ex_id], left=left.measured[-1].median,
                 right=right.measured[-1].median, left_day=left.measured[-1].session.day,
                 right_day=right.measured[-1].session.day, target=left.target or right.target))
 
-    quality, omitted = _quality(summaries)
+    quality, omitted = _quality(summaries, names)
     return ReportData(
         patient=patient, start=start, end=end, generated=dt.datetime.now(),
         exercise_filter=exercise_id, prescriptions=tuple(shown_prescriptions),

@@ -115,6 +115,22 @@ def _insert_session(conn: sqlite3.Connection, **fields: Any) -> int:
     return int(cur.lastrowid)
 
 
+def _describe(exercise_id: str, side: str, name: str, angle: str,
+              rest: str) -> tuple[str, str, str]:
+    """Fill in an exercise's name, primary angle column and rest from the library."""
+    from rehab.errors import ConfigError
+    from rehab.exercises import TRUNK_ANGLES, get_exercise
+
+    try:
+        ex = get_exercise(exercise_id)
+    except ConfigError:
+        return name or exercise_id, angle, rest
+    column = ex.counting.angle
+    if column not in TRUNK_ANGLES and side in ("left", "right"):
+        column = f"{side}_{column}"
+    return name or ex.name, angle or column, ex.counting.rest
+
+
 def _check_target(target_min: float | None, target_max: float | None) -> None:
     for name, v in (("target min", target_min), ("target max", target_max)):
         if v is not None and not math.isfinite(v):
@@ -293,8 +309,15 @@ class Store:
                       calibration: str | None = None, target_min: float | None = None,
                       target_max: float | None = None, *, exercise_name: str = "",
                       angle: str = "", rest: str = "low") -> SessionWriter:
-        """Open a session now (committed, ``ended`` NULL) and return its rep writer."""
+        """Open a session now (committed, ``ended`` NULL) and return its rep writer.
+
+        ``exercise_name``, ``angle`` (primary angle column) and ``rest`` default to what the
+        exercise library says for ``exercise_id`` and ``side``.
+        """
         self.get_patient(patient_id)
+        if not (exercise_name and angle):
+            exercise_name, angle, rest = _describe(exercise_id, side, exercise_name, angle,
+                                                   rest)
         fields = self._session_fields(patient_id, exercise_id, side, started, source, mode,
                                       model, model_sha256, calibration, target_min, target_max,
                                       exercise_name, angle, rest)

@@ -1,0 +1,250 @@
+"""Progress reports from a patient history built with real analyses of ../shared/data."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from rehab.pipeline import analyze
+from rehab.reports import build_report_data, check_report_path, render_report
+from rehab.reports import plots
+from rehab.reports.assets import reports_dir
+from rehab.reports.norms import NORMATIVE_ROM_DEG, normative_deg
+from rehab.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+TODAY = dt.date.today()
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>&amp;$\\frac{1}{0}$'
+HOSTILE_NOTES = "</textarea><b onclick=alert(3)>notes</b>"
+
+
+def _at(days_ago: int) -> dt.datetime:
+    return dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(10, 0))
+
+
+@pytest.fixture(scope="module")
+def history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Patient ``p01``: squat_01 four weeks ago, squat_02 last week (right knee), curls on
+    both sides, a live session interrupted after a rep that lost tracking."""
+    lm = shared_data / "landmarks"
+    path = tmp_path_factory.mktemp("history") / "rehab.sqlite"
+    analyses = {
+        "squat_01": analyze(lm / "squat_01.npz", "squat", progress=False),
+        "squat_02": analyze(lm / "squat_02.npz", "squat", progress=False),
+        "curl_r": analyze(lm / "elbow_flexion_03.npz", "elbow_flexion", side="right",
+                          progress=False),
+        "curl_l": analyze(lm / "elbow_flexion_04.npz", "elbow_flexion", side="left",
+                          progress=False),
+    }
+    with open_store(path) as store:
+        store.add_patient("p01", HOSTILE, affected_side="right", notes=HOSTILE_NOTES)
+        store.add_patient("one", "One Session")
+        store.add_patient("none", "No Sessions")
+        store.prescribe("p01", "squat", 90, 120, reps=10, sets=3, start=TODAY - dt.timedelta(30))
+        store.record_analysis("p01", analyses["squat_01"], _at(28))
+        store.record_analysis("p01", analyses["curl_r"], _at(20))
+        store.record_analysis("p01", analyses["squat_02"], _at(7))
+        w = store.begin_session("p01", "squat", "right", _at(5), source="camera 0",
+                                mode="live")
+        w.add_rep(dataclasses.replace(analyses["squat_02"].reps[0], tracked_fraction=0.5,
+                                      flags=("tracking_lost",)))
+        store.record_analysis("p01", analyses["curl_l"], _at(2))
+        store.record_analysis("one", analyses["squat_02"], _at(3))
+    return path, analyses
+
+
+def _median_peak(analysis) -> float:
+    return float(np.median([r.peak_deg for r in analysis.reps]))
+
+
+def test_norms_in_one_place() -> None:
+    assert NORMATIVE_ROM_DEG == {"knee_flexion": 135, "hip_flexion": 120, "hip_abduction": 45,
+                                 "shoulder_flexion": 180, "shoulder_abduction": 180,
+                                 "elbow_flexion": 150, "ankle_plantarflexion": 50}
+    assert normative_deg("right_knee_flexion") == 135
+    assert normative_deg("knee_flexion", rest="high") is None  # e.g. knee extension
+    assert normative_deg("trunk_lean") is None
+
+
+def test_report_data_from_real_sessions(history) -> None:
+    path, analyses = history
+    with open_store(path) as store:
+        data = build_report_data(store, "p01")
+    assert data.start == TODAY - dt.timedelta(28) and data.end == TODAY
+    assert len(data.sessions) == 5 and data.interrupted == 1
+    squat = next(h for h in data.headlines if h.label == "Squat, right")
+    assert squat.first == pytest.approx(_median_peak(analyses["squat_01"]))
+    assert squat.last == pytest.approx(_median_peak(analyses["squat_02"]))
+    assert squat.first_day == TODAY - dt.timedelta(28)
+    assert squat.target == (90, 120) and squat.norm == 135
+    assert squat.change == pytest.approx(squat.last - squat.first)
+    trend = next(t for t in data.trends if t.exercise_id == "squat")
+    first = trend.measured[0]
+    peaks = [r.peak_deg for r in analyses["squat_01"].reps]
+    assert (first.low, first.high, first.best) == pytest.approx((min(peaks), max(peaks),
+                                                                  max(peaks)))
+    # adherence: 3 x 10 a day from 28 days ago to today (29 days); counted reps done
+    squat_adh = next(a for a in data.adherence if a.exercise_id == "squat")
+    assert squat_adh.reps_prescribed == pytest.approx(29 * 30)
+    assert squat_adh.reps_done == (analyses["squat_01"].rep_count
+                                   + analyses["squat_02"].rep_count + 1)
+    assert sum(w.sessions for w in data.weeks) == 5
+    assert sum(w.reps_done for w in data.weeks) == sum(a.reps_done for a in data.adherence)
+    # latest session: the left curl, its trace read back from the stored angles.csv
+    assert data.latest is not None and data.latest.session.side == "left"
+    assert data.trace is not None
+    ref = analyses["curl_l"].smoothed["primary"]
+    assert data.trace.angle_deg.shape == ref.shape
+    assert np.nanmax(np.abs(data.trace.angle_deg - ref)) < 0.001
+    assert [s.exercise_name for s in data.sides] == ["Elbow flexion (biceps curl)"]
+    texts = [q.text for q in data.quality]
+    assert any("tracking loss" in t for t in texts)
+    assert any("interrupted" in t for t in texts)
+    assert any("opens in the elbow flexion active position" in t for t in texts)
+    # period and exercise filters
+    with open_store(path) as store:
+        recent = build_report_data(store, "p01", start=TODAY - dt.timedelta(10),
+                                   exercise_id="squat")
+    assert [s.session.day for s in recent.sessions] == [TODAY - dt.timedelta(7),
+                                                        TODAY - dt.timedelta(5)]
+    assert {t.exercise_id for t in recent.trends} == {"squat"}
+
+
+def _page_images(pdf: Path, tmp: Path, dpi: int = 30) -> list[np.ndarray]:
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm not installed (Debian/Ubuntu: apt-get install poppler-utils)")
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(tmp / "page")],
+                   check=True, capture_output=True)
+    from PIL import Image
+
+    pages = sorted(tmp.glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
+    return [np.asarray(Image.open(p).convert("L")) for p in pages]
+
+
+def _check_pages(images: list[np.ndarray], dpi: int = 30) -> None:
+    for k, img in enumerate(images, start=1):
+        # A4 portrait at `dpi`
+        assert img.shape == pytest.approx((11.69 * dpi, 8.27 * dpi), abs=2), k
+        inked = float(np.mean(img < 200))
+        assert 0.005 < inked < 0.6, f"page {k}: {inked:.1%} of pixels inked"
+
+
+def test_pdf_pages(history, tmp_path: Path) -> None:
+    path, _ = history
+    with open_store(path) as store:
+        data = build_report_data(store, "p01")
+    out = render_report(data, tmp_path / "report.pdf")
+    assert out.read_bytes().startswith(b"%PDF")
+    images = _page_images(out, tmp_path)
+    # cover, trend (3 exercise/side panels), adherence, latest session, quality notes
+    assert len(images) == 5
+    _check_pages(images)
+    # the trend page has three panels: three separated bands of ink down the page
+    rows = (images[1] < 200).mean(axis=1) > 0.02
+    assert rows.sum() > 0.3 * rows.size
+
+
+@pytest.mark.parametrize("patient", ["one", "none"])
+def test_small_histories_render(history, tmp_path: Path, patient: str) -> None:
+    path, _ = history
+    with open_store(path) as store:
+        data = build_report_data(store, patient)
+    assert len(data.sessions) == (1 if patient == "one" else 0)
+    pdf = render_report(data, tmp_path / "r.pdf")
+    images = _page_images(pdf, tmp_path)
+    assert len(images) == 5
+    _check_pages(images)
+    text = render_report(data, tmp_path / "r.html").read_text()
+    if patient == "none":
+        assert "No sessions recorded in this period." in text
+        assert data.start == data.end == TODAY
+    else:
+        head = data.headlines[0]
+        assert head.n_measured == 1 and math.isnan(head.change)  # one session: no change
+        assert "Squat, right" in text
+
+
+def test_html_is_self_contained_and_escaped(history, tmp_path: Path) -> None:
+    path, _ = history
+    with open_store(path) as store:
+        data = build_report_data(store, "p01")
+    text = render_report(data, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<script" not in text and "onerror=" not in text.replace("onerror=alert", "")
+    assert "<img src=x" not in text and "<b onclick" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x" in text
+    assert "&lt;/textarea&gt;&lt;b onclick=alert(3)&gt;" in text
+    assert "&amp;amp;" in text  # '&amp;' in the name is shown literally
+    # figures are embedded; nothing is loaded from elsewhere
+    n_figures = 1 + len(data.trends) + 2 + 1 + 1  # headline, trends, adherence x2, trace, sides
+    assert text.count('src="data:image/png;base64,') == n_figures
+    assert "http://" not in text and "https://" not in text and "<link" not in text
+    css = (reports_dir() / "report.css").read_text()
+    assert css.strip()[:40] in text
+    for section in ("Recovery trend", "Adherence", "Latest session", "Quality notes"):
+        assert f"<h2>{section}</h2>" in text
+
+
+def test_hostile_name_renders_in_pdf(history, tmp_path: Path) -> None:
+    path, _ = history
+    with open_store(path) as store:
+        data = build_report_data(store, "p01", exercise_id="elbow_flexion")
+    out = render_report(data, tmp_path / "report.pdf")  # '$...$' must not be parsed as math
+    assert len(_page_images(out, tmp_path)) == 5
+
+
+def test_report_output_errors(history, tmp_path: Path) -> None:
+    from rehab.errors import OutputError
+
+    with pytest.raises(OutputError, match=r"\.pdf or \.html"):
+        check_report_path(tmp_path / "report.docx")
+    with pytest.raises(OutputError, match="does not exist"):
+        check_report_path(tmp_path / "missing" / "report.pdf")
+    (tmp_path / "dir.pdf").mkdir()
+    with pytest.raises(OutputError, match="folder"):
+        check_report_path(tmp_path / "dir.pdf")
+
+
+def test_plot_functions_compose(history) -> None:
+    path, _ = history
+    with open_store(path) as store:
+        data = build_report_data(store, "p01")
+    assert data.trace is not None
+    calls = [(plots.plot_recovery_trend, data.trends[0]), (plots.plot_angle_trace, data.trace),
+             (plots.plot_sessions_per_week, data.weeks),
+             (plots.plot_reps_vs_prescribed, data.weeks),
+             (plots.plot_side_comparison, data.sides), (plots.plot_rom_headline, data.headlines)]
+    host = Figure()
+    axes = host.subplots(len(calls))
+    for (fn, arg), ax in zip(calls, axes):
+        fig, ax2 = fn(arg, ax=ax)
+        assert fig is host and ax2 is ax
+        assert ax.has_data() or ax.texts
+        fig_new, ax_new = fn(arg)
+        assert isinstance(fig_new, Figure) and fig_new is not host and ax_new.figure is fig_new
+
+
+def test_import_selects_no_backend() -> None:
+    code = ("import sys, rehab.store, rehab.store.cli, rehab.reports, rehab.reports.pdf, "
+            "rehab.reports.html, rehab.reports.plots; "
+            "print('matplotlib.pyplot' in sys.modules, "
+            "'matplotlib.backends.backend_agg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_templates_found_from_the_package() -> None:
+    d = reports_dir()
+    assert d == REPO / "reports"
+    for name in ("template.html", "report.css", "style.mplstyle"):
+        assert (d / name).is_file()
