@@ -211,7 +211,7 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
     comps_raw = data.get("compensations", [])
     if not isinstance(comps_raw, list):
         raise _err(path, "compensations", "expected an array of tables ([[compensations]])")
-    comps = []
+    comps: list[Compensation] = []
     for i, c in enumerate(comps_raw):
         comp = _build(Compensation, c, path, f"compensations[{i}]")
         if comp.angle not in ALL_ANGLES:

@@ -193,7 +193,7 @@ def render_overlay(video: str | os.PathLike[str], analysis: "object",
             size = (int(round(source.width * scale)) // 2 * 2,
                     int(round(source.height * scale)) // 2 * 2)
             fps = seq.fps if seq.fps > 0 else (source.fps or 30.0)
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
             if not writer.isOpened():
                 raise OutputError(f"{out_path}: cannot open a video writer")
             shown = None

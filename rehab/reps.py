@@ -366,7 +366,8 @@ class LiveRepCounter:
             if levels is None or not self._decide(levels):
                 return []
             levels = self._levels()
-            assert levels is not None
+        if levels is None:  # cannot happen once decided: the range only grows
+            return []
         lo, hi = levels
         amp = hi - lo
         lo_th, hi_th = lo + LOW_FRACTION * amp, lo + HIGH_FRACTION * amp

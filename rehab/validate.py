@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -174,10 +175,11 @@ def write_summary(summary: ValidationSummary, out_dir: str | os.PathLike[str]) -
     out = prepare_out_dir(out_dir)
     doc = summary.to_dict()
     _atomic_write_text(out / "validation.json", json.dumps(doc, indent=2) + "\n")
-    lines = ["file,exercise,side,reps_true,reps_pred,error"]
-    for c in doc["clips"]:  # type: ignore[union-attr]
-        err = str(c["error"]).replace('"', "'")
-        lines.append(f'{c["file"]},{c["exercise"]},{c["side"]},{c["reps_true"]},'
-                     f'{"" if c["reps_pred"] is None else c["reps_pred"]},"{err}"')
-    _atomic_write_text(out / "validation.csv", "\n".join(lines) + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "exercise", "side", "reps_true", "reps_pred", "error"])
+    for c in summary.clips:
+        w.writerow([str(c.row.path), c.row.exercise, c.side or c.row.side, c.row.reps_true,
+                    "" if c.reps_pred is None else c.reps_pred, c.error])
+    _atomic_write_text(out / "validation.csv", buf.getvalue())
     return out / "validation.json"
