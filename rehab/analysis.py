@@ -21,6 +21,7 @@ import numpy as np
 
 from rehab import __version__
 from rehab.errors import InputError, NoPoseError, OutputError
+from rehab.fileio import write_text_atomic
 from rehab.exercises import TRUNK_ANGLES, Exercise
 from rehab.kinematics import AngleSet, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
@@ -227,19 +228,6 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
 
 # --- outputs -----------------------------------------------------------------------------
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     """Create the output folder and check that it is writable."""
     out = Path(out_dir)
@@ -321,15 +309,11 @@ def write_outputs(analysis: Analysis, out_dir: str | os.PathLike[str],
         "angles_csv": out / "angles.csv",
         "result_json": out / "result.json",
     }
-    _atomic_write_text(paths["reps_csv"], reps_csv(analysis, include_partial=False))
-    _atomic_write_text(paths["angles_csv"], angles_csv(analysis))
+    write_text_atomic(paths["reps_csv"], reps_csv(analysis, include_partial=False))
+    write_text_atomic(paths["angles_csv"], angles_csv(analysis))
     if write_landmarks:
         paths["landmarks_npz"] = out / "landmarks.npz"
-        try:
-            save_npz(analysis.sequence, paths["landmarks_npz"])
-        except OSError as exc:
-            raise OutputError(f"{paths['landmarks_npz']}: cannot write "
-                              f"({exc.strerror or exc})") from None
+        save_npz(analysis.sequence, paths["landmarks_npz"])
     doc = analysis.to_dict()
-    _atomic_write_text(paths["result_json"], json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(paths["result_json"], json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return paths

@@ -157,9 +157,10 @@ _META_KEYS = ("source", "model", "model_sha256")
 
 def save_npz(seq: PoseSequence, path: str | os.PathLike[str]) -> Path:
     """Write ``seq`` to ``path`` atomically (temporary name, then rename)."""
+    from rehab.fileio import atomic_open
+
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         np.savez_compressed(
             fh,
             landmarks=seq.landmarks.astype(np.float32),
@@ -174,7 +175,6 @@ def save_npz(seq: PoseSequence, path: str | os.PathLike[str]) -> Path:
             model_sha256=np.str_(seq.model_sha256),
             notes=np.str_(json.dumps(list(seq.notes))),
         )
-    os.replace(tmp, path)
     return path
 
 

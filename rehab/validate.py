@@ -170,16 +170,17 @@ def format_summary(summary: ValidationSummary) -> str:
 
 def write_summary(summary: ValidationSummary, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``validation.json`` and ``validation.csv`` into ``out_dir``."""
-    from rehab.analysis import _atomic_write_text, prepare_out_dir
+    from rehab.analysis import prepare_out_dir
+    from rehab.fileio import write_text_atomic
 
     out = prepare_out_dir(out_dir)
     doc = summary.to_dict()
-    _atomic_write_text(out / "validation.json", json.dumps(doc, indent=2) + "\n")
+    write_text_atomic(out / "validation.json", json.dumps(doc, indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["file", "exercise", "side", "reps_true", "reps_pred", "error"])
     for c in summary.clips:
         w.writerow([str(c.row.path), c.row.exercise, c.side or c.row.side, c.row.reps_true,
                     "" if c.reps_pred is None else c.reps_pred, c.error])
-    _atomic_write_text(out / "validation.csv", buf.getvalue())
+    write_text_atomic(out / "validation.csv", buf.getvalue())
     return out / "validation.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rehab.calibration.camera import write_bytes_atomic, write_text_atomic
+from rehab.fileio import write_bytes_atomic, write_text_atomic
 from rehab.errors import ConfigError
 
 PAGES_MM: dict[str, tuple[float, float]] = {

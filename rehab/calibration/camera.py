@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from rehab.errors import ConfigError, OutputError
+from rehab.errors import ConfigError
+from rehab.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -167,34 +168,6 @@ def _toml_table(name: str, items: Mapping[str, Any]) -> str:
     lines = [f"[{_toml_key(name)}]"]
     lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in items.items()]
     return "\n".join(lines) + "\n"
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file and a rename (no partial files)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
 
 
 def calibration_to_toml(calib: CameraCalibration,
