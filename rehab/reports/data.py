@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -361,8 +360,8 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
     reps = store.reps_for(s.id for s in sessions)
     summaries = [_summary(s, reps[s.id]) for s in sessions]
     prescriptions = store.prescriptions(patient_id, exercise_id)
-    shown_prescriptions = [p for p in prescriptions
-                           if (p.start is None or p.start <= end) and (p.end is None or p.end >= start)]
+    shown_prescriptions = [p for p in prescriptions if (p.start is None or p.start <= end)
+                           and (p.end is None or p.end >= start)]
 
     names = {ex_id: _exercise_name(ex_id, [s for s in summaries
                                            if s.session.exercise_id == ex_id])

@@ -45,7 +45,8 @@ def _figure(draw: Callable[[Axes], object], caption: str, size: tuple[float, flo
             f"<figcaption>{e(caption)}</figcaption></figure>")
 
 
-def _table(table: tables.Table, empty: str, numeric: frozenset[int] | set[int] = frozenset()) -> str:
+def _table(table: tables.Table, empty: str,
+           numeric: frozenset[int] | set[int] = frozenset()) -> str:
     header, rows = table
     if not rows:
         return f'<p class="empty">{e(empty)}</p>'

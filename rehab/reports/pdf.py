@@ -28,7 +28,6 @@ REP_ROWS_PER_PAGE = 45
 QUALITY_LINES_PER_PAGE = 55
 CELL_CHARS = 34
 
-PageMaker = Callable[[], Figure]
 
 
 def _clip(text: str, n: int = CELL_CHARS) -> str:

@@ -111,7 +111,7 @@ def plot_sessions_per_week(weeks: Sequence[Week], ax: Axes | None = None) -> tup
 def plot_reps_vs_prescribed(weeks: Sequence[Week], ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Counted reps done per week against the reps prescribed for that week."""
     fig, ax = _axes(ax, (8.0, 2.8))
-    ax.set_title("Repetitions per week: done vs prescribed", loc="left")
+    ax.set_title("Repetitions per week: done vs prescribed", loc="left", pad=LEGEND_PAD)
     if not weeks:
         _empty(ax, "no weeks in this period")
         return fig, ax
@@ -122,10 +122,10 @@ def plot_reps_vs_prescribed(weeks: Sequence[Week], ax: Axes | None = None) -> tu
     if any(math.isfinite(p) for p in presc):
         edges = starts + [starts[-1] + dt.timedelta(days=7)]
         ax.stairs(presc, edges, baseline=None, color=PRESCRIBED_COLOUR, lw=1.5,
-                  label="prescribed")
+                  label="prescribed", zorder=3)
     ax.set_ylabel("reps")
     _date_axis(ax, starts)
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize="small")
     return fig, ax
 
 
@@ -192,19 +192,27 @@ def plot_rom_headline(headlines: Sequence[Headline],
     if not rows:
         _empty(ax, "no measured session in this period")
         return fig, ax
+    used: set[str] = set()
+
+    def once(label: str) -> str | None:
+        if label in used:
+            return None
+        used.add(label)
+        return label
+
     for i, h in enumerate(rows):
         if h.target is not None:
             ax.fill_betweenx([i - 0.3, i + 0.3], *h.target, color=TARGET_COLOUR, alpha=0.2,
-                             lw=0, label="target" if i == 0 else None)
+                             lw=0, label=once("target"))
         if h.norm is not None:
             ax.plot([h.norm, h.norm], [i - 0.35, i + 0.35], color=NORM_COLOUR, lw=1.5,
-                    label="norm (AAOS)" if i == 0 else None)
+                    label=once("norm (AAOS)"))
         if h.n_measured > 1:
             ax.annotate("", xy=(h.last, i), xytext=(h.first, i),
                         arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 1.2})
             ax.plot(h.first, i, "o", mfc="white", mec=MEDIAN_COLOUR, ms=7,
-                    label="first session" if i == 0 else None)
-        ax.plot(h.last, i, "o", color=MEDIAN_COLOUR, ms=7, label="now" if i == 0 else None)
+                    label=once("first session"))
+        ax.plot(h.last, i, "o", color=MEDIAN_COLOUR, ms=7, label=once("now"))
     ax.set_yticks(range(len(rows)), [h.label for h in rows])
     for label in ax.get_yticklabels():
         label.set_parse_math(False)

@@ -282,8 +282,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise InputError(f"--from {start} is after --to {end}")
     with _open(args) as store:
         store.get_patient(args.patient)
-        if args.exercise is not None and not (store.sessions(args.patient, exercise_id=args.exercise)
-                                              or store.prescriptions(args.patient, args.exercise)):
+        known = args.exercise is None or bool(
+            store.sessions(args.patient, exercise_id=args.exercise)
+            or store.prescriptions(args.patient, args.exercise))
+        if not known:
             from rehab.exercises import get_exercise
 
             get_exercise(args.exercise)  # unknown id: a clear error listing the known ones
