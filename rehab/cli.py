@@ -48,8 +48,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from rehab.pipeline import (add_distances, apply_calibration, is_landmarks_file, load_input,
                                 measure_scale, resolve_exercise)
 
+    from rehab.store import cli as store_cli
+
+    store_cli.check_patient(args)  # unknown patient or bad date: fail before any work
     exercise = resolve_exercise(args.exercise, args.target_min, args.target_max,
                                 args.exercises_dir)
+    prescribed = store_cli.prescribed_target(args, exercise.id)
+    if prescribed is not None:
+        exercise = exercise.with_target(*prescribed)
+        log.info("target %g-%g deg from %s's prescription", *prescribed, args.patient)
     out_dir = prepare_out_dir(args.out or _default_out(args.input))
     if args.overlay and is_landmarks_file(args.input):
         raise RehabError("--overlay needs the video: a landmarks file has no images")
@@ -76,9 +83,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
         paths["overlay"] = render_overlay(args.input, analysis, out_dir / "overlay.mp4",
                                           progress=not args.no_progress)
-    _out(format_rep_table(analysis))
     for key, path in paths.items():
         log.info("wrote %s", path)
+    store_cli.after_analyze(args, analysis, out_dir)
+    _out(format_rep_table(analysis))
     return 0
 
 
@@ -209,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", metavar="DIR",
                    help="output folder (default: ./rehab-out/<input name>/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from rehab.store.cli import add_analyze_options
+
+    add_analyze_options(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("validate", parents=[common], help="counting accuracy on a labelled set",
