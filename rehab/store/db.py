@@ -210,6 +210,9 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
             migrate(conn, p)
+        except sqlite3.OperationalError as exc:  # permissions, locks, full disk, migration
+            conn.close()
+            raise StoreError(f"{p}: cannot open the database ({exc})") from None
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{p}: not a rehab database or damaged ({exc})") from None
