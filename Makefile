@@ -17,7 +17,9 @@ endif
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
+	  | grep -v "is ignored: it is neither a file nor a directory" || true
+	$(BIN)/python -c "import rehab, mediapipe, cv2, numba"
 	touch $@
 
 install: $(BIN)/.installed
@@ -28,6 +30,7 @@ demo: $(BIN)/.installed
 	$(BIN)/rehab analyze "$$video" --exercise $(EXERCISE) --overlay --out $(OUT)
 
 test: $(BIN)/.installed
+	@bash scripts/system-deps.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
