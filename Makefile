@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
 	  | grep -v "is ignored: it is neither a file nor a directory" || true
-	$(BIN)/python -c "import rehab, mediapipe, cv2, numba"
+	$(BIN)/python -c "import rehab, mediapipe, cv2, numba, matplotlib, pooch, pytest"
 	touch $@
 
 install: $(BIN)/.installed

@@ -87,6 +87,8 @@ def test_report_data_from_real_sessions(history) -> None:
     assert squat.first_day == TODAY - dt.timedelta(28)
     assert squat.target == (90, 120) and squat.norm == 135
     assert squat.change == pytest.approx(squat.last - squat.first)
+    # squat_01 went beyond the 90-120 band, squat_02 came back towards it
+    assert squat.first > 120 and 120 < squat.last < squat.first and squat.verdict == "better"
     trend = next(t for t in data.trends if t.exercise_id == "squat")
     first = trend.measured[0]
     peaks = [r.peak_deg for r in analyses["squat_01"].reps]

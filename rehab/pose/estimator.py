@@ -75,7 +75,13 @@ class FramePose:
 
 @runtime_checkable
 class PoseEstimator(Protocol):
-    """Per-frame pose inference; one instance per recording (it may track over time)."""
+    """Per-frame pose inference; one instance per recording (it may track over time).
+
+    An estimator may also have a ``notes`` attribute (a tuple of strings): remarks about
+    the run that `estimate_sequence` records in the sequence's notes; and a
+    ``take_revisions()`` method returning ``{frame index: FramePose | None}`` for earlier
+    frames it has processed again (indices count `process` calls from 0).
+    """
 
     model_name: str
     model_sha256: str
@@ -124,6 +130,17 @@ def _progress_enabled(progress: bool) -> bool:
     return progress and sys.stderr.isatty()
 
 
+def _candidates(pose: FramePose | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Landmarks (n, 33, 3), world (n, 33, 3) and visibility (n, 33) of a frame's people."""
+    if pose is None:
+        return (np.zeros((0, N_LANDMARKS, 3), np.float32),
+                np.zeros((0, N_LANDMARKS, 3), np.float32),
+                np.zeros((0, N_LANDMARKS), np.float32))
+    return (np.stack([p.landmarks for p in pose.people]),
+            np.stack([p.world for p in pose.people]),
+            np.stack([p.visibility for p in pose.people]))
+
+
 def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool = True,
                       max_frames: int | None = None,
                       weights: SelectionWeights = SelectionWeights()) -> PoseSequence:
@@ -142,21 +159,20 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
         else min(source.frame_count, max_frames)
     bar = tqdm(total=total, unit="frame", desc="pose", disable=not _progress_enabled(progress),
                leave=False)
-    empty3 = np.zeros((0, N_LANDMARKS, 3), np.float32)
+    revise = getattr(estimator, "take_revisions", None)
     try:
         for frame in source:
             if max_frames is not None and len(timestamps) >= max_frames:
                 break
             result = estimator.process(frame.image, frame.timestamp)
             timestamps.append(frame.timestamp)
-            if result is None:
-                cand_lm.append(empty3)
-                cand_world.append(empty3)
-                cand_vis.append(np.zeros((0, N_LANDMARKS), np.float32))
-            else:
-                cand_lm.append(np.stack([p.landmarks for p in result.people]))
-                cand_world.append(np.stack([p.world for p in result.people]))
-                cand_vis.append(np.stack([p.visibility for p in result.people]))
+            lm, world, vis = _candidates(result)
+            cand_lm.append(lm)
+            cand_world.append(world)
+            cand_vis.append(vis)
+            if revise is not None:
+                for index, pose in revise().items():
+                    cand_lm[index], cand_world[index], cand_vis[index] = _candidates(pose)
             bar.update(1)
     except KeyboardInterrupt:
         if not source.is_live:
@@ -184,7 +200,7 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
     fps = source.fps
     if not fps > 0:
         fps = float((n - 1) / (ts[-1] - ts[0])) if n > 1 and ts[-1] > ts[0] else 0.0
-    notes = list(source.notes) + list(selection.notes)
+    notes = list(source.notes) + list(getattr(estimator, "notes", ())) + list(selection.notes)
     if found < n:
         notes.append(f"no person detected in {n - found} of {n} frames")
     logger.info("%s: person detected in %d of %d frames", source.name, found, n)

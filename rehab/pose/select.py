@@ -125,6 +125,16 @@ def _distinct(boxes: np.ndarray, scores: np.ndarray, max_iou: float) -> list[int
     return kept
 
 
+def count_people(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int,
+                 weights: SelectionWeights = SelectionWeights()) -> int:
+    """Distinct people among one frame's ``n`` candidates (near-duplicates count once)."""
+    if len(landmarks) == 0:
+        return 0
+    boxes = body_boxes(landmarks, visibility, width, height)
+    scores = frame_scores(landmarks, visibility, width, height, weights)
+    return len(_distinct(boxes, scores, weights.duplicate_iou))
+
+
 def _link(landmarks: Sequence[np.ndarray], visibility: Sequence[np.ndarray], width: int,
           height: int, weights: SelectionWeights) -> tuple[list[_Track], np.ndarray]:
     """Greedy frame-to-frame linking of candidates into tracks by box overlap.

@@ -101,6 +101,23 @@ class Headline:
         d = self.last - self.first
         return d if self.rest == "low" else -d
 
+    @property
+    def verdict(self) -> str:
+        """``better``/``worse`` when the median moved 1 degree or more closer to / further
+        from the target band (or, without a target, further / less far); else ``''``."""
+        if not math.isfinite(self.change):
+            return ""
+        if self.target is None:
+            gain = self.change
+        else:
+            gain = _band_distance(self.first, self.target) - _band_distance(self.last,
+                                                                              self.target)
+        return "better" if gain >= 1.0 else "worse" if gain <= -1.0 else ""
+
+
+def _band_distance(x: float, band: tuple[float, float]) -> float:
+    return max(band[0] - x, 0.0, x - band[1])
+
 
 @dataclasses.dataclass(frozen=True)
 class Week:

@@ -94,8 +94,8 @@ def _headline_table(data: ReportData, header: list[str], rows: list[list[str]]) 
         cells = []
         for i, c in enumerate(row):
             klass = "num" if i else ""
-            if i == 4 and h.change == h.change and abs(h.change) >= 1:  # finite, not NaN
-                klass += " better" if h.change > 0 else " worse"
+            if i == 4 and h.verdict:
+                klass += f" {h.verdict}"
             cells.append(f'<td class="{klass.strip()}">{e(c)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(f"<th>{e(x)}</th>" for x in header)
