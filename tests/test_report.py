@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -194,6 +195,83 @@ def test_html_is_self_contained_and_escaped(history, tmp_path: Path) -> None:
     assert css.strip()[:40] in text
     for section in ("Recovery trend", "Adherence", "Latest session", "Quality notes"):
         assert f"<h2>{section}</h2>" in text
+
+
+@pytest.fixture(scope="module")
+def scaled_history(history, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Patient ``s01``: squat_01 without a scale ten days ago, squat_02 analysed with the
+    patient's height (170 cm) two days ago."""
+    _, analyses = history
+    scaled = analyze(shared_data / "landmarks" / "squat_02.npz", "squat", height_cm=170,
+                     progress=False)
+    path = tmp_path_factory.mktemp("scaled") / "rehab.sqlite"
+    with open_store(path) as store:
+        store.add_patient("s01", "Scaled Patient")
+        store.record_analysis("s01", analyses["squat_01"], _at(10))
+        store.record_analysis("s01", scaled, _at(2))
+    return path, scaled
+
+
+def test_latest_session_distances_in_cm(scaled_history, tmp_path: Path) -> None:
+    path, scaled = scaled_history
+    with open_store(path) as store:
+        data = build_report_data(store, "s01")
+    d = data.distances
+    assert d is not None and data.latest is not None
+    assert d.headers == ("Hip excursion (cm)", "Heel rise (cm)", "Step length (cm)")
+    assert len(d.values) == data.latest.n_reps == scaled.rep_count
+    expected = [scaled.rep_extra[r.start_frame]["distances_cm"]["hip_excursion_cm"]
+                for r in scaled.reps]
+    assert [v[0] for v in d.values] == pytest.approx(expected)
+    assert all(20 < v[0] < 70 for v in d.values)  # squat depth of an adult, in cm
+    assert d.note.startswith("Distances in cm; scale from patient height 170 cm (±3%)")
+
+    text = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
+    table = text[text.index("<h3>Repetitions</h3>"):]
+    table = table[:table.index("</table>")]
+    ths = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", table)
+    assert ths[-4:] == ["Hip excursion (cm)", "Heel rise (cm)", "Step length (cm)", "Flags"]
+    first_row = re.findall(r"<td(?: [^>]*)?>(.*?)</td>", table.split("<tbody><tr>")[1]
+                           .split("</tr>")[0])
+    assert len(first_row) == len(ths)
+    assert 20 < float(first_row[ths.index("Hip excursion (cm)")]) < 70
+    assert "scale from patient height 170 cm (±3%)" in text
+
+    images = _page_images(render_report(data, tmp_path / "r.pdf"), tmp_path)
+    assert len(images) == 5
+    _check_pages(images)
+
+
+def test_sessions_without_scale_have_no_cm_columns(history, scaled_history,
+                                                   tmp_path: Path) -> None:
+    path, _ = scaled_history
+    with open_store(path) as store:  # the period ends before the scaled session
+        data = build_report_data(store, "s01", end=TODAY - dt.timedelta(5))
+    assert data.latest is not None and data.distances is None
+    text = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "(cm)" not in text and "Distances in cm" not in text
+    assert "<th>Flags</th>" in text
+    with open_store(history[0]) as store:
+        data = build_report_data(store, "p01", exercise_id="squat")  # latest: a live session
+    assert data.distances is None
+    assert "(cm)" not in render_report(data, tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+def test_scale_note_text() -> None:
+    from rehab.reports.data import _scale_note
+
+    assert _scale_note({"source": "patient height 172 cm", "detail": "median eye-to-floor "
+                        "493.9 px over 139 standing frames (IQR 1.8%); expected error about "
+                        "+/-3%; valid in the plane of the person facing the camera"}
+                       ) == "Distances in cm; scale from patient height 172 cm (±3%)"
+    assert _scale_note({"source": "checkerboard 9x6, 25 mm squares in scene",
+                        "detail": "median corner spacing 30.2 px in 12 of 40 frames; valid in "
+                                  "the board's plane; board tilted (spacing differs 8% between "
+                                  "its axes): scale uncertain by about that much"}
+                       ) == ("Distances in cm; scale from checkerboard 9x6, 25 mm squares in "
+                             "scene (uncertain)")
+    assert _scale_note({"source": "tape", "detail": "1 m tape"}) == (
+        "Distances in cm; scale from tape (1 m tape)")
 
 
 def test_hostile_name_renders_in_pdf(history, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 import logging
 import math
 import re
@@ -25,6 +26,13 @@ from rehab.store.db import StoreError
 log = logging.getLogger(__name__)
 
 MAX_QUALITY_GROUPS = 60
+DISTANCE_COLUMNS = (("hip_excursion_cm", "Hip excursion (cm)"),
+                    ("heel_rise_cm", "Heel rise (cm)"),
+                    ("ankle_separation_change_cm", "Step length (cm)"))
+"""Per-rep distances the latest-session table may show (key in ``result.json``, header),
+in this order; a column is shown when any rep has a value for it."""
+MAX_DISTANCE_COLUMNS = 3
+SHORT_DETAIL_CHARS = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +190,81 @@ class QualityNote:
 
 
 @dataclasses.dataclass(frozen=True)
+class RepDistances:
+    """Distances in centimetres for the latest session's counted reps, when its analysis
+    had a scale (patient height or a board in the scene)."""
+
+    headers: tuple[str, ...]
+    values: tuple[tuple[float | None, ...], ...]
+    """One row per counted rep (in the order of ``SessionSummary.reps``), one value per
+    header; None when not measured."""
+    note: str
+    """Where the scale came from, printed under the table."""
+
+    def extend(self, table: tuple[list[str], list[list[str]]]
+               ) -> tuple[list[str], list[list[str]]]:
+        """The per-rep table with the distance columns inserted before its last column
+        (the free-text flags)."""
+        header, rows = table
+        cells = [["–" if v is None else f"{v:.1f}" for v in vals] for vals in self.values]
+        return (header[:-1] + list(self.headers) + header[-1:],
+                [r[:-1] + c + r[-1:] for r, c in zip(rows, cells)])
+
+
+def _scale_note(scale: dict) -> str:
+    """``Distances in cm; scale from patient height 172 cm (±3%)``."""
+    source = str(scale.get("source") or "unknown source")
+    detail = str(scale.get("detail") or "").strip()
+    if detail and len(detail) <= SHORT_DETAIL_CHARS:
+        extra = [detail]
+    else:
+        extra = [f"±{m}" for m in re.findall(r"\+/-\s*(\d+(?:\.\d+)?%)", detail)][:1]
+        if "unreliable" in detail or "uncertain" in detail:
+            extra.append("uncertain")
+    return f"Distances in cm; scale from {source}" + (f" ({', '.join(extra)})" if extra
+                                                      else "")
+
+
+def read_distances(session: SessionRecord, reps: tuple[RepScore, ...]) -> RepDistances | None:
+    """Per-rep distances from the session's stored ``result.json``; None without a scale
+    (or without the file, or when no rep has a distance)."""
+    path = session.files.get("result_json")
+    if path is None or not reps:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("session %d: cannot read %s (%s)", session.id, path, exc)
+        return None
+    scale = doc.get("scale") if isinstance(doc, dict) else None
+    if not isinstance(scale, dict):
+        return None
+    by_frame: dict[int, dict] = {}
+    for r in doc.get("reps") or ():
+        if (isinstance(r, dict) and isinstance(r.get("start_frame"), int)
+                and isinstance(r.get("distances_cm"), dict)):
+            by_frame[r["start_frame"]] = r["distances_cm"]
+
+    def value(d: dict, key: str) -> float | None:
+        v = d.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return None
+        return float(v)
+
+    per_rep = [by_frame.get(r.start_frame, {}) for r in reps]
+    keys = [(k, h) for k, h in DISTANCE_COLUMNS
+            if any(value(d, k) is not None for d in per_rep)][:MAX_DISTANCE_COLUMNS]
+    if not keys:
+        return None
+    note = _scale_note(scale)
+    if any(k == "ankle_separation_change_cm" for k, _ in keys):
+        note += "; step length = change in ankle separation during the rep"
+    return RepDistances(headers=tuple(h for _, h in keys),
+                        values=tuple(tuple(value(d, k) for k, _ in keys) for d in per_rep),
+                        note=note)
+
+
+@dataclasses.dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, computed once for the PDF and the HTML renderers."""
 
@@ -203,6 +286,8 @@ class ReportData:
     sides: tuple[SideComparison, ...]
     quality: tuple[QualityNote, ...]
     quality_omitted: int
+    distances: RepDistances | None = None
+    """Distances in cm for the latest session's reps (None: its analysis had no scale)."""
     software_version: str = __version__
 
     @property
@@ -427,6 +512,7 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
         target = _target_for(prescriptions, [latest], latest.session.exercise_id,
                              latest.session.day)
         trace, problem = read_trace(latest.session, latest.reps, target)
+    distances = read_distances(latest.session, latest.reps) if latest is not None else None
 
     sides = []
     by_ex: dict[str, dict[str, Trend]] = {}
@@ -447,4 +533,4 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
         sessions=tuple(summaries), trends=tuple(trends), headlines=tuple(headlines),
         weeks=tuple(weeks), adherence=tuple(adherence), latest=latest, trace=trace,
         trace_problem=problem, sides=tuple(sides), quality=tuple(quality),
-        quality_omitted=omitted)
+        quality_omitted=omitted, distances=distances)

@@ -141,8 +141,15 @@ def _latest(data: ReportData) -> str:
     else:
         out.append(f'<p class="empty">No angle trace: {e(data.trace_problem)}.</p>')
     out.append("<h3>Repetitions</h3>")
-    out.append(_table(tables.reps_table(latest), "No counted repetition.",
-                      {0, 1, 2, 3, 4, 5, 7}))
+    table = tables.reps_table(latest)
+    numeric = {0, 1, 2, 3, 4, 5, 7}
+    if data.distances is not None:
+        table = data.distances.extend(table)  # inserted before the last column (flags)
+        numeric |= set(range(len(table[0]) - 1 - len(data.distances.headers),
+                             len(table[0]) - 1))
+    out.append(_table(table, "No counted repetition.", numeric))
+    if data.distances is not None and latest.reps:
+        out.append(f'<p class="meta">{e(data.distances.note)}.</p>')
     if data.sides:
         out.append("<h3>Left / right</h3>")
         out.append(_figure(lambda ax: plots.plot_side_comparison(data.sides, ax=ax),

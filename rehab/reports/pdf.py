@@ -47,13 +47,16 @@ def _page(data: ReportData, title: str, number: int) -> Figure:
 
 
 def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
-           widths: list[float] | None = None) -> None:
+           widths: list[float] | None = None) -> float:
+    """Draw ``table`` from the top of ``ax``; returns the table's bottom in axes fraction.
+
+    A header with a line break gets a row twice as high."""
     header, rows = table
     ax.axis("off")
     if not rows:
         ax.text(0, 1, empty, va="top", color="0.4", style="italic", transform=ax.transAxes,
                 parse_math=False)
-        return
+        return 0.9
     cells = [[_clip(c) for c in row] for row in rows]
     t = ax.table(cellText=cells, colLabels=header, loc="upper left", cellLoc="left",
                  colLoc="left", colWidths=widths)
@@ -66,6 +69,12 @@ def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
         if r == 0:
             cell.set_facecolor("#eef2f7")
             cell.get_text().set_weight("bold")
+            if any("\n" in h for h in header):
+                cell.set_height(2 * cell.get_height())
+    row_heights: dict[int, float] = {}
+    for (r, _), cell in t.get_celld().items():
+        row_heights[r] = max(row_heights.get(r, 0.0), cell.get_height())
+    return 1.0 - t.AXESPAD - sum(row_heights.values())
 
 
 def _heading(ax: Axes, text: str) -> None:
@@ -152,12 +161,26 @@ def _latest_pages(data: ReportData, first_number: int) -> list[Figure]:
     else:
         plots._empty(ax, f"No angle trace: {data.trace_problem}.")
     header, rows = tables.reps_table(latest)
+    widths = [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07, 0.36]
+    if data.distances is not None:
+        # distance columns (headers broken before their unit) take room from the flags
+        n = len(data.distances.headers)
+        header, rows = data.distances.extend((header, rows))
+        k = len(header) - 1 - n
+        header = header[:k] + [h.replace(" (", "\n(") for h in header[k:-1]] + header[-1:]
+        widths = [0.04, 0.065, 0.08, 0.07, 0.055, 0.09, 0.08, 0.055]
+        widths += [max(0.09, 0.005 + 0.0098 * max(map(len, h.split("\n"))))
+                   for h in header[k:-1]]  # room for the bold header at 7.5 pt
+        widths.append(1.0 - sum(widths))
     first, rest = rows[:REP_ROWS_FIRST_PAGE], rows[REP_ROWS_FIRST_PAGE:]
     bottom = 0.3 if data.sides else 0.08
     _heading(fig.add_axes((0.07, 0.49, 0.86, 0.03)), "Repetitions")
-    widths = [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07, 0.36]
-    _table(fig.add_axes((0.07, bottom, 0.86, 0.49 - bottom - 0.01)), (header, first),
-           "No counted repetition.", fontsize=7.5, widths=widths)
+    rep_ax = fig.add_axes((0.07, bottom, 0.86, 0.49 - bottom - 0.01))
+    below = _table(rep_ax, (header, first), "No counted repetition.", fontsize=7.5,
+                   widths=widths)
+    if data.distances is not None and first:
+        rep_ax.text(0.02, below - 0.01, _clip(data.distances.note + ".", 150), fontsize=7.5,
+                    color="0.35", va="top", transform=rep_ax.transAxes, parse_math=False)
     if data.sides:
         n = len(data.sides)
         plots.plot_side_comparison(data.sides, ax=fig.add_axes(
