@@ -1,0 +1,637 @@
+"""The live coaching loop: frames in, overlay out, every rep stored as it completes.
+
+Threads: the source's capture thread fills a one-slot queue (the newest frame wins); this
+loop takes a frame, downscales it, runs the pose model, follows the patient
+(`rehab.live.gate`), feeds `rehab.reps.LiveRepCounter` (the offline repetition logic run
+causally) and draws the overlay; speech (`rehab.live.audio`), the overlay video and the
+patient history (`rehab.live.writers`) have their own workers and the loop only enqueues.
+
+The session counts sets of ``reps`` repetitions with a rest between sets, and ends when the
+last set is done, on ``q`` or Ctrl-C, when the recording ends, when the camera stops
+delivering frames, or after ``max_seconds``. At the end the same files as ``rehab analyze``
+(``result.json``, ``reps.csv``, ``angles.csv``, ``landmarks.npz``) are built from what was
+seen and stored with the session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rehab import __version__
+from rehab.analysis import Analysis, _rep_dict, write_outputs
+from rehab.capture import Source
+from rehab.errors import OutputError, RehabError
+from rehab.exercises import TRUNK_ANGLES, Exercise
+from rehab.live.audio import AudioCoach
+from rehab.live.gate import PatientGate
+from rehab.live.ui import Cue, HudState, draw_live, mirror_points
+from rehab.live.writers import (
+    SessionInfo,
+    StoreWriter,
+    VideoRecorder,
+    WriterFactory,
+    cv_writer_factory,
+    describe_error,
+)
+from rehab.pose.estimator import PoseEstimator
+from rehab.reps import Segmentation
+from rehab.scoring import RepScore, cue_for
+from rehab.sequence import N_LANDMARKS, PoseSequence
+
+log = logging.getLogger(__name__)
+
+END_REASONS = {
+    "complete": "all sets done",
+    "quit": "ended by the patient",
+    "interrupted": "interrupted (Ctrl-C)",
+    "source_ended": "end of the recording",
+    "camera_lost": "the camera stopped delivering frames (unplugged or taken by another program?)",
+    "time_limit": "time limit reached",
+}
+"""Why a session ended, in words."""
+
+_NO_PERSON = (np.full((N_LANDMARKS, 3), np.nan, np.float32),
+              np.full((N_LANDMARKS, 3), np.nan, np.float32),
+              np.zeros(N_LANDMARKS, np.float32))
+
+
+class Display(Protocol):
+    """Where frames are shown (`rehab.live.ui.Window`); returns the key action, if any."""
+
+    def show(self, img: np.ndarray) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveConfig:
+    """Settings of one session (defaults suit a webcam at home)."""
+
+    reps: int = 10
+    sets: int = 1
+    rest_s: float = 60.0
+    side: str = "auto"
+    mirror: bool = True
+    max_size: tuple[int, int] = (640, 480)
+    """Frames are downscaled to fit this before inference and drawing."""
+    max_seconds: float | None = None
+    camera: bool = True
+    """The source is a camera: its stream ending means it was lost, not that it ended."""
+    lost_after_s: float = 1.0
+    """The limb must be out of view this long before the patient is told."""
+    cue_s: float = 3.0
+    """How long a rep's cue stays on screen."""
+    repeat_lost_cue_s: float = 10.0
+    """How often the out-of-view cue is spoken again while the limb stays out of view."""
+    linger_s: float = 2.0
+    """Seconds the final screen stays after the last set."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRep:
+    """A counted rep of the session (``rep.index`` numbers reps across sets)."""
+
+    rep: RepScore
+    set_no: int
+    cue: str
+
+
+@dataclasses.dataclass
+class LiveStats:
+    """Frame counts and capture-to-overlay latency of a session."""
+
+    frames_in: int = 0
+    frames_processed: int = 0
+    latencies_ms: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def frames_dropped(self) -> int:
+        return max(0, self.frames_in - self.frames_processed)
+
+    def to_dict(self, reps: int) -> dict[str, Any]:
+        """The ``--stats`` document."""
+        lat = np.asarray(self.latencies_ms, np.float64)
+
+        def q(p: float) -> float | None:
+            return round(float(np.percentile(lat, p)), 2) if lat.size else None
+
+        return {"frames_in": self.frames_in, "frames_processed": self.frames_processed,
+                "frames_dropped": self.frames_dropped,
+                "latency_ms": {"p50": q(50), "p95": q(95),
+                               "max": round(float(lat.max()), 2) if lat.size else None},
+                "reps": reps}
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionResult:
+    """What a finished session reports (see `format_summary`)."""
+
+    exercise: Exercise
+    side: str
+    reps: tuple[SessionRep, ...]
+    reps_goal: int
+    sets_goal: int
+    sets_done: int
+    end_reason: str
+    started: dt.datetime
+    duration_s: float
+    stats: LiveStats
+    notes: tuple[str, ...]
+    files: dict[str, Path]
+    session_id: int | None
+    record_error: str | None
+    store_error: str | None
+    analysis: Analysis | None
+
+    @property
+    def rep_count(self) -> int:
+        return len(self.reps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``session.json`` document."""
+        return {
+            "rehab_version": __version__, "mode": "live", "exercise": self.exercise.id,
+            "exercise_name": self.exercise.name, "side": self.side,
+            "target": {"min_deg": self.exercise.target.min_deg,
+                       "max_deg": self.exercise.target.max_deg},
+            "prescribed": {"reps": self.reps_goal, "sets": self.sets_goal},
+            "rep_count": self.rep_count, "sets_done": self.sets_done,
+            "end_reason": self.end_reason, "started": self.started.isoformat(timespec="seconds"),
+            "duration_s": round(self.duration_s, 3), "session_id": self.session_id,
+            "reps": [{**_rep_dict(r.rep), "set": r.set_no, "cue": r.cue} for r in self.reps],
+            "stats": self.stats.to_dict(self.rep_count), "notes": list(self.notes),
+            "record_error": self.record_error, "store_error": self.store_error,
+            "files": {k: str(v) for k, v in self.files.items()},
+        }
+
+
+def fit_size(width: int, height: int, max_size: tuple[int, int]) -> tuple[int, int]:
+    """``width`` x ``height`` scaled down (never up) to fit ``max_size``, even numbers."""
+    scale = min(1.0, max_size[0] / width, max_size[1] / height)
+    return max(2, int(round(width * scale)) // 2 * 2), max(2, int(round(height * scale)) // 2 * 2)
+
+
+class _Accumulator:
+    """The pose sequence and the live angle trace of the processed frames."""
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.lm: list[np.ndarray] = []
+        self.world: list[np.ndarray] = []
+        self.vis: list[np.ndarray] = []
+        self.angle: list[float] = []
+
+    def add(self, t: float, lm: np.ndarray, world: np.ndarray, vis: np.ndarray,
+            angle: float) -> None:
+        self.t.append(t)
+        self.lm.append(lm)
+        self.world.append(world)
+        self.vis.append(vis)
+        self.angle.append(angle)
+
+
+class LiveSession:
+    """One coaching session; call `run` once."""
+
+    def __init__(self, source: Source, estimator: PoseEstimator, exercise: Exercise,
+                 config: LiveConfig = LiveConfig(), *, display: Display | None = None,
+                 record_dir: str | os.PathLike[str] | None = None,
+                 writer_factory: WriterFactory = cv_writer_factory,
+                 audio: AudioCoach | None = None, store: StoreWriter | None = None,
+                 patient_id: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        from rehab.reps import LiveRepCounter
+
+        if config.reps < 1 or config.sets < 1:
+            raise RehabError(f"reps and sets must be at least 1 (got {config.reps} x "
+                             f"{config.sets})")
+        self.source = source
+        self.estimator = estimator
+        self.exercise = exercise
+        self.config = config
+        self.display = display
+        self.audio = audio
+        self.store = store
+        self.patient_id = patient_id
+        self.clock = clock
+        self.record_dir = Path(record_dir) if record_dir is not None else None
+        self.size = fit_size(source.width, source.height, config.max_size)
+        self.counter = LiveRepCounter(exercise, side=config.side)
+        self.gate = PatientGate(*self.size)
+        self.recorder: VideoRecorder | None = None
+        if self.record_dir is not None:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+            fps = source.fps if source.fps > 0 else 30.0
+            self.recorder = VideoRecorder(self.record_dir / "overlay.mp4", fps, self.size,
+                                          factory=writer_factory)
+        self.stats = LiveStats()
+        self.reps: list[SessionRep] = []
+        self.notes: list[str] = []
+        self.started = dt.datetime.now()
+        self._acc = _Accumulator()
+        # set/rest state
+        self.set_no = 1
+        self.set_reps = 0
+        self.sets_done = 0
+        self._rest_until: float | None = None
+        self._finished_at: float | None = None
+        self.paused = False
+        # cues
+        self._cue: Cue | None = None
+        self._cue_until = -math.inf
+        self._last_visible = 0.0
+        self._lost_spoken = -math.inf
+        self._t0: float | None = None
+        self._last_t = -math.inf
+        self._last_index: int | None = None
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> SessionResult:
+        """Run until the session ends; always stops the workers and stores what was done."""
+        reason = "source_ended" if not self.config.camera else "camera_lost"
+        if self.store is not None and self.config.side in ("left", "right", "none"):
+            self._begin_store()
+        try:
+            for frame in self.source:
+                arrived = self.clock()
+                self.stats.frames_processed += 1
+                action = self._step(frame.image, frame.timestamp, frame.index,
+                                    frame.timestamp if self.source.is_live else arrived)
+                if action == "quit":
+                    reason = "quit"
+                    break
+                if self._finished_at is not None and self._t() - self._finished_at >= \
+                        self.config.linger_s:
+                    reason = "complete"
+                    break
+                if self.config.max_seconds is not None and self._t() >= self.config.max_seconds:
+                    reason = "time_limit"
+                    break
+        except KeyboardInterrupt:
+            reason = "interrupted"
+            log.info("session interrupted; saving what was done")
+        except BaseException:
+            self._shutdown(abandon=True)
+            raise
+        if reason == "camera_lost" and self._finished_at is not None:
+            reason = "complete"
+        return self._finish(reason)
+
+    def _t(self) -> float:
+        return self._last_t if self._t0 is not None else 0.0
+
+    def _step(self, image: np.ndarray, stamp: float, index: int, captured: float) -> str | None:
+        import cv2
+
+        if self._t0 is None:
+            self._t0 = stamp
+        t = stamp - self._t0
+        if t <= self._last_t:  # a clock that did not move: keep the sequence strictly increasing
+            t = self._last_t + 1e-4
+        self._last_t = t
+        w, h = self.size
+        if (image.shape[1], image.shape[0]) != (w, h):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        pose = self.estimator.process(image, t)
+        person = self.gate.choose(pose, t)
+        lm, world, vis = _NO_PERSON if person is None else (
+            person.landmarks, person.world, person.visibility)
+        completed = self.counter.update(t, lm, world, vis, w, h)
+        self._acc.add(t, lm, world, vis, self.counter.angle)
+        for rep in completed:
+            self._on_rep(rep, t)
+        self._update_visibility(t)
+        self._update_sets(t)
+        out = self._draw(image, lm, vis, t)
+        self.stats.latencies_ms.append(1000.0 * (self.clock() - captured))
+        if self.recorder is not None:
+            gap = 1 if self._last_index is None else index - self._last_index
+            self.recorder.write(out, repeat=gap)
+        self._last_index = index
+        if self.display is None:
+            return None
+        action = self.display.show(out)
+        if action == "pause":
+            self.paused = not self.paused
+            self._say("Paused" if self.paused else "Go on", "cue")
+        elif action == "restart":
+            self._restart_set(t)
+        return action
+
+    # --- reps, sets and cues ---------------------------------------------------------------
+
+    def _on_rep(self, rep: RepScore, t: float) -> None:
+        if self.paused or self._finished_at is not None:
+            why = "paused" if self.paused else "after the last set"
+            self.notes.append(f"rep at {rep.end_s:.1f} s not counted ({why})")
+            return
+        if self._rest_until is not None:  # started the next set before the rest was over
+            self._start_next_set(t, early=True)
+        rep = dataclasses.replace(rep, index=len(self.reps) + 1)
+        cue = cue_for(self.exercise, rep)
+        self.reps.append(SessionRep(rep, self.set_no, cue))
+        self.set_reps += 1
+        if self.store is not None:
+            self._begin_store()
+            self.store.add_rep(rep)
+        good = cue == self.exercise.cues.good
+        self._show(Cue(cue, "good" if good else "fix"), t)
+        self._say(str(self.set_reps) if good else f"{self.set_reps}. {cue}",
+                  "count" if good else "cue")
+        log.info("rep %d (set %d): ROM %.0f deg, peak %.0f deg, score %d%s", rep.index,
+                 self.set_no, rep.rom_deg, rep.peak_deg, rep.score,
+                 f", {', '.join(rep.flags)}" if rep.flags else "")
+
+    def _update_sets(self, t: float) -> None:
+        c = self.config
+        if self._finished_at is None and self._rest_until is None and self.set_reps >= c.reps:
+            self.sets_done += 1
+            if self.set_no >= c.sets:
+                self._finished_at = t
+                self._show(Cue("Session complete", "good"), t, hold=c.linger_s + 1)
+                self._say("Well done. Session complete.", "cue")
+            else:
+                self._rest_until = t + c.rest_s
+                self._show(Cue(f"Set {self.set_no} done: rest", "good"), t)
+                self._say(f"Set {self.set_no} done. Rest for {c.rest_s:.0f} seconds.", "cue")
+        elif self._rest_until is not None and t >= self._rest_until:
+            self._start_next_set(t, early=False)
+
+    def _start_next_set(self, t: float, early: bool) -> None:
+        self._rest_until = None
+        self.set_no += 1
+        self.set_reps = 0
+        if early:
+            self.notes.append(f"set {self.set_no} started before the rest was over")
+        else:
+            self._show(Cue(f"Set {self.set_no}: go", "info"), t)
+            self._say(f"Set {self.set_no}. Go.", "cue")
+
+    def _restart_set(self, t: float) -> None:
+        if self._finished_at is not None:
+            return
+        self.notes.append(f"set {self.set_no} restarted after {self.set_reps} reps")
+        self.set_reps = 0
+        self._rest_until = None
+        self._show(Cue(f"Set {self.set_no} restarted", "info"), t)
+        self._say("Set restarted.", "cue")
+
+    def _update_visibility(self, t: float) -> None:
+        if self.counter.visible:
+            self._last_visible = t
+            return
+        if t - self._last_visible < self.config.lost_after_s or self._finished_at is not None:
+            return
+        self._show(Cue(self.exercise.cues.not_visible, "warn"), t, hold=0.0)
+        if t - self._lost_spoken >= self.config.repeat_lost_cue_s:
+            self._lost_spoken = t
+            self._say(self.exercise.cues.not_visible, "cue")
+
+    def _show(self, cue: Cue, t: float, hold: float | None = None) -> None:
+        self._cue = cue
+        self._cue_until = t + (self.config.cue_s if hold is None else hold)
+
+    def _say(self, text: str, kind: str) -> None:
+        if self.audio is not None:
+            self.audio.say(text, kind)
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def _draw(self, image: np.ndarray, lm: np.ndarray, vis: np.ndarray, t: float) -> np.ndarray:
+        import cv2
+
+        w, h = self.size
+        out = cv2.flip(image, 1) if self.config.mirror else image.copy()
+        pts = None
+        if np.isfinite(lm[:, :2]).all():
+            pts = lm[:, :2].astype(np.float64) * np.array([w, h], np.float64)
+            if self.config.mirror:
+                pts = mirror_points(pts, w)
+        last = self.reps[-1].rep if self.reps else None
+        name = self.exercise.counting.angle
+        side = self.counter.side
+        hud = HudState(
+            exercise_name=self.exercise.name,
+            angle_label=name.split("_")[0] if name not in TRUNK_ANGLES else name.replace("_", " "),
+            angle=self.counter.angle,
+            target=(self.exercise.target.min_deg, self.exercise.target.max_deg),
+            reps_done=self.set_reps, reps_goal=self.config.reps,
+            set_no=self.set_no, sets=self.config.sets,
+            last_rom=None if last is None else last.rom_deg,
+            last_score=None if last is None else last.score,
+            last_met=bool(last is not None and last.target_met),
+            cue=self._cue if t <= self._cue_until or (
+                self._cue is not None and self._cue.tone == "warn"
+                and not self.counter.visible) else None,
+            rest_left_s=None if self._rest_until is None else self._rest_until - t,
+            paused=self.paused, finished=self._finished_at is not None,
+        )
+        draw_live(out, pts, vis, name, side if side != "none" else "left", hud)
+        return out
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def _begin_store(self) -> None:
+        if self.store is None or self.store.began or self.patient_id is None:
+            return
+        ex = self.exercise
+        side = self.counter.side
+        angle = ex.counting.angle if side == "none" else f"{side}_{ex.counting.angle}"
+        self.store.begin(SessionInfo(
+            patient_id=self.patient_id, exercise_id=ex.id, exercise_name=ex.name, side=side,
+            angle=angle, rest=ex.counting.rest, source=self.source.name,
+            model=getattr(self.estimator, "model_name", ""),
+            model_sha256=getattr(self.estimator, "model_sha256", ""),
+            target_min=ex.target.min_deg, target_max=ex.target.max_deg, started=self.started))
+
+    def _shutdown(self, abandon: bool = False) -> None:
+        """Stop capture, audio and the video writer; on ``abandon`` also the store writer."""
+        self.source.close()
+        if self.display is not None:
+            self.display.close()
+        if self.audio is not None:
+            self.audio.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        if abandon and self.store is not None:
+            self.store.stop()
+
+    def _finish(self, reason: str) -> SessionResult:
+        ended = dt.datetime.now()
+        grabbed = getattr(self.source, "grabbed", None)
+        self._shutdown()
+        self.stats.frames_in = int(grabbed) if grabbed is not None else \
+            self.stats.frames_processed
+        self.stats.frames_in = max(self.stats.frames_in, self.stats.frames_processed)
+        notes = [f"live session: {END_REASONS[reason]}"]
+        if self.stats.frames_dropped:
+            notes.append(f"live capture: {self.stats.frames_dropped} of {self.stats.frames_in} "
+                         "frames dropped because processing was slower than the camera")
+        if self.gate.others_ignored:
+            notes.append(f"someone other than the patient was ignored in "
+                         f"{self.gate.others_ignored} frames")
+        notes += self.notes
+        record_error = None
+        files: dict[str, Path] = {}
+        if self.recorder is not None:
+            if self.recorder.error is not None:
+                record_error = f"recording stopped: {describe_error(self.recorder.error)}"
+                notes.append(record_error)
+            elif self.recorder.frames_written:
+                files["overlay_mp4"] = self.recorder.path
+            if self.recorder.frames_dropped:
+                notes.append(f"overlay video: {self.recorder.frames_dropped} frames not "
+                             "written (the writer fell behind)")
+        analysis = self._analysis(notes, reason)
+        if self.store is not None and self.patient_id is not None and analysis is not None:
+            self._begin_store()  # a session without a counted rep is still a session
+        staging = None
+        if analysis is not None and (self.record_dir is not None or self.store is not None):
+            out_dir = self.record_dir
+            if out_dir is None or record_error is not None:
+                staging = tempfile.TemporaryDirectory(prefix="rehab-live-")
+                out_dir = Path(staging.name)
+            try:
+                paths = write_outputs(analysis, out_dir)
+                files.update(paths)
+            except OutputError as exc:
+                record_error = record_error or str(exc)
+                notes.append(f"result files not written: {exc}")
+        store_files = {k: v for k, v in files.items() if k != "overlay_mp4"}
+        session_id = None
+        store_error = None
+        if self.store is not None:
+            self.store.finish(ended, notes=notes, files=store_files or None)
+            session_id = self.store.session_id
+            if self.store.error is not None:
+                store_error = describe_error(self.store.error)
+        if staging is not None:
+            staging.cleanup()
+            files = {k: v for k, v in files.items() if k == "overlay_mp4"}
+        result = SessionResult(
+            exercise=self.exercise, side=self.counter.side, reps=tuple(self.reps),
+            reps_goal=self.config.reps, sets_goal=self.config.sets, sets_done=self.sets_done,
+            end_reason=reason, started=self.started, duration_s=self._t(), stats=self.stats,
+            notes=tuple(notes), files=files, session_id=session_id, record_error=record_error,
+            store_error=store_error, analysis=analysis)
+        if self.record_dir is not None and record_error is None:
+            path = self.record_dir / "session.json"
+            try:
+                path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n",
+                                encoding="utf-8")
+                files["session_json"] = path
+            except OSError as exc:
+                log.error("%s: cannot write (%s)", path, describe_error(exc))
+        return result
+
+    def _analysis(self, notes: list[str], reason: str) -> Analysis | None:
+        """The session as an `Analysis` (for the same files as ``rehab analyze``)."""
+        from rehab.kinematics import compute_angles, smooth_signal
+
+        acc = self._acc
+        if not acc.t:
+            return None
+        w, h = self.size
+        n = len(acc.t)
+        t = np.asarray(acc.t, np.float64)
+        fps = (n - 1) / (t[-1] - t[0]) if n > 1 and t[-1] > t[0] else float(self.source.fps)
+        seq = PoseSequence(
+            landmarks=np.stack(acc.lm).astype(np.float32),
+            world=np.stack(acc.world).astype(np.float32),
+            visibility=np.stack(acc.vis).astype(np.float32), timestamps=t, fps=float(fps),
+            width=w, height=h, source=self.source.name,
+            model=getattr(self.estimator, "model_name", ""),
+            model_sha256=getattr(self.estimator, "model_sha256", ""), notes=tuple(notes))
+        ex = self.exercise
+        angles = compute_angles(seq, space=self.counter.space)
+        side = self.counter.side
+        smoothed = {"primary": np.asarray(acc.angle, np.float64)}
+        for comp in ex.compensations:
+            if comp.side == "none" or side == "none":
+                comp_side = None
+            elif comp.side == "same":
+                comp_side = side
+            else:
+                comp_side = "right" if side == "left" else "left"
+            smoothed[comp.id] = smooth_signal(angles.column(comp.angle, comp_side), t)
+        th = self.counter.thresholds
+        rest = ex.counting.rest
+        if self.counter.start_state == "settled":
+            rest = "high" if rest == "low" else "low"
+        segmentation = Segmentation(
+            segments=(), low_threshold=th[0] if th else math.nan,
+            high_threshold=th[1] if th else math.nan, rest_level=math.nan,
+            active_level=math.nan, start_state=self.counter.start_state,  # type: ignore[arg-type]
+            rest_position=rest)  # type: ignore[arg-type]
+        return Analysis(
+            exercise=ex, side=side, sequence=seq, angles=angles, smoothed=smoothed,
+            segmentation=segmentation, reps=tuple(r.rep for r in self.reps), partial=(),
+            side_scores={}, notes=tuple(notes),
+            extra={"live": {"end_reason": reason, "prescribed_reps": self.config.reps,
+                            "prescribed_sets": self.config.sets, "sets_done": self.sets_done}})
+
+
+def warm_up_counter(exercise: Exercise) -> None:
+    """Run a synthetic session through a throw-away counter so that every compiled kernel
+    (angles, filter, state machine, scoring) is loaded before the first real frame."""
+    from rehab.reps import LiveRepCounter
+    from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+    name = exercise.counting.angle
+    key, view = {"shoulder_abduction": ("shoulder_flexion", "front"),
+                 "hip_abduction": ("hip_flexion", "front")}.get(name, (name, "side"))
+    low, high = 10.0, 10.0 + 3 * exercise.counting.min_amplitude_deg
+    rest, peak = (low, high) if exercise.counting.rest == "low" else (high, low)
+    t, angle = rep_trajectory(2, 30.0, rest, peak)
+    if name == "trunk_lean":
+        seq = synthetic_sequence(t, {}, trunk_lean=angle)
+    else:  # the figure poses limb angles; others (pelvic obliquity) just stay still
+        seq = synthetic_sequence(t, {key: angle}, view=view)  # type: ignore[arg-type]
+    counter = LiveRepCounter(exercise)
+    for i in range(seq.n_frames):
+        counter.update(float(t[i]), seq.landmarks[i], seq.world[i], seq.visibility[i],
+                       seq.width, seq.height)
+    counter.finish()
+
+
+def format_summary(result: SessionResult) -> str:
+    """The end-of-session summary printed on stdout."""
+    ex = result.exercise
+    goal = result.reps_goal * result.sets_goal
+    lines = [
+        f"{ex.name} ({ex.id}), side {result.side}: {result.rep_count} of {goal} reps "
+        f"({result.sets_done} of {result.sets_goal} sets of {result.reps_goal}); "
+        f"{END_REASONS[result.end_reason]} after {result.duration_s:.0f} s",
+        f"target peak {ex.target.min_deg:g}-{ex.target.max_deg:g} deg",
+        f"{'rep':>3s} {'set':>3s} {'end':>7s} {'ROM':>6s} {'peak':>6s} {'target':>6s} "
+        f"{'score':>5s}  cue",
+    ]
+    for r in result.reps:
+        rep = r.rep
+        lines.append(f"{rep.index:3d} {r.set_no:3d} {rep.end_s:7.1f} {rep.rom_deg:6.1f} "
+                     f"{rep.peak_deg:6.1f} {'yes' if rep.target_met else 'no':>6s} "
+                     f"{rep.score:5d}  {r.cue}")
+    if not result.reps:
+        lines.append("  (no complete repetition)")
+    if result.reps:
+        lines.append(f"mean score {np.mean([r.rep.score for r in result.reps]):.0f}; "
+                     f"target met in {sum(r.rep.target_met for r in result.reps)} of "
+                     f"{result.rep_count} reps")
+    if result.session_id is not None:
+        lines.append(f"stored as session {result.session_id}")
+    for note in result.notes[1:]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
