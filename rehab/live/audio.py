@@ -131,6 +131,7 @@ class AudioCoach:
             maxlen=queue_size)
         self._cond = threading.Condition()
         self._stop = False
+        self._draining = False
         self.spoken: list[str] = []
         self.dropped = 0
         self.backend = "starting"
@@ -147,9 +148,9 @@ class AudioCoach:
 
     def _next(self) -> tuple[float, str, str] | None:
         with self._cond:
-            while not self._items and not self._stop:
+            while not self._items and not self._stop and not self._draining:
                 self._cond.wait()
-            if self._stop:
+            if self._stop or not self._items:
                 return None
             return self._items.popleft()
 
@@ -186,10 +187,16 @@ class AudioCoach:
                 speaker.close()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop after the item being spoken; queued items are dropped."""
+        """Speak what is still fresh in the queue (the session's last words), then stop;
+        after ``timeout`` seconds the rest is dropped."""
         with self._cond:
-            self._stop = True
-            self.dropped += len(self._items)
-            self._items.clear()
+            self._draining = True
             self._cond.notify()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._cond:
+                self._stop = True
+                self.dropped += len(self._items)
+                self._items.clear()
+                self._cond.notify()
+            self._thread.join(timeout)

@@ -1,8 +1,8 @@
 """Follow the patient frame by frame when other people walk through the view.
 
 The live counterpart of `rehab.pose.select_person` (which needs the whole recording): the
-patient is the first person seen well enough, then whoever continues their body box
-(overlap, or a centre within a body size of it). A detection elsewhere while the patient
+patient is the first person seen, then whoever continues their body box (overlap, or a
+centre within a third of a body size of it). A detection elsewhere while the patient
 was seen moments ago is someone else and is ignored; after ``reacquire_s`` without the
 patient, the best person in view is taken as the patient again (they may come back to a
 different spot).
@@ -18,6 +18,9 @@ from rehab.pose.estimator import FramePose, PersonPose
 from rehab.pose.select import body_boxes, iou
 
 MIN_IOU = 0.2
+MAX_SHIFT = 1.0 / 3.0
+"""Without overlap, a box continues the patient's if its centre moved less than this many
+body sizes (the box of a limb moving fast, or the patient lost for a few frames)."""
 REACQUIRE_S = 2.0
 
 
@@ -69,4 +72,6 @@ class PatientGate:
         a, b = self._box, box
         size = max(a[2] - a[0], a[3] - a[1])
         dist = float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
-        return max(0.0, 1.0 - dist / size) if size > 0 else 0.0
+        if size <= 0:
+            return 0.0
+        return max(0.0, 1.0 - dist / (MAX_SHIFT * size))

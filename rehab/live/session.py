@@ -366,7 +366,7 @@ class LiveSession:
             else:
                 self._rest_until = t + c.rest_s
                 self._show(Cue(f"Set {self.set_no} done: rest", "good"), t)
-                self._say(f"Set {self.set_no} done. Rest for {c.rest_s:.0f} seconds.", "cue")
+                self._say(f"Set {self.set_no} done. Rest for {c.rest_s:g} seconds.", "cue")
         elif self._rest_until is not None and t >= self._rest_until:
             self._start_next_set(t, early=False)
 

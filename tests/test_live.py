@@ -1,0 +1,519 @@
+"""Live coaching: the loop on replayed landmarks (no model), its faults, and ``rehab live``
+on real recordings through the real model."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rehab.analysis import analyze_sequence
+from rehab.capture import Frame, LiveSource, Source
+from rehab.cli import main
+from rehab.exercises import get_exercise
+from rehab.live.audio import AudioCoach
+from rehab.live.gate import PatientGate
+from rehab.live.player import PacedVideoReader, paced_source
+from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
+from rehab.live.writers import StoreWriter
+from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
+from rehab.sequence import PoseSequence, load_npz
+from rehab.store import open_store
+from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+class FrameList(Source):
+    """Blank frames stamped with a sequence's timestamps (not live: none is dropped)."""
+
+    def __init__(self, timestamps: np.ndarray, width: int, height: int,
+                 max_size: tuple[int, int] = (320, 240)) -> None:
+        self.name = "replay"
+        self.width, self.height = width, height
+        self.fps = 30.0
+        self.frame_count = len(timestamps)
+        self.timestamps = timestamps
+        w, h = fit_size(width, height, max_size)
+        self.image = np.full((h, w, 3), 90, np.uint8)
+        self.closed = False
+
+    def frames(self) -> Iterator[Frame]:
+        for i, t in enumerate(self.timestamps):
+            yield Frame(i, float(t), self.image)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ScriptedEstimator:
+    """Returns the given per-frame poses in order (None: nobody)."""
+
+    model_name = "scripted"
+    model_sha256 = ""
+
+    def __init__(self, poses: Sequence[FramePose | None], fail_at: int | None = None) -> None:
+        self.poses = list(poses)
+        self.i = 0
+        self.fail_at = fail_at
+
+    def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
+        if self.fail_at is not None and self.i == self.fail_at:
+            raise RuntimeError("model crashed")
+        pose = self.poses[self.i]
+        self.i += 1
+        return pose
+
+    def close(self) -> None:
+        pass
+
+
+class FakeDisplay:
+    """Records shown frames; returns scripted key actions at given frame numbers."""
+
+    def __init__(self, actions: dict[int, str]) -> None:
+        self.actions = actions
+        self.shown = 0
+        self.closed = False
+
+    def show(self, img: np.ndarray) -> str | None:
+        self.shown += 1
+        return self.actions.get(self.shown)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class RecordingSpeaker:
+    name = "test"
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.said: list[str] = []
+        self.gate = gate
+        self.started = threading.Event()
+
+    def speak(self, text: str, kind: str) -> None:
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.said.append(text)
+
+    def close(self) -> None:
+        pass
+
+
+def knee_sequence(n_reps: int = 4, lead_s: float = 1.0) -> PoseSequence:
+    """Seated knee extensions of the right leg (side view), 30 frames/s, exact angles."""
+    t, knee = rep_trajectory(n_reps, 30.0, 90.0, 5.0, rep_s=2.5, pause_s=1.0, lead_s=lead_s)
+    return synthetic_sequence(t, {"right_knee_flexion": knee, "hip_flexion": 90.0},
+                              view="side", width=640, height=480, anchor="hips")
+
+
+def poses_of(seq: PoseSequence) -> list[FramePose | None]:
+    return [FramePose((PersonPose(seq.landmarks[i], seq.world[i], seq.visibility[i]),))
+            if seq.detected[i] else None for i in range(seq.n_frames)]
+
+
+def run_replay(seq: PoseSequence, exercise: str, estimator: object | None = None,
+               **kwargs: object) -> SessionResult:
+    config = kwargs.pop("config", LiveConfig(reps=100, sets=1, mirror=False, camera=False))
+    session = LiveSession(FrameList(seq.timestamps, seq.width, seq.height),
+                          estimator or ReplayEstimator(seq),  # type: ignore[arg-type]
+                          get_exercise(exercise), config, **kwargs)  # type: ignore[arg-type]
+    return session.run()
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "clinic.sqlite"
+    with open_store(path) as store:
+        store.add_patient("p1", "Test Patient")
+    return path
+
+
+def stored(db: Path) -> list[tuple[object, list[object]]]:
+    with open_store(db) as store:
+        return [(s, store.reps(s.id)) for s in store.sessions("p1")]
+
+
+# --- counting: live agrees with offline -------------------------------------------------------
+
+def test_live_counts_agree_with_offline_on_the_development_set(shared_data: Path) -> None:
+    """Each development clip's landmarks, frame by frame through the live loop, give the
+    count of the offline analysis."""
+    with open(shared_data / "landmarks" / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 10
+    disagree = []
+    for row in rows:
+        seq = load_npz(shared_data / "landmarks" / row["file"])
+        offline = analyze_sequence(seq, get_exercise(row["exercise"])).rep_count
+        live = run_replay(seq, row["exercise"])
+        assert live.stats.frames_processed == seq.n_frames
+        if live.rep_count != offline:
+            disagree.append((row["file"], live.rep_count, offline))
+    assert not disagree, f"(file, live, offline): {disagree}"
+
+
+def test_synthetic_reps_are_counted_scored_and_cued() -> None:
+    seq = knee_sequence(4)
+    result = run_replay(seq, "knee_extension")
+    assert result.rep_count == 4
+    assert result.side == "right"
+    assert [r.rep.index for r in result.reps] == [1, 2, 3, 4]
+    ex = get_exercise("knee_extension")
+    for r in result.reps:
+        assert r.rep.peak_deg == pytest.approx(5.0, abs=3.0)
+        assert r.rep.target_met
+        assert r.cue == ex.cues.good
+    assert result.end_reason == "source_ended"
+
+
+# --- sets, rest, keys, summary ---------------------------------------------------------------
+
+def test_sets_rest_and_session_end() -> None:
+    seq = knee_sequence(6)
+    spoken = RecordingSpeaker()
+    audio = AudioCoach(lambda: spoken, max_age_s=60.0, queue_size=50)
+    config = LiveConfig(reps=2, sets=3, rest_s=0.5, mirror=False, camera=False, linger_s=0.5)
+    result = run_replay(seq, "knee_extension", config=config, audio=audio)
+    assert result.rep_count == 6
+    assert [r.set_no for r in result.reps] == [1, 1, 2, 2, 3, 3]
+    assert result.sets_done == 3
+    assert result.end_reason == "complete"
+    assert "Set 1 done. Rest for 0.5 seconds." in spoken.said
+    assert "Set 3. Go." in spoken.said
+    assert "Well done. Session complete." in spoken.said
+    assert spoken.said.count("1") == 3  # the count restarts each set
+
+
+def test_keys_pause_restart_quit() -> None:
+    seq = knee_sequence(5)
+    n = seq.n_frames
+    # pause for the 2nd rep (frames ~135-250 at 30 frames/s: rep 2 ends ~7.5 s)
+    # reps end at about 3.3, 6.8, 10.3, 13.8 and 17.3 s (30 frames/s); paused 4-8 s,
+    # the set restarted at 11 s, ended at 18.2 s
+    display = FakeDisplay({120: "pause", 240: "pause", 330: "restart", n - 10: "quit"})
+    config = LiveConfig(reps=10, sets=1, mirror=True, camera=False)
+    session = LiveSession(FrameList(seq.timestamps, seq.width, seq.height),
+                          ReplayEstimator(seq), get_exercise("knee_extension"), config,
+                          display=display)
+    result = session.run()
+    assert display.closed and display.shown == n - 10
+    assert result.end_reason == "quit"
+    assert result.rep_count == 4  # rep 2 came while paused
+    assert [r.rep.index for r in result.reps] == [1, 2, 3, 4]
+    assert any("not counted (paused)" in note for note in result.notes)
+    assert any("set 1 restarted after 2 reps" in note for note in result.notes)
+    assert session.set_reps == 2
+
+
+# --- bad input and faults --------------------------------------------------------------------
+
+def test_patient_leaving_the_frame_for_a_minute() -> None:
+    """No rep is counted while nobody is in view; the cue says what to do; counting resumes."""
+    seq = knee_sequence(2)
+    gap = 60.0
+    dt = 1 / 30
+    n_gap = int(gap / dt)
+    t = np.concatenate([seq.timestamps, seq.timestamps[-1] + dt * np.arange(1, n_gap + 1),
+                        seq.timestamps + seq.timestamps[-1] + gap + dt])
+    poses = poses_of(seq) + [None] * n_gap + poses_of(seq)
+    spoken = RecordingSpeaker()
+    audio = AudioCoach(lambda: spoken, max_age_s=60.0, queue_size=50)
+    session = LiveSession(FrameList(t, seq.width, seq.height), ScriptedEstimator(poses),
+                          get_exercise("knee_extension"),
+                          LiveConfig(reps=10, mirror=False, camera=False), audio=audio)
+    result = session.run()
+    assert result.rep_count == 4
+    not_visible = get_exercise("knee_extension").cues.not_visible
+    # said when the patient left, then again every 10 s while away: 6 times over a minute
+    assert 5 <= spoken.said.count(not_visible) <= 7
+    ends = [r.rep.end_s for r in result.reps]
+    assert all(not (seq.timestamps[-1] < e < seq.timestamps[-1] + gap) for e in ends)
+
+
+def test_a_second_person_walking_through_is_ignored() -> None:
+    seq = knee_sequence(3)
+    other = synthetic_sequence(seq.timestamps, {"knee_flexion": 0.0}, view="side", width=640,
+                               height=480)
+    # the bystander, far to the left, is the only detection for 1.5 s mid-session, then
+    # is detected first (most likely patient) next to the patient for another 1.5 s
+    shift = np.array([-0.45, 0.0, 0.0], np.float32)
+    poses = poses_of(seq)
+    for i in range(90, 135):
+        poses[i] = FramePose((PersonPose(other.landmarks[i] + shift, other.world[i],
+                                         other.visibility[i]),))
+    for i in range(135, 180):
+        poses[i] = FramePose((PersonPose(other.landmarks[i] + shift, other.world[i],
+                                         other.visibility[i]),
+                              PersonPose(seq.landmarks[i], seq.world[i], seq.visibility[i])))
+    result = run_replay(seq, "knee_extension", estimator=ScriptedEstimator(poses))
+    assert result.rep_count == 3
+    assert any("someone other than the patient was ignored in 45 frames" in n
+               for n in result.notes)
+    assert result.analysis is not None
+    followed = result.analysis.sequence.landmarks[135:180, 0, 0]
+    np.testing.assert_allclose(followed, seq.landmarks[135:180, 0, 0])
+
+
+def test_gate_takes_a_new_person_after_the_patient_was_gone() -> None:
+    seq = knee_sequence(1)
+    gate = PatientGate(640, 480)
+    me = PersonPose(seq.landmarks[0], seq.world[0], seq.visibility[0])
+    shifted = PersonPose(seq.landmarks[0] + np.float32(0.45), seq.world[0], seq.visibility[0])
+    assert gate.choose(FramePose((me,)), 0.0) is me
+    assert gate.choose(FramePose((shifted,)), 0.5) is None
+    assert gate.choose(FramePose((shifted,)), 3.0) is shifted  # patient gone > 2 s
+
+
+def test_camera_unplugged_mid_session_keeps_what_was_done(db: Path) -> None:
+    """The camera's stream ends mid-session: camera_lost, the reps so far are stored."""
+    seq = knee_sequence(3)
+    store = StoreWriter(db)
+    store.start()
+    frames = int(np.searchsorted(seq.timestamps, 9.5))  # unplugged after the 2nd rep
+    session = LiveSession(FrameList(seq.timestamps[:frames], 640, 480), ReplayEstimator(seq),
+                          get_exercise("knee_extension"),
+                          LiveConfig(reps=10, side="right", mirror=False, camera=True),
+                          store=store, patient_id="p1")
+    result = session.run()
+    assert result.end_reason == "camera_lost"
+    assert result.rep_count == 2
+    [(s, reps)] = stored(db)
+    assert s.mode == "live" and s.ended is not None and s.rep_count == 2  # type: ignore[attr-defined]
+    assert len(reps) == 2
+    assert "camera stopped delivering frames" in s.notes[0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.model
+def test_cli_camera_unplugged(monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``rehab live --camera 0`` whose reads start failing: a clear message, exit 2."""
+    import rehab.capture
+
+    class Camera:  # 20 frames, then every read fails (unplugged)
+        def __init__(self) -> None:
+            self.n = 0
+
+        def read(self) -> tuple[bool, np.ndarray | None]:
+            self.n += 1
+            if self.n > 20:
+                return False, None
+            threading.Event().wait(1 / 30)
+            return True, np.full((480, 640, 3), 60, np.uint8)
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(rehab.capture, "open_camera",
+                        lambda index, fps=None: LiveSource(Camera(), name=f"camera {index}"))
+    code = main(["-q", "live", "--exercise", "squat", "--headless", "--camera", "0",
+                 "--record", str(tmp_path), "--stats", str(tmp_path / "stats.json")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "camera 0 stopped delivering frames" in captured.err
+    assert "the session so far is saved" in captured.err
+    assert "0 of 30 reps" in captured.out
+    assert json.loads((tmp_path / "stats.json").read_text())["frames_in"] == 20
+    assert (tmp_path / "session.json").is_file() and (tmp_path / "overlay.mp4").is_file()
+
+
+def test_disk_full_while_recording(tmp_path: Path, db: Path) -> None:
+    """The video writer raises ENOSPC: recording stops, the session goes on and is saved."""
+
+    class FillingDisk:
+        def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+            self.n = 0
+
+        def write(self, image: np.ndarray) -> None:
+            self.n += 1
+            if self.n > 40:
+                raise OSError(errno.ENOSPC, "No space left on device", "overlay.mp4")
+
+        def release(self) -> None:
+            pass
+
+    seq = knee_sequence(3)
+    store = StoreWriter(db)
+    store.start()
+    result = run_replay(seq, "knee_extension", record_dir=tmp_path / "rec",
+                        writer_factory=FillingDisk, store=store, patient_id="p1")
+    assert result.rep_count == 3
+    assert result.record_error is not None and "disk full" in result.record_error
+    [(s, reps)] = stored(db)
+    assert s.ended is not None and len(reps) == 3  # type: ignore[attr-defined]
+    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}  # type: ignore[attr-defined]
+    assert json.loads(s.files["result_json"].read_text())["rep_count"] == 3  # type: ignore[attr-defined]
+
+
+def test_a_crash_mid_session_leaves_the_session_and_its_reps(db: Path) -> None:
+    seq = knee_sequence(3)
+    store = StoreWriter(db)
+    store.start()
+    fail_at = int(np.searchsorted(seq.timestamps, 9.5))  # after the 2nd rep
+    session = LiveSession(FrameList(seq.timestamps, 640, 480),
+                          ScriptedEstimator(poses_of(seq), fail_at=fail_at),
+                          get_exercise("knee_extension"),
+                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
+                          store=store, patient_id="p1")
+    with pytest.raises(RuntimeError, match="model crashed"):
+        session.run()
+    [(s, reps)] = stored(db)
+    assert s.ended is None and s.status == "interrupted"  # type: ignore[attr-defined]
+    assert len(reps) == 2
+
+
+def test_audio_never_blocks_and_drops_stale_cues() -> None:
+    gate = threading.Event()
+    speaker = RecordingSpeaker(gate)
+    now = [0.0]
+    coach = AudioCoach(lambda: speaker, max_age_s=2.0, queue_size=3, clock=lambda: now[0])
+    coach.say("one", "count")
+    assert speaker.started.wait(10)  # the worker is stuck speaking "one"
+    for word in ("two", "three", "four", "five"):
+        coach.say(word, "count")  # returns although the speaker is stuck; "two" pushed out
+    now[0] = 1.0
+    coach.say("six", "cue")  # pushes "three" out; "four" and "five" (0.0) go stale at 2.5
+    now[0] = 2.5
+    gate.set()
+    coach.close()
+    assert speaker.said == ["one", "six"]
+    assert coach.dropped == 4
+
+
+def test_paced_player_waits_for_each_frames_time(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 20.0, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    now = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+
+    reader = PacedVideoReader(path, clock=lambda: now[0], sleep=sleep)
+    assert reader.peek() is not None
+    images = []
+    while True:
+        ok, image = reader.read()
+        if not ok:
+            break
+        images.append(image)
+    assert len(images) == 10
+    # nothing moved the clock: frame k is due k/20 s after the first
+    np.testing.assert_allclose(sleeps, np.arange(1, 10) / 20.0, atol=1e-3)
+
+
+def test_a_slow_consumer_loses_frames_like_with_a_camera(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (64, 48))
+    for i in range(30):
+        writer.write(np.full((48, 64, 3), 8 * i, np.uint8))
+    writer.release()
+    source = paced_source(PacedVideoReader(path))
+    seen = []
+    for frame in source:
+        seen.append(frame.index)
+        threading.Event().wait(0.1)  # three frame periods
+    source.close()
+    assert source.grabbed == 30
+    assert len(seen) + source.dropped == 30
+    assert source.dropped >= 10
+    assert seen == sorted(seen) and seen[-1] == 29  # the newest frame wins
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
+    assert main(["live", "--exercise", "no_such_exercise", "--headless"]) == 2
+    assert "unknown exercise 'no_such_exercise'" in capsys.readouterr().err
+    assert main(["live", "--exercise", "squat", "--headless", "--camera", "9"]) == 2
+    assert "--source VIDEO" in capsys.readouterr().err
+    assert main(["live", "--exercise", "squat", "--headless",
+                 "--source", str(tmp_path / "missing.mp4")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["live", "--exercise", "squat", "--headless", "--patient", "nobody",
+                 "--db", str(db)]) == 2
+    assert "unknown patient 'nobody'" in capsys.readouterr().err
+    assert main(["live", "--headless"]) == 2
+    assert "--exercise is required" in capsys.readouterr().err
+
+
+def test_cli_window_needs_a_display(capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["live", "--exercise", "squat", "--source", "x.mp4"]) == 2
+    assert "use --headless" in capsys.readouterr().err
+
+
+@pytest.mark.model
+def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo recording played as a camera, headless: 7 reps live (as offline), the
+    overlay video, the summary, the stats and the stored session."""
+    from rehab.pipeline import analyze
+
+    with open_store(db) as store:
+        store.prescribe("p1", "shoulder_abduction", 130, 180, reps=5, sets=2)
+    rec = tmp_path / "rec"
+    code = main(["-q", "live", "--exercise", "shoulder_abduction", "--source",
+                 str(shared_videos / "shoulder_abduction.mp4"), "--headless", "--record",
+                 str(rec), "--patient", "p1", "--db", str(db), "--rest", "1",
+                 "--stats", str(tmp_path / "stats.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "7 of 10 reps (1 of 2 sets of 5)" in out
+    assert "target peak 130-180 deg" in out
+    doc = json.loads((rec / "session.json").read_text())
+    assert doc["rep_count"] == 7 and [r["set"] for r in doc["reps"]] == [1] * 5 + [2] * 2
+    assert all(r["rom_deg"] > 40 and 0 <= r["score"] <= 100 for r in doc["reps"])
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert set(stats) == {"frames_in", "frames_processed", "frames_dropped", "latency_ms", "reps"}
+    assert stats["frames_in"] == 492 and stats["reps"] == 7
+    assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_in"]
+    assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p95"] <= stats["latency_ms"]["max"]
+    # the overlay video: as long as the input (dropped frames repeat the last overlay)
+    cap = cv2.VideoCapture(str(rec / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 492
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 480)
+    ok, last = cap.read()
+    cap.release()
+    assert ok and last.std() > 10
+    # stored: the session, its 7 reps, the same files as 'rehab analyze --patient'
+    [(s, reps)] = stored(db)
+    assert s.mode == "live" and s.ended is not None and len(reps) == 7  # type: ignore[attr-defined]
+    assert (s.target_min, s.target_max) == (130, 180)  # type: ignore[attr-defined]
+    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}  # type: ignore[attr-defined]
+    # offline on the frames the live loop processed gives the same count
+    assert analyze(rec / "landmarks.npz", "shoulder_abduction", progress=False).rep_count == 7
+
+
+@pytest.mark.model
+def test_rehab_live_with_two_people_in_a_portrait_video(shared_videos: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    video = shared_videos / "pose2sim_two_people_cam02.mp4"
+    code = main(["-q", "live", "--exercise", "squat", "--source", str(video), "--headless",
+                 "--record", str(tmp_path), "--stats", str(tmp_path / "stats.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "0 of 30 reps" in out and "end of the recording" in out
+    cap = cv2.VideoCapture(str(tmp_path / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 100
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (272, 480)
+    cap.release()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["frames_with_pose"] > 50
