@@ -82,9 +82,10 @@ def main() -> int:
         n = make_input(args.video, clip)
         print(f"input: {args.video.name} letterboxed to {SIZE[0]}x{SIZE[1]} at {FPS:g} "
               f"frames/s, {n} frames ({n / FPS:.1f} s)")
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python "
-              f"{platform.python_version()}, opencv {cv2.__version__}; "
-              f"{'with' if not args.no_record else 'without'} --record")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cpus (load average "
+              f"{load:.2f} before the run), python {platform.python_version()}, opencv "
+              f"{cv2.__version__}; {'with' if not args.no_record else 'without'} --record")
         ok = True
         for k in range(args.runs):
             s = run_once(clip, work, record=not args.no_record)

@@ -19,13 +19,15 @@ from rehab.capture import Frame, LiveSource, Source
 from rehab.cli import main
 from rehab.exercises import get_exercise
 from rehab.live.audio import AudioCoach
+from rehab.live.cli import _exit_code
 from rehab.live.gate import PatientGate
 from rehab.live.player import PacedVideoReader, paced_source
 from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
 from rehab.live.writers import StoreWriter
 from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
 from rehab.sequence import PoseSequence, load_npz
-from rehab.store import open_store
+from rehab.scoring import RepScore
+from rehab.store import SessionRecord, open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def stored(db: Path) -> list[tuple[object, list[object]]]:
+def stored(db: Path) -> list[tuple[SessionRecord, list[RepScore]]]:
     with open_store(db) as store:
         return [(s, store.reps(s.id)) for s in store.sessions("p1")]
 
@@ -288,9 +290,9 @@ def test_camera_unplugged_mid_session_keeps_what_was_done(db: Path) -> None:
     assert result.end_reason == "camera_lost"
     assert result.rep_count == 2
     [(s, reps)] = stored(db)
-    assert s.mode == "live" and s.ended is not None and s.rep_count == 2  # type: ignore[attr-defined]
+    assert s.mode == "live" and s.ended is not None and s.rep_count == 2
     assert len(reps) == 2
-    assert "camera stopped delivering frames" in s.notes[0]  # type: ignore[attr-defined]
+    assert "camera stopped delivering frames" in s.notes[0]
 
 
 @pytest.mark.model
@@ -326,7 +328,8 @@ def test_cli_camera_unplugged(monkeypatch: pytest.MonkeyPatch,
     assert (tmp_path / "session.json").is_file() and (tmp_path / "overlay.mp4").is_file()
 
 
-def test_disk_full_while_recording(tmp_path: Path, db: Path) -> None:
+def test_disk_full_while_recording(tmp_path: Path, db: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The video writer raises ENOSPC: recording stops, the session goes on and is saved."""
 
     class FillingDisk:
@@ -349,9 +352,11 @@ def test_disk_full_while_recording(tmp_path: Path, db: Path) -> None:
     assert result.rep_count == 3
     assert result.record_error is not None and "disk full" in result.record_error
     [(s, reps)] = stored(db)
-    assert s.ended is not None and len(reps) == 3  # type: ignore[attr-defined]
-    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}  # type: ignore[attr-defined]
-    assert json.loads(s.files["result_json"].read_text())["rep_count"] == 3  # type: ignore[attr-defined]
+    assert s.ended is not None and len(reps) == 3
+    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}
+    assert json.loads(s.files["result_json"].read_text())["rep_count"] == 3
+    assert _exit_code(result, "replay") == 4
+    assert "disk full; the session so far is saved" in capsys.readouterr().err
 
 
 def test_a_crash_mid_session_leaves_the_session_and_its_reps(db: Path) -> None:
@@ -367,8 +372,28 @@ def test_a_crash_mid_session_leaves_the_session_and_its_reps(db: Path) -> None:
     with pytest.raises(RuntimeError, match="model crashed"):
         session.run()
     [(s, reps)] = stored(db)
-    assert s.ended is None and s.status == "interrupted"  # type: ignore[attr-defined]
+    assert s.ended is None and s.status == "interrupted"
     assert len(reps) == 2
+
+
+def test_ctrl_c_ends_the_session_cleanly(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seq = knee_sequence(3)
+    store = StoreWriter(db)
+    store.start()
+
+    class Interrupted(ScriptedEstimator):
+        def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
+            if self.i == 285:  # 9.5 s, after the 2nd rep
+                raise KeyboardInterrupt
+            return super().process(image_bgr, timestamp_s)
+
+    result = run_replay(seq, "knee_extension", estimator=Interrupted(poses_of(seq)),
+                        store=store, patient_id="p1")
+    assert result.end_reason == "interrupted" and result.rep_count == 2
+    [(s, reps)] = stored(db)
+    assert s.ended is not None and len(reps) == 2
+    assert _exit_code(result, "replay") == 130
+    assert capsys.readouterr().err == ""
 
 
 def test_audio_never_blocks_and_drops_stale_cues() -> None:
@@ -483,7 +508,8 @@ def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: P
     assert set(stats) == {"frames_in", "frames_processed", "frames_dropped", "latency_ms", "reps"}
     assert stats["frames_in"] == 492 and stats["reps"] == 7
     assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_in"]
-    assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p95"] <= stats["latency_ms"]["max"]
+    lat = stats["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["max"]
     # the overlay video: as long as the input (dropped frames repeat the last overlay)
     cap = cv2.VideoCapture(str(rec / "overlay.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 492
@@ -494,9 +520,9 @@ def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: P
     assert ok and last.std() > 10
     # stored: the session, its 7 reps, the same files as 'rehab analyze --patient'
     [(s, reps)] = stored(db)
-    assert s.mode == "live" and s.ended is not None and len(reps) == 7  # type: ignore[attr-defined]
-    assert (s.target_min, s.target_max) == (130, 180)  # type: ignore[attr-defined]
-    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}  # type: ignore[attr-defined]
+    assert s.mode == "live" and s.ended is not None and len(reps) == 7
+    assert (s.target_min, s.target_max) == (130, 180)
+    assert set(s.files) >= {"result_json", "reps_csv", "angles_csv", "landmarks_npz"}
     # offline on the frames the live loop processed gives the same count
     assert analyze(rec / "landmarks.npz", "shoulder_abduction", progress=False).rep_count == 7
 

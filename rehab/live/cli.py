@@ -168,7 +168,12 @@ def _open_source(args: argparse.Namespace) -> tuple[
     from rehab.live.player import PacedVideoReader, paced_source
 
     if args.source is None or args.source.strip().isdigit():
-        camera = open_camera(int(args.source) if args.source else (args.camera or 0))
+        try:
+            camera = open_camera(int(args.source) if args.source else (args.camera or 0))
+        except InputError as exc:
+            reason = str(exc).split(";")[0]  # what failed, without capture's generic hint
+            raise InputError(f"{reason}; play a recording instead with --source VIDEO, or "
+                             f"see 'rehab live --list-cameras'") from None
         return (lambda: camera), camera.close, camera.width, camera.height, None, True
     path = Path(args.source).expanduser()
     if path.is_dir():
