@@ -22,7 +22,7 @@ import numpy as np
 from rehab import __version__
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.fileio import write_text_atomic
-from rehab.exercises import TRUNK_ANGLES, Exercise
+from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
 from rehab.kinematics import AngleSet, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
 from rehab.reps import Segmentation, segment_reps
@@ -204,13 +204,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                      f"active position; repetitions counted from there and back")
     comp_signals: dict[str, np.ndarray] = {}
     for comp in exercise.compensations:
-        if comp.side == "none" or chosen == "none":
-            comp_side = None
-        elif comp.side == "same":
-            comp_side = chosen
-        else:
-            comp_side = "right" if chosen == "left" else "left"
-        comp_signals[comp.id] = smooth_signal(angles.column(comp.angle, comp_side), t)
+        comp_signals[comp.id] = smooth_signal(angles[compensation_column(comp, chosen)], t)
     scored = score_reps(exercise, chosen, segmentation.segments, primary, measured, t,
                         comp_signals)
     reps = tuple(r for r in scored if r.counted)

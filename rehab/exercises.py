@@ -75,6 +75,19 @@ class Compensation:
     description: str = ""
 
 
+def compensation_column(comp: Compensation, side: str) -> str:
+    """The angle column a compensation is measured on, for an exercise done on ``side``.
+
+    ``side`` is ``left``, ``right`` or ``none`` (trunk exercise); trunk angles have one
+    column whatever the side.
+    """
+    if comp.side == "none" or side == "none" or comp.angle in TRUNK_ANGLES:
+        return comp.angle
+    if comp.side == "same":
+        return f"{side}_{comp.angle}"
+    return f"{'right' if side == 'left' else 'left'}_{comp.angle}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Cues:
     """Plain-language cues shown or spoken to the patient."""

@@ -203,7 +203,7 @@ class LiveRepCounter:
     def __init__(self, exercise: Exercise, side: str = "auto",
                  space: Literal["image", "world"] | None = None,
                  min_visibility: float | None = None) -> None:
-        from rehab.exercises import TRUNK_ANGLES
+        from rehab.exercises import TRUNK_ANGLES, compensation_column
         from rehab.kinematics.angles import ANGLE_COLUMNS, DEFAULT_MIN_VISIBILITY, _GATE_INDEX
 
         self.exercise = exercise
@@ -225,16 +225,8 @@ class LiveRepCounter:
         self._col = col
         self._comp_cols: dict[str, list[int]] = {}
         for s in self._sides:
-            cols = []
-            for comp in exercise.compensations:
-                if comp.side == "none" or s == "none" or comp.angle in TRUNK_ANGLES:
-                    cname = comp.angle
-                elif comp.side == "same":
-                    cname = f"{s}_{comp.angle}"
-                else:
-                    cname = f"{'right' if s == 'left' else 'left'}_{comp.angle}"
-                cols.append(ANGLE_COLUMNS.index(cname))
-            self._comp_cols[s] = cols
+            self._comp_cols[s] = [ANGLE_COLUMNS.index(compensation_column(comp, s))
+                                  for comp in exercise.compensations]
         self._tracks = {s: _SideTrack(len(exercise.compensations)) for s in self._sides}
         self._t: list[float] = []
         # counting state for the locked side

@@ -33,7 +33,7 @@ from rehab import __version__
 from rehab.analysis import Analysis, _rep_dict, write_outputs
 from rehab.capture import Source
 from rehab.errors import OutputError, RehabError
-from rehab.exercises import TRUNK_ANGLES, Exercise
+from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
 from rehab.live.audio import AudioCoach
 from rehab.live.gate import PatientGate
 from rehab.live.ui import Cue, HudState, draw_live, mirror_points
@@ -560,13 +560,7 @@ class LiveSession:
         side = self.counter.side
         smoothed = {"primary": np.asarray(acc.angle, np.float64)}
         for comp in ex.compensations:
-            if comp.side == "none" or side == "none":
-                comp_side = None
-            elif comp.side == "same":
-                comp_side = side
-            else:
-                comp_side = "right" if side == "left" else "left"
-            smoothed[comp.id] = smooth_signal(angles.column(comp.angle, comp_side), t)
+            smoothed[comp.id] = smooth_signal(angles[compensation_column(comp, side)], t)
         th = self.counter.thresholds
         rest = ex.counting.rest
         if self.counter.start_state == "settled":
