@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -102,6 +103,57 @@ def _open_video_capture(path: Path) -> cv2.VideoCapture:
     return cap
 
 
+_END = object()
+READ_AHEAD = 4
+"""Frames decoded ahead of use on a separate thread (OpenCV releases the GIL while it
+decodes), so that decoding overlaps pose inference on a second core."""
+
+
+def _read_ahead(cap: cv2.VideoCapture, first: tuple[np.ndarray, float],
+                depth: int = READ_AHEAD) -> Iterator[tuple[np.ndarray, float]]:
+    """(image, seconds) pairs of ``cap`` from ``first`` on, decoded by a helper thread.
+
+    Nothing is dropped: the thread waits when ``depth`` frames are ready. Closing the
+    generator early stops the thread.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        try:
+            while not stop.is_set():
+                ok, image = cap.read()
+                if not ok or image is None:
+                    break
+                if not put((image, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)):
+                    return
+        except cv2.error as exc:  # a corrupt frame mid-file: end of the usable video
+            logger.warning("decoding stopped: %s", exc)
+        put(_END)
+
+    worker = threading.Thread(target=decode, name="rehab-decode", daemon=True)
+    worker.start()
+    try:
+        yield first
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
 class VideoFileSource(Source):
     """Every frame of a video file, with container timestamps and rotation applied."""
 
@@ -145,20 +197,15 @@ class VideoFileSource(Source):
         cap = self._cap
         assert cap is not None
         self.repaired_timestamps = 0
-        image, ts = first
         index, last = 0, -np.inf
         step = 1.0 / self.fps if self.fps > 0 else 1e-3
-        while True:
+        for image, ts in _read_ahead(cap, first):
             if not ts > last:
                 # Some containers repeat or lose a timestamp; keep the order, flag it.
                 self.repaired_timestamps += 1
                 ts = last + step
             yield Frame(index, ts, image)
             last, index = ts, index + 1
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         if self.repaired_timestamps:
             logger.warning("%s: %d frames had a missing or repeated timestamp; used the "
                            "previous one plus 1/fps", self.path, self.repaired_timestamps)

@@ -79,6 +79,7 @@ class PoseEstimator(Protocol):
 
     An estimator may also have a ``notes`` attribute (a tuple of strings): remarks about
     the run that `estimate_sequence` records in the sequence's notes; and a
+    ``finish()`` method called after the last frame, and a
     ``take_revisions()`` method returning ``{frame index: FramePose | None}`` for earlier
     frames it has processed again (indices count `process` calls from 0).
     """
@@ -181,6 +182,13 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
                     len(timestamps))
     finally:
         bar.close()
+    finish = getattr(estimator, "finish", None)
+    if finish is not None:
+        finish()
+        if revise is not None:
+            for index, pose in revise().items():
+                if index < len(cand_lm):
+                    cand_lm[index], cand_world[index], cand_vis[index] = _candidates(pose)
 
     n = len(timestamps)
     if n == 0:

@@ -7,6 +7,7 @@ mediapipe is imported when an estimator is created, not when this module is impo
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -112,7 +113,8 @@ class MediaPipePoseEstimator:
     detector on every frame, whereas with ``num_poses=1`` it follows the person from the
     previous frame's landmarks and runs the detector only when that person is lost (about
     1.5x faster). So one person is tracked, and a separate IMAGE-mode landmarker looks for
-    up to ``num_poses`` people on the first frame, three more times a quarter of
+    up to ``num_poses`` people (on a worker thread, so that on a multi-core machine the
+    looks cost the tracking loop nothing) on the first frame, three more times a quarter of
     ``check_interval_s`` apart (its detector misses a person now and then), then every
     ``check_interval_s`` seconds of recording. The first time it sees two distinct people
     the estimator switches to detecting up to ``num_poses`` people in every frame for the
@@ -164,6 +166,13 @@ class MediaPipePoseEstimator:
         self._landmarker: Any = self._create(vision.RunningMode.VIDEO,
                                              num_poses if self.multi_person else 1)
         self._checker: Any = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: tuple[concurrent.futures.Future[Any], int, float, int, int] | None = None
+        if num_poses > 1 and not self.multi_person:
+            # the looks run beside the tracking loop; the checker is built there too
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="rehab-pose-look")
+            self._pool.submit(self._make_checker)
         self._quiet_next = True  # route native chatter of a landmarker's first call to the log
         # Milliseconds at or after which the next look is due; None: no looks (ms >= 0).
         self._next_check_ms: int | None = 0 if num_poses > 1 and not self.multi_person \
@@ -213,20 +222,41 @@ class MediaPipePoseEstimator:
                 return self._landmarker.detect_for_video(image, ms)
         return self._landmarker.detect_for_video(image, ms)
 
-    def _look_for_people(self, image: Any, ms: int, timestamp_s: float, width: int,
-                         height: int) -> None:
-        """One look for other people; on seeing two, switch to multi-person detection."""
-        assert self.check_interval_s is not None
+    def _make_checker(self) -> None:
+        """Create the IMAGE-mode landmarker that looks for other people (worker thread)."""
         if self._checker is None:
             self._checker = self._create(self._vision.RunningMode.IMAGE, self.num_poses)
+
+    def _look(self, image: Any) -> Any:
+        """One look for other people (worker thread)."""
+        first = self._checker is None
+        self._make_checker()
+        if first or self.checks == 0:
             with _native_stderr_to_log():
-                result = self._checker.detect(image)
-        else:
-            result = self._checker.detect(image)
-        self.checks += 1
-        step = self.check_interval_s / 4 if self.checks <= _QUICK_CHECKS else self.check_interval_s
+                return self._checker.detect(image)
+        return self._checker.detect(image)
+
+    def _start_look(self, image: Any, ms: int, timestamp_s: float, width: int,
+                    height: int) -> None:
+        """Hand one frame to the worker to look for other people; schedule the next look."""
+        assert self.check_interval_s is not None and self._pool is not None
+        step = self.check_interval_s / 4 if self.checks + 1 <= _QUICK_CHECKS \
+            else self.check_interval_s
         self._next_check_ms = ms + max(1, int(round(step * 1000.0)))
-        index, previous = self.frames_processed, self._last_check
+        future = self._pool.submit(self._look, image)
+        self._pending = (future, self.frames_processed, timestamp_s, width, height)
+
+    def _poll_look(self, block: bool) -> None:
+        """Act on a finished look: on two distinct people, switch to detecting several."""
+        if self._pending is None:
+            return
+        future, index, timestamp_s, width, height = self._pending
+        if not (block or future.done()):
+            return
+        self._pending = None
+        result = future.result()
+        self.checks += 1
+        previous = self._last_check
         self._last_check = (index, timestamp_s)
         n = 0
         if len(result.pose_landmarks) > 1:
@@ -234,15 +264,15 @@ class MediaPipePoseEstimator:
             n = count_people(np.stack([a[0] for a in arrays]), np.stack([a[1] for a in arrays]),
                              width, height)
         if n < 2:
-            self._kept.clear()
+            while self._kept and self._kept[0][0] <= index:
+                self._kept.popleft()
             return
         self._switch(n, index, timestamp_s, previous, width, height)
 
     def _switch(self, n: int, index: int, timestamp_s: float,
                 previous: tuple[int, float] | None, width: int, height: int) -> None:
         """Detect up to ``num_poses`` people from now on; re-run the kept frames first."""
-        self._checker.close()
-        self._checker = None
+        self._close_looks()
         self._landmarker.close()
         self._landmarker = None
         self._landmarker = self._create(self._vision.RunningMode.VIDEO, self.num_poses)
@@ -289,13 +319,12 @@ class MediaPipePoseEstimator:
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         height, width = image_bgr.shape[:2]
-        checked = False
+        self._poll_look(block=False)
         if not self.multi_person and self._next_check_ms is not None \
-                and ms >= self._next_check_ms:
-            self._look_for_people(image, ms, timestamp_s, width, height)
-            checked = True
+                and ms >= self._next_check_ms and self._pending is None:
+            self._start_look(image, ms, timestamp_s, width, height)
         result = _frame_pose(self._detect(image, ms), width, height)
-        if not (checked or self.multi_person or self._next_check_ms is None) \
+        if not (self.multi_person or self._next_check_ms is None) \
                 and self.checks < _QUICK_CHECKS:
             if len(self._kept) * rgb.nbytes + rgb.nbytes <= self._rerun_budget:
                 self._kept.append((self.frames_processed, image, ms))
@@ -305,12 +334,28 @@ class MediaPipePoseEstimator:
         self.frames_processed += 1
         return result
 
-    def close(self) -> None:
-        """Release the models (idempotent)."""
-        self._kept.clear()
+    def finish(self) -> None:
+        """After the last frame: act on a look still under way (may revise earlier frames)."""
+        if not self.multi_person:
+            self._poll_look(block=True)
+
+    def _close_looks(self) -> None:
+        if self._pending is not None:
+            self._pending[0].cancel()
+            with contextlib.suppress(Exception):
+                self._pending[0].result()
+            self._pending = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._checker is not None:
             self._checker.close()
             self._checker = None
+
+    def close(self) -> None:
+        """Release the models and the look-out thread (idempotent)."""
+        self._kept.clear()
+        self._close_looks()
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
