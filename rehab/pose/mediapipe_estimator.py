@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -41,6 +42,11 @@ def _import_mediapipe() -> Any:
     return mediapipe
 
 
+_STDERR_LOCK = threading.Lock()
+"""File descriptor 2 is process-wide: one redirection at a time (the look-out thread and
+the tracking loop both load models), or a restore could put back the other's capture."""
+
+
 @contextlib.contextmanager
 def _native_stderr_to_log() -> Iterator[None]:
     """Route what native code writes to file descriptor 2 into this module's logger.
@@ -49,11 +55,17 @@ def _native_stderr_to_log() -> Iterator[None]:
     a model is loaded and on the first frame; they become DEBUG records (lines starting
     with E or F, i.e. errors, become WARNING records). Only used around those calls.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor: nothing to redirect
-        yield
-        return
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable stderr descriptor: nothing to redirect
+            yield
+            return
+        yield from _redirected(saved)
+
+
+def _redirected(saved: int) -> Iterator[None]:
+    """The body of `_native_stderr_to_log` once fd 2 is saved (the lock is held)."""
     with tempfile.TemporaryFile() as capture:
         sys.stderr.flush()
         os.dup2(capture.fileno(), 2)
@@ -191,11 +203,13 @@ class MediaPipePoseEstimator:
         self._notes: list[str] = []
         logger.info("pose model %s (sha256 %s)", self.model_name, self.model_sha256[:12])
 
-    def _create(self, mode: Any, num_poses: int) -> Any:
+    def _create(self, mode: Any, num_poses: int, quiet: bool = True) -> Any:
         options = self._vision.PoseLandmarkerOptions(
             base_options=self._base_options, running_mode=mode, num_poses=num_poses,
             **self._confidence)
         try:
+            if not quiet:  # the caller already routes stderr to the log
+                return self._vision.PoseLandmarker.create_from_options(options)
             with _native_stderr_to_log():
                 return self._vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
@@ -229,10 +243,11 @@ class MediaPipePoseEstimator:
 
     def _look(self, image: Any) -> Any:
         """One look for other people (worker thread)."""
-        first = self._checker is None
-        self._make_checker()
-        if first or self.checks == 0:
-            with _native_stderr_to_log():
+        if self._checker is None or self.checks == 0:
+            with _native_stderr_to_log():  # model loading and first-frame chatter
+                if self._checker is None:
+                    self._checker = self._create(self._vision.RunningMode.IMAGE,
+                                                 self.num_poses, quiet=False)
                 return self._checker.detect(image)
         return self._checker.detect(image)
 
