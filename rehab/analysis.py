@@ -25,7 +25,7 @@ from rehab.fileio import write_text_atomic
 from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
 from rehab.kinematics import AngleSet, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
-from rehab.reps import Segmentation, segment_reps
+from rehab.reps import Segmentation, segment_reps, side_score
 from rehab.scoring import RepScore, score_reps
 from rehab.sequence import PoseSequence, save_npz
 
@@ -137,15 +137,6 @@ def _rep_dict(r: RepScore) -> dict[str, Any]:
     }
 
 
-def _side_score(x: np.ndarray) -> float:
-    """How well a side shows the movement: robust range x measured fraction."""
-    finite = x[np.isfinite(x)]
-    if finite.size < 3:
-        return 0.0
-    lo, hi = np.percentile(finite, (5.0, 95.0))
-    return float(hi - lo) * finite.size / x.size
-
-
 def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
                 smoothed: dict[str, np.ndarray] | None = None) -> tuple[str, dict[str, float]]:
     """The side to analyse: as asked, or (``auto``) the one that moves most and is best seen."""
@@ -155,7 +146,7 @@ def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
     scores = {}
     for s in ("left", "right"):
         x = smoothed[s] if smoothed is not None else angles.column(name, s)
-        scores[s] = _side_score(x)
+        scores[s] = side_score(x)
     if side in ("left", "right"):
         return side, scores
     if side != "auto":

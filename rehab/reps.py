@@ -113,6 +113,15 @@ def thresholds(signal: np.ndarray, exercise: Exercise,
     return float(lo), float(hi), float(lo + LOW_FRACTION * amp), float(lo + HIGH_FRACTION * amp)
 
 
+def side_score(x: np.ndarray) -> float:
+    """How well one side shows the movement: robust range x fraction of frames measured."""
+    finite = x[np.isfinite(x)]
+    if finite.size < 3:
+        return 0.0
+    lo, hi = np.percentile(finite, RANGE_PERCENTILES)
+    return float(hi - lo) * finite.size / x.size
+
+
 def _opening_dwell(y: np.ndarray, t: np.ndarray, first: int, hi_th: float) -> float:
     """Seconds the oriented signal stays at or above ``hi_th`` from its first valid sample."""
     below = np.flatnonzero(y[first:] < hi_th)
@@ -179,12 +188,7 @@ class _SideTrack:
         self.comps: list[list[float]] = [[] for _ in range(n_comp)]
 
     def score(self) -> float:
-        x = np.asarray(self.x)
-        finite = x[np.isfinite(x)]
-        if finite.size < 3:
-            return 0.0
-        lo, hi = np.percentile(finite, RANGE_PERCENTILES)
-        return float(hi - lo) * finite.size / x.size
+        return side_score(np.asarray(self.x))
 
 
 class LiveRepCounter:
@@ -307,9 +311,11 @@ class LiveRepCounter:
             track.x.append(track.filter(t, raw))
             for k, c in enumerate(self._comp_cols[s]):
                 track.comps[k].append(track.comp_filters[k](t, float(row[c])))
-        if not self._locked and self._tracks[self._side].score() < max(
-                tr.score() for tr in self._tracks.values()):
-            self._switch_side(max(self._tracks, key=lambda s: self._tracks[s].score()))
+        if not self._locked:
+            scores = {s: tr.score() for s, tr in self._tracks.items()}
+            best = max(scores, key=lambda s: scores[s])
+            if scores[self._side] < scores[best]:
+                self._switch_side(best)
         y = self._sign * self._tracks[self._side].x[-1]
         return self._advance(y)
 
