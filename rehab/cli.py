@@ -7,7 +7,6 @@ non-zero exit status; ``--debug`` shows tracebacks for bug reports.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -44,9 +43,7 @@ def _default_out(input_path: str) -> Path:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Analyse one recording and write the result files."""
     from rehab.analysis import prepare_out_dir, write_outputs
-    from rehab.analysis import analyze_sequence
-    from rehab.pipeline import (add_distances, apply_calibration, is_landmarks_file, load_input,
-                                measure_scale, resolve_exercise)
+    from rehab.pipeline import analyze_pose, is_landmarks_file, load_input, resolve_exercise
 
     from rehab.store import cli as store_cli
 
@@ -66,15 +63,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         load_calibration(args.calibration, camera=args.camera)
     seq = load_input(args.input, model=args.model, progress=not args.no_progress,
                      fps=args.fps)
-    seq, extra = apply_calibration(seq, args.calibration, args.camera)
-    analysis = analyze_sequence(seq, exercise, side=args.side, space=args.space)
-    if extra:
-        analysis = dataclasses.replace(analysis, extra={**analysis.extra, **extra})
-    scale = measure_scale(seq, height_cm=args.height_cm, board=args.scale_board,
-                          square_mm=args.scale_square_mm, video=args.input,
-                          calibration=args.calibration, camera=args.camera)
-    if scale is not None:
-        analysis = add_distances(analysis, scale)
+    analysis = analyze_pose(seq, exercise, side=args.side, space=args.space,
+                            calibration=args.calibration, camera=args.camera,
+                            height_cm=args.height_cm, scale_board=args.scale_board,
+                            scale_square_mm=args.scale_square_mm, video=args.input)
     for note in analysis.notes:
         log.info("note: %s", note)
     paths = write_outputs(analysis, out_dir)
@@ -114,16 +106,14 @@ def format_rep_table(analysis: "object") -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Counting accuracy on a labelled manifest."""
-    from rehab.analysis import analyze_sequence
-    from rehab.pipeline import load_input, resolve_exercise
+    from rehab.pipeline import analyze
     from rehab.validate import ManifestRow, format_summary, read_manifest, validate, write_summary
 
     rows = read_manifest(args.manifest)
 
     def count(row: ManifestRow) -> tuple[int, str]:
-        ex = resolve_exercise(row.exercise, exercises_dir=args.exercises_dir)
-        seq = load_input(row.path, model=args.model, progress=not args.no_progress)
-        analysis = analyze_sequence(seq, ex, side=row.side)
+        analysis = analyze(row.path, row.exercise, side=row.side, model=args.model,
+                           progress=not args.no_progress, exercises_dir=args.exercises_dir)
         return analysis.rep_count, analysis.side
 
     summary = validate(rows, count)

@@ -124,9 +124,22 @@ def analyze(path: str | os.PathLike[str], exercise: str | Exercise, side: str = 
     """
     ex = resolve_exercise(exercise, target_min, target_max, exercises_dir)
     seq = load_input(path, model=model, progress=progress)
+    return analyze_pose(seq, ex, side=side, space=space, calibration=calibration,
+                        camera=camera, height_cm=height_cm, video=path)
+
+
+def analyze_pose(seq: PoseSequence, exercise: Exercise, side: str = "auto",
+                 space: Literal["image", "world"] | None = None,
+                 calibration: str | os.PathLike[str] | None = None, camera: str | None = None,
+                 height_cm: float | None = None, scale_board: str | None = None,
+                 scale_square_mm: float | None = None,
+                 video: str | os.PathLike[str] | None = None) -> Analysis:
+    """Undistort (with a calibration), analyse, and add distances in cm (with a scale)."""
     seq, extra = apply_calibration(seq, calibration, camera)
-    analysis = analyze_sequence(seq, ex, side=side, space=space)
+    analysis = analyze_sequence(seq, exercise, side=side, space=space)
     if extra:
         analysis = dataclasses.replace(analysis, extra={**analysis.extra, **extra})
-    scale = measure_scale(seq, height_cm=height_cm)
+    scale = measure_scale(seq, height_cm=height_cm, board=scale_board,
+                          square_mm=scale_square_mm, video=video, calibration=calibration,
+                          camera=camera)
     return add_distances(analysis, scale) if scale is not None else analysis
