@@ -542,4 +542,8 @@ def test_rehab_live_with_two_people_in_a_portrait_video(shared_videos: Path, tmp
     assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (272, 480)
     cap.release()
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["frames_with_pose"] > 50
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    # played at its real 60 frames/s, how many frames are processed depends on the machine;
+    # the person must be followed in (nearly) every frame that was
+    assert result["frames"] == stats["frames_processed"] >= 20
+    assert result["frames_with_pose"] >= 0.9 * result["frames"]
