@@ -44,11 +44,16 @@ _CV_LOG_FATAL = 1  # cv2.utils.logging.LOG_LEVEL_FATAL (not exposed by the Pytho
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded image: ``index`` from 0, ``timestamp`` in seconds, ``image`` BGR uint8."""
+    """One decoded image: ``index`` from 0, ``timestamp`` in seconds, ``image`` BGR uint8.
+
+    ``arrived`` is the ``time.monotonic()`` at which a live source received it (``None`` for
+    files and folders); it measures latency, while ``timestamp`` is the time of the motion.
+    """
 
     index: int
     timestamp: float
     image: np.ndarray
+    arrived: float | None = None
 
 
 class Source:
@@ -286,9 +291,11 @@ class LiveSource(Source):
 
     The thread keeps only the newest frame (a one-slot buffer): when the consumer is slower
     than the camera, older frames are dropped and counted in ``dropped``. ``Frame.index``
-    is the producer's frame number, so gaps show where frames were dropped. Timestamps are
-    ``time.monotonic()`` when each frame arrived. The stream ends when the producer fails
-    ``max_failures`` times in a row or `close` is called.
+    is the producer's frame number, so gaps show where frames were dropped. ``Frame.arrived``
+    is ``time.monotonic()`` when each frame arrived; ``Frame.timestamp`` is the same, unless
+    the reader has a ``last_timestamp`` attribute (the media time of the frame it last
+    returned, as a recording played as a camera has): then it is that time. The stream ends
+    when the producer fails ``max_failures`` times in a row or `close` is called.
     """
 
     is_live = True
@@ -299,7 +306,7 @@ class LiveSource(Source):
         self._reader = reader
         self._max_failures = max_failures
         ok, first = reader.read()
-        stamp = time.monotonic()
+        arrived = time.monotonic()
         if not ok or first is None:
             reader.release()
             raise InputError(f"{name}: no frame could be read")
@@ -308,11 +315,15 @@ class LiveSource(Source):
         self.frame_count = None
         self.grabbed = 1
         self.dropped = 0
-        self._slot: Frame | None = Frame(0, stamp, first)
+        self._slot: Frame | None = Frame(0, self._stamp(arrived), first, arrived)
         self._ended = False
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+
+    def _stamp(self, arrived: float) -> float:
+        media = getattr(self._reader, "last_timestamp", None)
+        return float(media) if media is not None else arrived
 
     def start(self) -> None:
         """Start the grabbing thread (done by the first iteration if not called)."""
@@ -325,7 +336,7 @@ class LiveSource(Source):
         failures = 0
         while not self._stop.is_set():
             ok, image = self._reader.read()
-            stamp = time.monotonic()
+            arrived = time.monotonic()
             if not ok or image is None:
                 failures += 1
                 if failures >= self._max_failures:
@@ -333,7 +344,7 @@ class LiveSource(Source):
                     break
                 continue
             failures = 0
-            frame = Frame(self.grabbed, stamp, image)
+            frame = Frame(self.grabbed, self._stamp(arrived), image, arrived)
             with self._cond:
                 self.grabbed += 1
                 if self._slot is not None:

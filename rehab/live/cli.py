@@ -107,7 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-seconds", type=_positive_float, metavar="SEC",
                    help="end the session after this long")
     p.add_argument("--speed", type=_positive_float, default=1.0,
-                   help="playback speed of --source (default 1: real time)")
+                   help="playback speed of --source (default 1: real time); times and "
+                        "tempo stay the recording's")
     p.add_argument("--exercises-dir", metavar="DIR",
                    help="extra folder of exercise definitions (*.toml)")
     p.set_defaults(func=cmd_live)

@@ -46,6 +46,9 @@ class PacedVideoReader:
         self._origin: tuple[float, float] | None = None  # (wall clock, video time) of frame 0
         self._pending: Frame | None = None
         self.frames_read = 0
+        self.last_timestamp: float | None = None
+        """Container timestamp (s) of the frame `read` last returned: the live session's clock,
+        so durations and tempo are those of the recording whatever the playback speed."""
 
     def peek(self) -> np.ndarray | None:
         """The next frame's image without consuming it or starting the clock."""
@@ -69,6 +72,7 @@ class PacedVideoReader:
         if wait > 0:
             self._sleep(wait)
         self.frames_read += 1
+        self.last_timestamp = frame.timestamp
         return True, frame.image
 
     def release(self) -> None:

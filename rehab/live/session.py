@@ -269,7 +269,7 @@ class LiveSession:
                 arrived = self.clock()
                 self.stats.frames_processed += 1
                 action = self._step(frame.image, frame.timestamp, frame.index,
-                                    frame.timestamp if self.source.is_live else arrived)
+                                    arrived if frame.arrived is None else frame.arrived)
                 if action == "quit":
                     reason = "quit"
                     break
