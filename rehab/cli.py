@@ -50,10 +50,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     store_cli.check_patient(args)  # unknown patient or bad date: fail before any work
     exercise = resolve_exercise(args.exercise, args.target_min, args.target_max,
                                 args.exercises_dir)
-    prescribed = store_cli.prescribed_target(args, exercise.id)
-    if prescribed is not None:
-        exercise = exercise.with_target(*prescribed)
-        log.info("target %g-%g deg from %s's prescription", *prescribed, args.patient)
+    plan = store_cli.patient_plan(args, exercise.id, exercise.bilateral)
+    if plan.target is not None:
+        exercise = exercise.with_target(*plan.target)
+        log.info("target %g-%g deg from %s's prescription", *plan.target, args.patient)
+    side = plan.side or "auto"
+    if args.side is None and plan.side is not None:
+        log.info("side %s from %s's prescription or affected side", side, args.patient)
     out_dir = prepare_out_dir(args.out or _default_out(args.input))
     if args.overlay and is_landmarks_file(args.input):
         raise RehabError("--overlay needs the video: a landmarks file has no images")
@@ -63,7 +66,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         load_calibration(args.calibration, camera=args.camera)
     seq = load_input(args.input, model=args.model, progress=not args.no_progress,
                      fps=args.fps)
-    analysis = analyze_pose(seq, exercise, side=args.side, space=args.space,
+    analysis = analyze_pose(seq, exercise, side=side, space=args.space,
                             calibration=args.calibration, camera=args.camera,
                             height_cm=args.height_cm, scale_board=args.scale_board,
                             scale_square_mm=args.scale_square_mm, video=args.input)
@@ -177,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file, image folder, or landmarks .npz")
     p.add_argument("--exercise", "-e", required=True, help="exercise id (see 'rehab exercises') "
                                                            "or a path to an exercise .toml")
-    p.add_argument("--side", choices=("left", "right", "auto"), default="auto",
-                   help="limb to analyse (default: auto, the side that moves)")
+    p.add_argument("--side", choices=("left", "right", "auto"), default=None,
+                   help="limb to analyse (default: with --patient, the prescription's or the "
+                        "affected side; else auto, the side that moves)")
     p.add_argument("--target-min", type=_float, metavar="DEG", help="target band, lower end")
     p.add_argument("--target-max", type=_float, metavar="DEG", help="target band, upper end")
     p.add_argument("--model", metavar="PATH.task",

@@ -18,7 +18,8 @@ from rehab.errors import RehabError
 from rehab.store import open_store
 from rehab.analysis import Analysis, analyze_sequence
 from rehab.exercises import get_exercise
-from rehab.store.cli import add_analyze_options, after_analyze, check_patient, prescribed_target
+from rehab.store.cli import (PatientPlan, add_analyze_options, after_analyze, check_patient,
+                             patient_plan, prescribed_target)
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 
 
@@ -185,6 +186,28 @@ def test_analyze_hooks(db: Path, tmp_path: Path) -> None:
     assert after_analyze(no_patient, analysis, out) is None
 
 
+def test_patient_plan_side_reps_and_sets(db: Path) -> None:
+    """Side: the command line, else the prescription's, else the affected side of a
+    one-sided exercise; reps and sets from the prescription."""
+    with open_store(db) as store:
+        store.add_patient("p01", "Ada", affected_side="left")
+        store.prescribe("p01", "squat", 85, 115, reps=8, sets=2, side="right",
+                        start=dt.date(2024, 2, 1))
+    parser = analyze_parser()
+    parser.add_argument("--side")
+    args = parser.parse_args(["x", "--patient", "p01", "--date", "2024-03-01", "--db", str(db)])
+    assert patient_plan(args, "squat", bilateral=True) == PatientPlan((85.0, 115.0), 8, 2,
+                                                                      "right")
+    assert patient_plan(args, "knee_extension") == PatientPlan(None, None, None, "left")
+    assert patient_plan(args, "hip_abduction", bilateral=True).side is None
+    args.side = "left"
+    assert patient_plan(args, "squat", bilateral=True).side == "left"
+    args.side = "auto"
+    assert patient_plan(args, "squat", bilateral=True).side == "right"
+    nobody = parser.parse_args(["x"])
+    assert patient_plan(nobody, "squat") == PatientPlan(None, None, None, None)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--patient", "ghost"], "unknown patient 'ghost'"),
     (["--patient", "p01", "--date", "yesterday"], "not an ISO date"),
@@ -209,14 +232,16 @@ def test_rehab_analyze_patient_end_to_end(db: Path, shared_data: Path,
                     "rehab.store.cli.add_analyze_options)")
     run(capsys, "patient", "add", "p01", "--name", "Ada")
     run(capsys, "prescribe", "p01", "squat", "--target-min", "85", "--target-max", "115",
-        "--reps", "10", "--sets", "3")
+        "--reps", "10", "--sets", "3", "--side", "left")
     code, out, err = run(capsys, "analyze", str(shared_data / "landmarks" / "squat_02.npz"),
                          "-e", "squat", "--patient", "p01", "--date", "2024-05-01",
                          "--out", str(tmp_path / "out"))
     assert code == 0, err
     with open_store(db) as store:
         (s,) = store.sessions("p01")
+    # the prescription's target and side (auto would have chosen the right knee)
     assert s.rep_count == 5 and (s.target_min, s.target_max) == (85.0, 115.0)
+    assert s.side == "left" and "side left: 5 repetition(s)" in out
     code, _, err = run(capsys, "analyze", str(shared_data / "landmarks" / "squat_02.npz"),
                        "-e", "squat", "--patient", "ghost", "--out", str(tmp_path / "o2"))
     assert code != 0 and "unknown patient 'ghost'" in err

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import logging
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rehab.errors import InputError, OutputError, RehabError
+from rehab.errors import InputError, OutputError
 
 if TYPE_CHECKING:
     from rehab.capture import Source
@@ -125,34 +124,14 @@ class _Plan:
 def _plan(args: argparse.Namespace) -> _Plan:
     """Exercise, target, reps, sets and side: command line, else prescription, else defaults."""
     from rehab.pipeline import resolve_exercise
+    from rehab.store.cli import patient_plan
 
     exercise = resolve_exercise(args.exercise, args.target_min, args.target_max,
                                 args.exercises_dir)
-    reps, sets, side = args.reps, args.sets, args.side
-    if args.patient is not None:
-        from rehab.store import open_store
-
-        db = Path(args.db).expanduser() if args.db else None
-        if db is not None and not db.is_file():
-            raise RehabError(f"no patient database at {db} (add the patient first with "
-                             f"'rehab patient add', or check --db)")
-        with open_store(db) as store:
-            patient = store.get_patient(args.patient)
-            p = store.prescription_for(args.patient, exercise.id, on=dt.date.today())
-        if p is None:
-            log.info("no prescription of %s for %s today; using the exercise's defaults",
-                     exercise.id, args.patient)
-        else:
-            lo = p.target_min if args.target_min is None else args.target_min
-            hi = p.target_max if args.target_max is None else args.target_max
-            exercise = exercise.with_target(lo, hi)
-            reps = reps or p.reps
-            sets = sets or p.sets
-            if side is None and p.side in ("left", "right"):
-                side = p.side
-        if side is None and patient.affected_side in ("left", "right") and \
-                not exercise.bilateral:
-            side = patient.affected_side
+    plan = patient_plan(args, exercise.id, exercise.bilateral)
+    if plan.target is not None:
+        exercise = exercise.with_target(*plan.target)
+    reps, sets, side = args.reps or plan.reps, args.sets or plan.sets, args.side or plan.side
     return _Plan(exercise, reps or DEFAULT_REPS, sets or DEFAULT_SETS, side or "auto")
 
 

@@ -4,8 +4,9 @@
 
 - `add_analyze_options(parser)`: ``--patient ID``, ``--date ISO``, ``--db PATH``;
 - `check_patient(args)` early, before any analysis work (unknown patient, bad date);
-- `prescribed_target(args, exercise_id)`: the target band from the patient's prescription
-  (values given on the command line win), or None;
+- `patient_plan(args, exercise_id, bilateral)`: the target band, reps, sets and side from
+  the patient's prescription (values given on the command line win); `rehab live` uses it
+  too;
 - `after_analyze(args, analysis, out_dir)`: stores the session, returns its id (or None).
 
 Errors are `RehabError` subclasses: one line on stderr and a non-zero exit.
@@ -19,6 +20,7 @@ import logging
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,27 +132,55 @@ def check_patient(args: argparse.Namespace) -> None:
         store.get_patient(args.patient)
 
 
-def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float, float] | None:
-    """The prescribed target band for the session's date, command-line values winning.
+@dataclass(frozen=True)
+class PatientPlan:
+    """What a patient's prescription in force says for one exercise on one day.
 
-    None without ``--patient`` or without a prescription in force on that date.
+    ``target`` is the band with command-line ``--target-min``/``--target-max`` winning (None
+    without a prescription); ``side`` is ``--side`` if given, else the prescription's, else
+    the patient's affected side for a one-sided exercise (None when none of these says).
     """
+
+    target: tuple[float, float] | None
+    reps: int | None
+    sets: int | None
+    side: str | None
+
+
+def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = False
+                 ) -> PatientPlan:
+    """The `PatientPlan` for ``--patient`` on ``--date`` (default today); empty without one."""
+    side = getattr(args, "side", None)
+    side = side if side in ("left", "right") else None
     if getattr(args, "patient", None) is None:
-        return None
+        return PatientPlan(None, None, None, side)
     day = parse_when(getattr(args, "date", None)).date()
     with _open(args) as store:
+        patient = store.get_patient(args.patient)
         p = store.prescription_for(args.patient, _exercise_id(exercise_id), on=day)
+    if side is None and p is not None and p.side in ("left", "right"):
+        side = p.side
+    if side is None and not bilateral and patient.affected_side in ("left", "right"):
+        side = patient.affected_side
     if p is None:
         log.info("no prescription of %s for %s on %s; using the exercise's target",
                  exercise_id, args.patient, day)
-        return None
+        return PatientPlan(None, None, None, side)
     lo = p.target_min if getattr(args, "target_min", None) is None else args.target_min
     hi = p.target_max if getattr(args, "target_max", None) is None else args.target_max
     if lo > hi:
         raise InputError(f"target min {lo:g} deg is greater than target max {hi:g} deg "
                          f"(command line combined with the prescription {p.target_min:g}-"
                          f"{p.target_max:g})")
-    return float(lo), float(hi)
+    return PatientPlan((float(lo), float(hi)), p.reps, p.sets, side)
+
+
+def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float, float] | None:
+    """The prescribed target band for the session's date, command-line values winning.
+
+    None without ``--patient`` or without a prescription in force on that date.
+    """
+    return patient_plan(args, exercise_id).target
 
 
 def after_analyze(args: argparse.Namespace, analysis: "Analysis",
