@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ from rehab.capture import Frame, LiveSource, Source
 from rehab.cli import main
 from rehab.exercises import get_exercise
 from rehab.live.audio import AudioCoach
-from rehab.live.cli import _exit_code
+from rehab.live.cli import _exit_code, _signals_end
 from rehab.live.gate import PatientGate
 from rehab.live.player import PacedVideoReader, paced_source
 from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
@@ -374,6 +376,39 @@ def test_a_crash_mid_session_leaves_the_session_and_its_reps(db: Path) -> None:
     [(s, reps)] = stored(db)
     assert s.ended is None and s.status == "interrupted"
     assert len(reps) == 2
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_sigterm_ends_the_session_and_saves_it(db: Path, tmp_path: Path, signals: int) -> None:
+    """``kill`` (SIGTERM) ends the session after the frame in progress, as ``q`` does: the
+    result files and the stored session are complete; a second SIGTERM interrupts at once
+    (as Ctrl-C), and what was stored stays."""
+    seq = knee_sequence(3)
+    store = StoreWriter(db)
+    store.start()
+    class Killed(ScriptedEstimator):
+        def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
+            if self.i == 285:  # 9.5 s, after the 2nd rep
+                for _ in range(signals):
+                    os.kill(os.getpid(), signal.SIGTERM)
+            return super().process(image_bgr, timestamp_s)
+
+    session = LiveSession(FrameList(seq.timestamps, seq.width, seq.height),
+                          Killed(poses_of(seq)),  # type: ignore[arg-type]
+                          get_exercise("knee_extension"),
+                          LiveConfig(reps=100, sets=1, mirror=False, camera=False),
+                          record_dir=tmp_path / "rec", store=store, patient_id="p1")
+    before = signal.getsignal(signal.SIGTERM)
+    with _signals_end(session):
+        result = session.run()
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    assert result.rep_count == 2 and result.stats.frames_processed == 286
+    [(s, reps)] = stored(db)
+    assert s.ended is not None and len(reps) == 2
+    doc = json.loads((tmp_path / "rec" / "session.json").read_text())
+    reason, code = ("terminated", 143) if signals == 1 else ("interrupted", 130)
+    assert doc["rep_count"] == 2 and doc["end_reason"] == reason
+    assert result.end_reason == reason and _exit_code(result, "replay") == code
 
 
 def test_ctrl_c_ends_the_session_cleanly(db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,12 +8,15 @@ modules (OpenCV, MediaPipe) are imported when the command runs, not when it regi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rehab.errors import InputError, OutputError
@@ -21,7 +24,7 @@ from rehab.errors import InputError, OutputError
 if TYPE_CHECKING:
     from rehab.capture import Source
     from rehab.exercises import Exercise
-    from rehab.live.session import SessionResult
+    from rehab.live.session import LiveSession, SessionResult
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +244,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         log.info("%s: %d sets of %d reps, target %g-%g deg, side %s", plan.exercise.name,
                  plan.sets, plan.reps, plan.exercise.target.min_deg,
                  plan.exercise.target.max_deg, plan.side)
-        result = session.run()
+        with _signals_end(session):
+            result = session.run()
         resources.remove(source)  # closed by the session
     finally:
         if abort is not None:
@@ -271,6 +275,32 @@ def _warm_up(estimator: Any, exercise: "Exercise", size: tuple[int, int],
     warm_up_counter(exercise)
 
 
+@contextlib.contextmanager
+def _signals_end(session: "LiveSession") -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) end the session
+    like ``q``: after the current frame, saved and stored. A second one interrupts at once
+    (as Ctrl-C: what was stored stays). Only in the main thread, where signals arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        log.info("%s received: ending the session", signal.Signals(signum).name)
+        session.request_stop("terminated")
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _exit_code(result: "SessionResult", source_name: str) -> int:
     """0 for a session that ended normally; errors as one line each on stderr."""
     code = 0
@@ -285,6 +315,8 @@ def _exit_code(result: "SessionResult", source_name: str) -> int:
             code = code or OutputError.exit_code
     if result.end_reason == "interrupted":
         code = code or 130
+    if result.end_reason == "terminated":
+        code = code or 128 + signal.SIGTERM
     return code
 
 

@@ -56,6 +56,7 @@ END_REASONS = {
     "complete": "all sets done",
     "quit": "ended by the patient",
     "interrupted": "interrupted (Ctrl-C)",
+    "terminated": "stopped by the system (a termination signal)",
     "source_ended": "end of the recording",
     "camera_lost": "the camera stopped delivering frames (unplugged or taken by another program?)",
     "time_limit": "time limit reached",
@@ -256,6 +257,14 @@ class LiveSession:
         self._t0: float | None = None
         self._last_t = -math.inf
         self._last_index: int | None = None
+        self._stop_reason: str | None = None
+
+    def request_stop(self, reason: str = "terminated") -> None:
+        """End the session after the frame in progress, saving it as any normal end does
+        (safe to call from a signal handler or another thread)."""
+        if reason not in END_REASONS:
+            raise ValueError(f"unknown end reason {reason!r}")
+        self._stop_reason = self._stop_reason or reason
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -272,6 +281,10 @@ class LiveSession:
                                     arrived if frame.arrived is None else frame.arrived)
                 if action == "quit":
                     reason = "quit"
+                    break
+                if self._stop_reason is not None:
+                    reason = self._stop_reason
+                    log.info("session stopped (%s); saving what was done", reason)
                     break
                 if self._finished_at is not None and self._t() - self._finished_at >= \
                         self.config.linger_s:
