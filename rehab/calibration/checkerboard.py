@@ -145,7 +145,7 @@ def _to_gray(image: np.ndarray) -> np.ndarray:
     else:
         raise InputError(f"unsupported image shape {image.shape}")
     if gray.dtype != np.uint8:
-        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        gray = cv2.normalize(gray, np.empty_like(gray), 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     return gray
 
 
@@ -204,11 +204,12 @@ def _detect(gray: np.ndarray, board: tuple[int, int]) -> Detection | None:
             if min(board) < 3:  # the classic detector needs 3x3 or more
                 continue
             found, corners = cv2.findChessboardCorners(
-                small, board, cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE)
+                small, board, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE)
         else:
-            found, corners = cv2.findChessboardCornersSB(
-                small, board, cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY
-                | cv2.CALIB_CB_NORMALIZE_IMAGE)
+            # OpenCV's default flags (0), as this call has always run: the flags written here
+            # (EXHAUSTIVE | ACCURACY | NORMALIZE_IMAGE) were passed positionally as ``corners``
+            # and ignored. Passing them as ``flags=`` changes detections: a separate decision.
+            found, corners = cv2.findChessboardCornersSB(small, board, flags=0)
         if not found or corners is None:
             continue
         pts = (corners.reshape(-1, 2).astype(np.float64) + 0.5) / scale - 0.5 - pad
@@ -320,7 +321,7 @@ def _run_calibrate(obj: Sequence[np.ndarray], img: Sequence[np.ndarray],
     rms, k, d, rvecs, tvecs, std, _, _ = cv2.calibrateCameraExtended(
         [o.reshape(-1, 1, 3).astype(np.float32) for o in obj],  # OpenCV wants float32
         [i.reshape(-1, 1, 2).astype(np.float32) for i in img],
-        size, None, None, flags=flags, criteria=_CRITERIA)
+        size, np.zeros((3, 3)), np.zeros(5), flags=flags, criteria=_CRITERIA)
     return float(rms), k, d.ravel(), tuple(rvecs), tuple(tvecs), std.ravel()[:4].copy()
 
 
@@ -436,7 +437,7 @@ def coverage(image_points: Sequence[np.ndarray], image_size: tuple[int, int]
     for pts in image_points:
         p = np.asarray(pts, np.float64).reshape(-1, 2)
         hull = cv2.convexHull((p * scale).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 1)
+        cv2.fillConvexPoly(mask, hull, (1,))
         col = np.clip((p[:, 0] / w * 3).astype(int), 0, 2)
         row = np.clip((p[:, 1] / h * 3).astype(int), 0, 2)
         hit[row, col] = True
@@ -557,15 +558,15 @@ def calibrate_from_images(paths: Iterable[str | os.PathLike[str]],
     if model != "auto" and model not in DISTORTION_MODELS:
         raise ConfigError(f"unknown distortion model '{model}' "
                           f"(choose auto or {', '.join(DISTORTION_MODELS)})")
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise InputError("no calibration images given")
     results: list[ImageResult] = []
     labels: list[str] = []
     detections: list[Detection] = []
     size: tuple[int, int] | None = None
     size_from = ""
-    for p in paths:
+    for p in files:
         image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) if p.is_file() else None
         if image is None:
             results.append(ImageResult(str(p), "unreadable",
@@ -597,13 +598,13 @@ def calibrate_from_images(paths: Iterable[str | os.PathLike[str]],
             detections.append(det)
         log.debug("%s: %s (%s)", p.name, results[-1].status, results[-1].detail)
     if size is None:
-        raise InputError(f"none of the {len(paths)} calibration images could be read")
+        raise InputError(f"none of the {len(files)} calibration images could be read")
     if not detections:
         raise InputError(f"no checkerboard with {board[0]}x{board[1]} inner corners found in "
-                         f"any of the {len(paths)} images ({_BOARD_HELP}; "
+                         f"any of the {len(files)} images ({_BOARD_HELP}; "
                          "see calibration/README.md)")
     return _calibrate_views(labels, detections, size, board, square_mm,
-                            name or _default_name(paths), model, results)
+                            name or _default_name(files), model, results)
 
 
 # --------------------------------------------------------------------------- video
@@ -617,8 +618,10 @@ def _view_features(det: Detection, size: tuple[int, int]) -> np.ndarray:
     centre = c.mean(axis=0) / np.array([w, h])
     extent = math.sqrt(cv2.contourArea(cv2.convexHull(c.astype(np.float32))) / (w * h))
     # perspective: ratio of opposite edge lengths of the board outline, in log scale
-    top, bottom = np.linalg.norm(g[0, -1] - g[0, 0]), np.linalg.norm(g[-1, -1] - g[-1, 0])
-    left, right = np.linalg.norm(g[-1, 0] - g[0, 0]), np.linalg.norm(g[-1, -1] - g[0, -1])
+    top = float(np.linalg.norm(g[0, -1] - g[0, 0]))
+    bottom = float(np.linalg.norm(g[-1, -1] - g[-1, 0]))
+    left = float(np.linalg.norm(g[-1, 0] - g[0, 0]))
+    right = float(np.linalg.norm(g[-1, -1] - g[0, -1]))
     persp = np.log([max(top, 1e-6) / max(bottom, 1e-6), max(left, 1e-6) / max(right, 1e-6)])
     return np.concatenate([centre, [extent], 2.0 * np.abs(persp)])
 

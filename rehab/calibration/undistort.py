@@ -33,7 +33,7 @@ def undistort_pixels(points_px: np.ndarray, calib: CameraCalibration) -> np.ndar
     if ok.any():
         k = calib.camera_matrix
         und = cv2.undistortPointsIter(flat[ok].reshape(-1, 1, 2), k, calib.dist_coeffs,
-                                      None, k, _ITER_CRITERIA)
+                                      np.eye(3), k, _ITER_CRITERIA)  # R = I: no rectification
         out[ok] = und.reshape(-1, 2)
     return out.reshape(pts.shape)
 

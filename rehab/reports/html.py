@@ -7,9 +7,11 @@ through `html.escape`; the page loads nothing from elsewhere.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -107,7 +109,7 @@ def _trends(data: ReportData) -> str:
     if not data.trends:
         out.append('<p class="empty">No sessions recorded in this period.</p>')
     for trend in data.trends:
-        out.append(_figure(lambda ax, t=trend: plots.plot_recovery_trend(t, ax=ax),
+        out.append(_figure(functools.partial(plots.plot_recovery_trend, trend),
                            f"{trend.label}: peak angle per session (median with interquartile "
                            f"range and min–max; best rep), target band and norm", (9.0, 3.4)))
     out.append("</section>")
@@ -184,7 +186,7 @@ def render_html_text(data: ReportData) -> str:
         generated=e(f"{data.generated:%Y-%m-%d %H:%M}"), version=e(__version__))
 
 
-def render_html(data: ReportData, out: str | Path) -> Path:
+def render_html(data: ReportData, out: str | os.PathLike[str]) -> Path:
     """Write the report to ``out`` (atomically) and return the path."""
     out = Path(out)
     text = render_html_text(data)

@@ -7,6 +7,7 @@ panels a page), adherence, latest session (trace, per-rep table, left/right), qu
 from __future__ import annotations
 
 import logging
+import os
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -68,7 +69,7 @@ def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
         cell.set_edgecolor("0.85")
         if r == 0:
             cell.set_facecolor("#eef2f7")
-            cell.get_text().set_weight("bold")
+            cell.get_text().set_fontweight("bold")
             if any("\n" in h for h in header):
                 cell.set_height(2 * cell.get_height())
     row_heights: dict[int, float] = {}
@@ -203,7 +204,7 @@ def _quality_pages(data: ReportData, first_number: int) -> list[Figure]:
         wrapped += [f"• {parts[0]}"] + parts[1:]
     if not wrapped:
         wrapped = ["No tracking or camera problems were noted in this period."]
-    figs = []
+    figs: list[Figure] = []
     for k in range(0, len(wrapped), QUALITY_LINES_PER_PAGE):
         fig = _page(data, "Quality notes" + (" (continued)" if k else ""),
                     first_number + len(figs))
@@ -224,13 +225,15 @@ def _pages(data: ReportData) -> Iterator[Callable[[int], list[Figure]]]:
     yield lambda n: [_cover(data, n)]
     n_trend = max(1, -(-len(data.trends) // TRENDS_PER_PAGE))
     for chunk in range(n_trend):
-        yield lambda n, c=chunk: [_trend_page(data, n, c)]
+        def trend(n: int, c: int = chunk) -> list[Figure]:
+            return [_trend_page(data, n, c)]
+        yield trend
     yield lambda n: [_adherence_page(data, n)]
     yield lambda n: _latest_pages(data, n)
     yield lambda n: _quality_pages(data, n)
 
 
-def render_pdf(data: ReportData, out: str | Path, progress: bool = False) -> Path:
+def render_pdf(data: ReportData, out: str | os.PathLike[str], progress: bool = False) -> Path:
     """Write the report to ``out`` (atomically) and return the path."""
     from matplotlib.backends.backend_pdf import PdfPages
     from tqdm import tqdm

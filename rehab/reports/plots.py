@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from numpy.typing import ArrayLike
 
 from rehab.reports.data import Headline, SideComparison, Trace, Trend, Week
 
@@ -42,6 +44,11 @@ def _empty(ax: Axes, message: str) -> None:
     ax.set_yticks([])
 
 
+def _dates(days: Sequence[dt.date]) -> ArrayLike:
+    """``days`` unchanged as x data: matplotlib's unit converters take dates, its stubs don't."""
+    return cast("ArrayLike", days)
+
+
 def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
@@ -50,7 +57,8 @@ def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if len(set(days)) == 1:  # one day: give the axis some width
         d = days[0]
-        ax.set_xlim(d - dt.timedelta(days=3), d + dt.timedelta(days=3))
+        ax.set_xlim(cast(float, d - dt.timedelta(days=3)),  # dates: see _dates
+                    cast(float, d + dt.timedelta(days=3)))
 
 
 def plot_recovery_trend(trend: Trend, ax: Axes | None = None) -> tuple[Figure, Axes]:
@@ -71,17 +79,18 @@ def plot_recovery_trend(trend: Trend, ax: Axes | None = None) -> tuple[Figure, A
         _empty(ax, "no counted repetitions in this period")
         return fig, ax
     days = [s.session.started for s in measured]
+    x = _dates(days)
     med = np.array([s.median for s in measured])
     q25 = np.array([s.q25 for s in measured])
     q75 = np.array([s.q75 for s in measured])
     lo = np.array([s.low for s in measured])
     hi = np.array([s.high for s in measured])
     best = np.array([s.best for s in measured])
-    ax.vlines(days, lo, hi, color=MEDIAN_COLOUR, alpha=0.35, lw=1)
-    ax.vlines(days, q25, q75, color=MEDIAN_COLOUR, alpha=0.8, lw=3 if len(days) < 60 else 1.5)
+    ax.vlines(x, lo, hi, color=MEDIAN_COLOUR, alpha=0.35, lw=1)
+    ax.vlines(x, q25, q75, color=MEDIAN_COLOUR, alpha=0.8, lw=3 if len(days) < 60 else 1.5)
     marker = "o" if len(days) < 60 else "."
-    ax.plot(days, med, marker=marker, color=MEDIAN_COLOUR, lw=1, ms=4, label="median rep")
-    ax.plot(days, best, ls="none", marker="^", color=BEST_COLOUR, ms=4 if len(days) < 60 else 2,
+    ax.plot(x, med, marker=marker, color=MEDIAN_COLOUR, lw=1, ms=4, label="median rep")
+    ax.plot(x, best, ls="none", marker="^", color=BEST_COLOUR, ms=4 if len(days) < 60 else 2,
             label="best rep")
     values = np.concatenate([lo, hi] + ([np.array(trend.target)] if trend.target else [])
                             + ([np.array([trend.norm])] if trend.norm is not None else []))
@@ -101,9 +110,10 @@ def plot_sessions_per_week(weeks: Sequence[Week], ax: Axes | None = None) -> tup
         _empty(ax, "no weeks in this period")
         return fig, ax
     starts = [w.start for w in weeks]
-    ax.bar(starts, [w.sessions for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR)
+    ax.bar(_dates(starts), [w.sessions for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR)
     ax.set_ylabel("sessions")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    # the default y locator, AutoLocator, is a MaxNLocator
+    cast(MaxNLocator, ax.yaxis.get_major_locator()).set_params(integer=True)
     _date_axis(ax, starts)
     return fig, ax
 
@@ -116,12 +126,12 @@ def plot_reps_vs_prescribed(weeks: Sequence[Week], ax: Axes | None = None) -> tu
         _empty(ax, "no weeks in this period")
         return fig, ax
     starts = [w.start for w in weeks]
-    ax.bar(starts, [w.reps_done for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR,
+    ax.bar(_dates(starts), [w.reps_done for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR,
            label="done (counted reps)")
     presc = [math.nan if w.reps_prescribed is None else w.reps_prescribed for w in weeks]
     if any(math.isfinite(p) for p in presc):
         edges = starts + [starts[-1] + dt.timedelta(days=7)]
-        ax.stairs(presc, edges, baseline=None, color=PRESCRIBED_COLOUR, lw=1.5,
+        ax.stairs(presc, _dates(edges), baseline=None, color=PRESCRIBED_COLOUR, lw=1.5,
                   label="prescribed", zorder=3)
     ax.set_ylabel("reps")
     _date_axis(ax, starts)
