@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -58,19 +58,22 @@ class FrameList(Source):
 
 
 class ScriptedEstimator:
-    """Returns the given per-frame poses in order (None: nobody)."""
+    """Returns the given per-frame poses in order (None: nobody); calls ``event`` (a crash,
+    a signal) before frame ``at``."""
 
     model_name = "scripted"
     model_sha256 = ""
 
-    def __init__(self, poses: Sequence[FramePose | None], fail_at: int | None = None) -> None:
+    def __init__(self, poses: Sequence[FramePose | None], at: int | None = None,
+                 event: Callable[[], None] | None = None) -> None:
         self.poses = list(poses)
         self.i = 0
-        self.fail_at = fail_at
+        self.at = at
+        self.event = event
 
     def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
-        if self.fail_at is not None and self.i == self.fail_at:
-            raise RuntimeError("model crashed")
+        if self.event is not None and self.i == self.at:
+            self.event()
         pose = self.poses[self.i]
         self.i += 1
         return pose
@@ -366,8 +369,12 @@ def test_a_crash_mid_session_leaves_the_session_and_its_reps(db: Path) -> None:
     store = StoreWriter(db)
     store.start()
     fail_at = int(np.searchsorted(seq.timestamps, 9.5))  # after the 2nd rep
+
+    def model_crash() -> None:
+        raise RuntimeError("model crashed")
+
     session = LiveSession(FrameList(seq.timestamps, 640, 480),
-                          ScriptedEstimator(poses_of(seq), fail_at=fail_at),
+                          ScriptedEstimator(poses_of(seq), fail_at, model_crash),
                           get_exercise("knee_extension"),
                           LiveConfig(reps=10, side="right", mirror=False, camera=False),
                           store=store, patient_id="p1")
@@ -386,15 +393,13 @@ def test_sigterm_ends_the_session_and_saves_it(db: Path, tmp_path: Path, signals
     seq = knee_sequence(3)
     store = StoreWriter(db)
     store.start()
-    class Killed(ScriptedEstimator):
-        def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
-            if self.i == 285:  # 9.5 s, after the 2nd rep
-                for _ in range(signals):
-                    os.kill(os.getpid(), signal.SIGTERM)
-            return super().process(image_bgr, timestamp_s)
+
+    def kill() -> None:
+        for _ in range(signals):
+            os.kill(os.getpid(), signal.SIGTERM)
 
     session = LiveSession(FrameList(seq.timestamps, seq.width, seq.height),
-                          Killed(poses_of(seq)),  # type: ignore[arg-type]
+                          ScriptedEstimator(poses_of(seq), 285, kill),  # 9.5 s: 2 reps done
                           get_exercise("knee_extension"),
                           LiveConfig(reps=100, sets=1, mirror=False, camera=False),
                           record_dir=tmp_path / "rec", store=store, patient_id="p1")
@@ -416,13 +421,11 @@ def test_ctrl_c_ends_the_session_cleanly(db: Path, capsys: pytest.CaptureFixture
     store = StoreWriter(db)
     store.start()
 
-    class Interrupted(ScriptedEstimator):
-        def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
-            if self.i == 285:  # 9.5 s, after the 2nd rep
-                raise KeyboardInterrupt
-            return super().process(image_bgr, timestamp_s)
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
 
-    result = run_replay(seq, "knee_extension", estimator=Interrupted(poses_of(seq)),
+    result = run_replay(seq, "knee_extension",
+                        estimator=ScriptedEstimator(poses_of(seq), 285, ctrl_c),  # after rep 2
                         store=store, patient_id="p1")
     assert result.end_reason == "interrupted" and result.rep_count == 2
     [(s, reps)] = stored(db)
