@@ -12,8 +12,8 @@ run of each on a few frames comes first (imports, numba cache, model build). Run
 interleaved (bare/rehab, then rehab/bare, ...) and the median of ``--repeats`` is kept.
 
 Goal: rehab at least 90% of bare frames/s (``--min-ratio``) on single-person videos;
-exit status 1 if missed. "extra s" is how many seconds more (or less) rehab took in all. The two-person video is reported but not gated: there rehab
-detects both people in every frame so that it can follow the patient, which costs a
+exit status 1 if missed. "extra s" is how many seconds more (or less) rehab took in all.
+The two-person video is reported but not gated: there rehab detects both people in every frame so that it can follow the patient, which costs a
 second landmark pass per frame and detector runs, while the bare loop tracks one person
 (on that video the woman standing at the side, not the patient).
 """
@@ -46,7 +46,6 @@ MULTI_PERSON = {
         "two people in view: rehab detects both in every frame to follow the patient",
 }
 """Videos with several people: reported, not gated (why in the value)."""
-
 
 
 def bare_mediapipe(video: Path, model: Path) -> int:
