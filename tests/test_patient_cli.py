@@ -202,8 +202,8 @@ def test_patient_plan_side_reps_and_sets(db: Path) -> None:
     assert patient_plan(args, "hip_abduction", bilateral=True).side is None
     args.side = "left"
     assert patient_plan(args, "squat", bilateral=True).side == "left"
-    args.side = "auto"
-    assert patient_plan(args, "squat", bilateral=True).side == "right"
+    args.side = "auto"  # asked for explicitly: the side that moves
+    assert patient_plan(args, "squat", bilateral=True).side == "auto"
     nobody = parser.parse_args(["x"])
     assert patient_plan(nobody, "squat") == PatientPlan(None, None, None, None)
 

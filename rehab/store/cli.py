@@ -137,8 +137,9 @@ class PatientPlan:
     """What a patient's prescription in force says for one exercise on one day.
 
     ``target`` is the band with command-line ``--target-min``/``--target-max`` winning (None
-    without a prescription); ``side`` is ``--side`` if given, else the prescription's, else
-    the patient's affected side for a one-sided exercise (None when none of these says).
+    without a prescription); ``side`` is ``--side`` if given (``auto`` included), else the
+    prescription's, else the patient's affected side for a one-sided exercise (None when
+    none of these says).
     """
 
     target: tuple[float, float] | None
@@ -150,8 +151,7 @@ class PatientPlan:
 def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = False
                  ) -> PatientPlan:
     """The `PatientPlan` for ``--patient`` on ``--date`` (default today); empty without one."""
-    side = getattr(args, "side", None)
-    side = side if side in ("left", "right") else None
+    side = getattr(args, "side", None)  # given on the command line (auto included): it wins
     if getattr(args, "patient", None) is None:
         return PatientPlan(None, None, None, side)
     day = parse_when(getattr(args, "date", None)).date()
