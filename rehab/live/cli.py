@@ -66,6 +66,8 @@ def _float(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``rehab live`` to the subcommands."""
+    from rehab.store.cli import add_db_option
+
     p = sub.add_parser(
         "live", help="live coaching in front of a webcam",
         description="Count and score repetitions live: skeleton, the tracked angle against "
@@ -92,8 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--patient", metavar="ID",
                    help="store the session and each rep in this patient's history; their "
                         "prescription supplies target, reps, sets and side")
-    p.add_argument("--db", metavar="PATH",
-                   help="patient database (default: $REHAB_DB or the user data folder)")
+    add_db_option(p)
     p.add_argument("--record", metavar="DIR",
                    help="write overlay.mp4, session.json and the result files here")
     p.add_argument("--headless", action="store_true",

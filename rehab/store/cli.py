@@ -97,7 +97,8 @@ def _open(args: argparse.Namespace, must_exist: bool = True) -> "Store":
     return open_store(path)
 
 
-def _add_db(p: argparse.ArgumentParser) -> None:
+def add_db_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--db PATH``, as every command that opens the patient database takes it."""
     p.add_argument("--db", metavar="PATH",
                    help="patient database (default: $REHAB_DB or the user data folder)")
 
@@ -114,11 +115,10 @@ def add_analyze_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("patient history")
     g.add_argument("--patient", metavar="ID",
                    help="store the session in this patient's history; their prescription "
-                        "supplies the target when --target-min/--target-max are not given")
+                        "supplies the target and side when not given on the command line")
     g.add_argument("--date", metavar="ISO",
                    help="date or date-time of the session (default: now)")
-    g.add_argument("--db", metavar="PATH",
-                   help="patient database (default: $REHAB_DB or the user data folder)")
+    add_db_option(g)
 
 
 def check_patient(args: argparse.Namespace) -> None:
@@ -339,28 +339,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.add_argument("--name", required=True, help="display name shown in reports")
     q.add_argument("--side", choices=("left", "right", "both"), help="affected side")
     q.add_argument("--notes", default="", help="free-text notes")
-    _add_db(q)
+    add_db_option(q)
     q.set_defaults(func=cmd_patient_add)
 
     q = sub.add_parser("list", help="list patients")
-    _add_db(q)
+    add_db_option(q)
     q.set_defaults(func=cmd_patient_list)
 
     q = sub.add_parser("show", help="a patient's details, prescriptions and sessions")
     q.add_argument("id", help="patient id")
-    _add_db(q)
+    add_db_option(q)
     q.set_defaults(func=cmd_patient_show)
 
     q = sub.add_parser("export", help="write everything held about a patient (JSON + CSV)")
     q.add_argument("id", help="patient id")
     q.add_argument("--out", "-o", required=True, metavar="DIR", help="export folder")
-    _add_db(q)
+    add_db_option(q)
     q.set_defaults(func=cmd_patient_export)
 
     q = sub.add_parser("delete", help="delete a patient and all their data and files")
     q.add_argument("id", help="patient id")
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    _add_db(q)
+    add_db_option(q)
     q.set_defaults(func=cmd_patient_delete)
 
     p = subparsers.add_parser("prescribe", help="prescribe an exercise to a patient",
@@ -380,7 +380,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--end", metavar="DATE", help="last day (default: open)")
     p.add_argument("--exercises-dir", metavar="DIR",
                    help="extra folder of exercise definitions (*.toml)")
-    _add_db(p)
+    add_db_option(p)
     p.set_defaults(func=cmd_prescribe)
 
     p = subparsers.add_parser("report", help="a patient's progress report (PDF or HTML)",
@@ -394,5 +394,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--out", "-o", required=True, metavar="FILE",
                    help="report.pdf or report.html")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_db(p)
+    add_db_option(p)
     p.set_defaults(func=cmd_report)
