@@ -264,10 +264,15 @@ def _register_extensions(sub: argparse._SubParsersAction) -> None:  # type: igno
             module.add_parser(sub).set_defaults(func=module.run)
 
 
+LOG_HANDLER_NAME = "rehab-cli"
+"""Name of the stderr handler `main` puts on the root logger."""
+
+
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rehab: %(message)s"))
+    handler.set_name(LOG_HANDLER_NAME)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
