@@ -1,214 +1,138 @@
-"""The offline analysis pipeline: pose sequence -> angles -> repetitions -> scores.
+"""The offline analysis: pose sequence -> angles -> repetitions -> scores.
 
 `analyze_sequence` is the library entry point that everything else (CLI, validation, live
 and batch sessions, reports) reuses; `write_outputs` writes ``result.json``, ``reps.csv``,
-``angles.csv`` and ``landmarks.npz`` into a folder, each atomically.
+``angles.csv`` and ``landmarks.npz`` into a folder, each atomically, through `rehab.codec`.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import io
-import json
 import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from rehab import __version__
+from rehab.codec import reps_csv as _reps_csv_text
+from rehab.codec import result_document
 from rehab.errors import InputError, NoPoseError, OutputError
-from rehab.fileio import write_text_atomic
-from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
+from rehab.exercises import Exercise, compensation_column
+from rehab.fileio import write_json_atomic, write_text_atomic
 from rehab.kinematics import AngleSet, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
-from rehab.reps import Segmentation, segment_reps, side_score
-from rehab.scoring import RepScore, score_reps
+from rehab.model import (
+    RESULT_SCHEMA_VERSION,
+    TRUNK_ANGLES,
+    Analysis,
+    Note,
+    NoteCode,
+    Side,
+    angle_column,
+)
+from rehab.reps import segment_reps, side_score
+from rehab.scoring import score_reps
 from rehab.sequence import PoseSequence, save_npz
+from rehab.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
-RESULT_SCHEMA_VERSION = 1
-MIN_MEASURED_FRACTION = 0.2
-"""Below this fraction of frames with the primary angle measured, the analysis refuses."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Analysis:
-    """Everything the analysis of one recording produced."""
-
-    exercise: Exercise
-    side: str
-    sequence: PoseSequence
-    angles: AngleSet
-    smoothed: dict[str, np.ndarray]
-    """Smoothed signals by name: ``primary`` and each compensation id."""
-    segmentation: Segmentation
-    reps: tuple[RepScore, ...]
-    """Counted repetitions, in order."""
-    partial: tuple[RepScore, ...]
-    """Candidates that were not counted (partial at the edges, too short, too long)."""
-    side_scores: dict[str, float]
-    notes: tuple[str, ...]
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Additional result fields added by optional stages (calibration, scale)."""
-    rep_extra: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    """Additional per-rep fields by start frame (e.g. ``distances_cm``)."""
-
-    @property
-    def rep_count(self) -> int:
-        return len(self.reps)
-
-    @property
-    def primary_column(self) -> str:
-        name = self.exercise.counting.angle
-        return name if name in TRUNK_ANGLES else f"{self.side}_{name}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``result.json`` document (schema in the README)."""
-        seq = self.sequence
-        ex = self.exercise
-        scores = [r.score for r in self.reps]
-        return {
-            "schema_version": RESULT_SCHEMA_VERSION,
-            "rehab_version": __version__,
-            "exercise": ex.id,
-            "exercise_name": ex.name,
-            "side": self.side,
-            "angle": self.primary_column,
-            "angle_space": self.angles.space,
-            "target": {"min_deg": ex.target.min_deg, "max_deg": ex.target.max_deg},
-            "rep_count": self.rep_count,
-            "reps_target_met": sum(r.target_met for r in self.reps),
-            "mean_score": _finite_or_none(float(np.mean(scores)) if scores else math.nan),
-            "source": seq.source,
-            "fps": round(float(seq.fps), 4),
-            "frames": seq.n_frames,
-            "frames_with_pose": seq.frames_with_pose,
-            "duration_s": round(seq.duration, 4),
-            "width": seq.width,
-            "height": seq.height,
-            "model": seq.model,
-            "model_sha256": seq.model_sha256,
-            "segmentation": {
-                "rest_position": self.segmentation.rest_position,
-                "start_state": self.segmentation.start_state,
-                "low_threshold_deg": _finite_or_none(self.segmentation.low_threshold),
-                "high_threshold_deg": _finite_or_none(self.segmentation.high_threshold),
-                "side_scores": {k: round(v, 3) for k, v in self.side_scores.items()},
-            },
-            "reps": [{**_rep_dict(r), **self.rep_extra.get(r.start_frame, {})}
-                     for r in self.reps],
-            "partial_reps": [_rep_dict(r) for r in self.partial],
-            "notes": list(self.notes),
-            **self.extra,
-        }
-
-
-def _finite_or_none(x: float) -> float | None:
-    return round(float(x), 3) if math.isfinite(x) else None
-
-
-def _rep_dict(r: RepScore) -> dict[str, Any]:
-    return {
-        "index": r.index,
-        "kind": r.kind,
-        "start_s": round(r.start_s, 4),
-        "end_s": round(r.end_s, 4),
-        "peak_s": round(r.peak_s, 4),
-        "start_frame": r.start_frame,
-        "peak_frame": r.peak_frame,
-        "end_frame": r.end_frame,
-        "min_deg": _finite_or_none(r.min_deg),
-        "max_deg": _finite_or_none(r.max_deg),
-        "rom_deg": _finite_or_none(r.rom_deg),
-        "peak_deg": _finite_or_none(r.peak_deg),
-        "target_met": r.target_met,
-        "duration_s": round(r.duration_s, 4),
-        "time_to_peak_s": round(r.time_to_peak_s, 4),
-        "tracked_fraction": round(r.tracked_fraction, 4),
-        "compensations": {k: _finite_or_none(v) if v is not None else None
-                          for k, v in r.compensations.items()},
-        "score": r.score,
-        "flags": list(r.flags),
-    }
+__all__ = ["Analysis", "RESULT_SCHEMA_VERSION", "analyze_sequence", "angles_csv",
+           "choose_side", "prepare_out_dir", "reps_csv", "write_outputs"]
 
 
 def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
-                smoothed: dict[str, np.ndarray] | None = None) -> tuple[str, dict[str, float]]:
+                smoothed: dict[str, np.ndarray] | None = None,
+                settings: AnalysisSettings | None = None) -> tuple[str, dict[str, float]]:
     """The side to analyse: as asked, or (``auto``) the one that moves most and is best seen."""
+    settings = settings or exercise.settings
     name = exercise.counting.angle
     if name in TRUNK_ANGLES:
-        return ("none", {})
+        return (Side.NONE, {})
     scores = {}
-    for s in ("left", "right"):
+    for s in (Side.LEFT, Side.RIGHT):
         x = smoothed[s] if smoothed is not None else angles.column(name, s)
-        scores[s] = side_score(x)
+        scores[str(s)] = side_score(x, settings)
     if side in ("left", "right"):
-        return side, scores
+        return Side(side), scores
     if side != "auto":
         raise InputError(f"side must be left, right or auto, not {side!r}")
-    return max(scores, key=lambda s: scores[s]), scores
+    return Side(max(scores, key=lambda s: scores[s])), scores
+
+
+def _check_measured(seq: PoseSequence, exercise: Exercise, side: str, raw: np.ndarray,
+                    settings: AnalysisSettings) -> list[Note]:
+    """Refuse when the primary angle is too rarely measured; a note when only partly."""
+    name = exercise.counting.angle
+    frac = np.isfinite(raw).sum() / max(1, seq.detected.sum())
+    if frac < settings.min_measured_fraction:
+        where = f"the {side} " if side != Side.NONE else "the "
+        raise NoPoseError(
+            f"{seq.source or 'input'}: {where}{name.replace('_', ' ')} could be measured in only "
+            f"{100 * frac:.0f}% of the frames with a person; the joints it needs "
+            f"are out of view or hidden (film the whole limb, {exercise.view} view)")
+    if frac < settings.partly_measured_fraction:
+        return [Note(NoteCode.PARTLY_MEASURED,
+                     f"{name} measured in {100 * frac:.0f}% of frames with a person "
+                     f"(limb partly out of view or hidden)", {"fraction": round(frac, 4)})]
+    return []
 
 
 def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
-                     space: Literal["image", "world"] | None = None) -> Analysis:
-    """Analyse one pose sequence for ``exercise`` (target already applied to the exercise)."""
+                     space: Literal["image", "world"] | None = None,
+                     settings: AnalysisSettings | None = None) -> Analysis:
+    """Analyse one pose sequence for ``exercise`` (target already applied to the exercise).
+
+    ``settings`` default to the exercise's (the defaults with its TOML's ``[settings]``).
+    """
     if seq.n_frames == 0:
         raise InputError(f"{seq.source or 'input'}: no frames")
     if seq.frames_with_pose == 0:
         raise NoPoseError(f"{seq.source or 'input'}: no person detected in any of "
                           f"{seq.n_frames} frames")
+    settings = settings or exercise.settings
     space = space or exercise.counting.space
-    angles = compute_angles(seq, space=space)
+    angles = compute_angles(seq, space=space, min_visibility=settings.min_visibility)
     t = seq.timestamps
     name = exercise.counting.angle
-    notes = list(seq.notes)
-    if name in TRUNK_ANGLES:
-        sides_smoothed = {"none": smooth_signal(angles.column(name), t)}
-    else:
-        sides_smoothed = {s: smooth_signal(angles.column(name, s), t) for s in ("left", "right")}
-    chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed)
-    raw = angles.column(name, None if chosen == "none" else chosen)
-    measured = np.isfinite(raw)
-    with_pose = seq.detected
-    frac = measured.sum() / max(1, with_pose.sum())
-    if frac < MIN_MEASURED_FRACTION:
-        where = f"the {chosen} " if chosen != "none" else "the "
-        raise NoPoseError(
-            f"{seq.source or 'input'}: {where}{name.replace('_', ' ')} could be measured in only "
-            f"{100 * frac:.0f}% of the frames with a person; the joints it needs "
-            f"are out of view or hidden (film the whole limb, {exercise.view} view)")
-    if frac < 0.8:
-        notes.append(f"{name} measured in {100 * frac:.0f}% of frames with a person "
-                     f"(limb partly out of view or hidden)")
-    if side == "auto" and chosen != "none":
-        notes.append(f"side auto: {chosen} (movement x visibility: "
-                     + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")")
-    primary = sides_smoothed[chosen]
-    segmentation = segment_reps(primary, t, exercise)
+
+    def smooth(x: np.ndarray) -> np.ndarray:
+        return smooth_signal(x, t, settings.cutoff_hz, settings.max_gap_s)
+
+    sides = (Side.NONE,) if name in TRUNK_ANGLES else (Side.LEFT, Side.RIGHT)
+    sides_smoothed = {str(s): smooth(angles.column(name, s)) for s in sides}
+    chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed, settings)
+    raw = angles.column(name, chosen)
+    notes = list(seq.notes) + _check_measured(seq, exercise, chosen, raw, settings)
+    if side == "auto" and chosen != Side.NONE:
+        notes.append(Note(NoteCode.SIDE_CHOSEN, f"side auto: {chosen} (movement x visibility: "
+                          + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")",
+                          {"side": str(chosen), "scores": side_scores}))
+    primary = sides_smoothed[str(chosen)]
+    segmentation = segment_reps(primary, t, exercise, settings)
     if segmentation.start_state == "settled":
-        notes.append(f"recording opens in the {exercise.counting.angle.replace('_', ' ')} "
-                     f"active position; repetitions counted from there and back")
-    comp_signals: dict[str, np.ndarray] = {}
-    for comp in exercise.compensations:
-        comp_signals[comp.id] = smooth_signal(angles[compensation_column(comp, chosen)], t)
-    scored = score_reps(exercise, chosen, segmentation.segments, primary, measured, t,
-                        comp_signals)
+        notes.append(Note(NoteCode.SETTLED_START,
+                          f"recording opens in the {name.replace('_', ' ')} active position; "
+                          f"repetitions counted from there and back"))
+    comp_signals = {comp.id: smooth(angles[compensation_column(comp, chosen)])
+                    for comp in exercise.compensations}
+    scored = score_reps(exercise, chosen, segmentation.segments, primary, np.isfinite(raw), t,
+                        comp_signals, settings)
     reps = tuple(r for r in scored if r.counted)
     partial = tuple(r for r in scored if not r.counted)
     for r in partial:
-        notes.append(f"not counted: {r.kind.replace('_', ' ')} movement "
-                     f"{r.start_s:.2f}-{r.end_s:.2f} s")
+        notes.append(Note(NoteCode.NOT_COUNTED, f"not counted: {r.kind.replace('_', ' ')} "
+                          f"movement {r.start_s:.2f}-{r.end_s:.2f} s",
+                          {"kind": str(r.kind), "start_s": round(r.start_s, 4),
+                           "end_s": round(r.end_s, 4)}))
     if not reps:
-        notes.append("no complete repetition found")
-    smoothed = {"primary": primary, **comp_signals}
+        notes.append(Note(NoteCode.NO_REPS, "no complete repetition found"))
     return Analysis(exercise=exercise, side=chosen, sequence=seq, angles=angles,
-                    smoothed=smoothed, segmentation=segmentation, reps=reps, partial=partial,
-                    side_scores=side_scores, notes=tuple(notes))
+                    smoothed={"primary": primary, **comp_signals}, segmentation=segmentation,
+                    reps=reps, partial=partial, side_scores=side_scores, notes=tuple(notes),
+                    settings=settings)
 
 
 # --- outputs -----------------------------------------------------------------------------
@@ -225,35 +149,11 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     return out
 
 
-REP_COLUMNS = ("index", "kind", "start_s", "peak_s", "end_s", "min_deg", "max_deg", "rom_deg",
-               "peak_deg", "target_met", "duration_s", "time_to_peak_s", "tracked_fraction",
-               "score", "flags")
-
-
 def reps_csv(analysis: Analysis, include_partial: bool = False) -> str:
     """The per-rep table as CSV text (counted reps; optionally the uncounted ones too)."""
-    buf = io.StringIO()
-    comp_ids = [c.id for c in analysis.exercise.compensations]
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(list(REP_COLUMNS) + [f"{c}_deg" for c in comp_ids])
     rows = list(analysis.reps) + (list(analysis.partial) if include_partial else [])
-    for r in rows:
-        d = _rep_dict(r)
-        w.writerow([_csv_value(d[c]) for c in REP_COLUMNS]
-                   + [_csv_value(r.compensations.get(c)) for c in comp_ids])
-    return buf.getvalue()
-
-
-def _csv_value(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.3f}"
-    if isinstance(v, (list, tuple)):
-        return ";".join(str(x) for x in v)
-    return str(v)
+    return _reps_csv_text(rows, [c.id for c in analysis.exercise.compensations],
+                          distances=analysis.scale is not None)
 
 
 def angles_csv(analysis: Analysis) -> str:
@@ -263,10 +163,9 @@ def angles_csv(analysis: Analysis) -> str:
     t = seq.timestamps
     cols: list[tuple[str, np.ndarray]] = []
     name = ex.counting.angle
-    sides = ("none",) if name in TRUNK_ANGLES else ("left", "right")
+    sides = (Side.NONE,) if name in TRUNK_ANGLES else (Side.LEFT, Side.RIGHT)
     for s in sides:
-        label = name if s == "none" else f"{s}_{name}"
-        cols.append((f"{label}_raw", analysis.angles.column(name, None if s == "none" else s)))
+        cols.append((f"{angle_column(name, s)}_raw", analysis.angles.column(name, s)))
     cols.append((f"{analysis.primary_column}_smoothed", analysis.smoothed["primary"]))
     vel = K.velocity(np.ascontiguousarray(analysis.smoothed["primary"]), t)
     cols.append((f"{analysis.primary_column}_velocity_deg_s", vel))
@@ -299,6 +198,5 @@ def write_outputs(analysis: Analysis, out_dir: str | os.PathLike[str],
     if write_landmarks:
         paths["landmarks_npz"] = out / "landmarks.npz"
         save_npz(analysis.sequence, paths["landmarks_npz"])
-    doc = analysis.to_dict()
-    write_text_atomic(paths["result_json"], json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_json_atomic(paths["result_json"], result_document(analysis))
     return paths

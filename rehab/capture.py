@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from rehab.errors import InputError
+from rehab.model import Note, NoteCode
 
 logger = logging.getLogger(__name__)
 
@@ -220,10 +221,14 @@ class VideoFileSource(Source):
     def notes(self) -> tuple[str, ...]:
         notes = []
         if self.rotation:
-            notes.append(f"video rotated {self.rotation} deg as its metadata asks")
+            notes.append(Note(NoteCode.ROTATED,
+                              f"video rotated {self.rotation} deg as its metadata asks",
+                              {"degrees": self.rotation}))
         if self.repaired_timestamps:
-            notes.append(f"{self.repaired_timestamps} frames had a missing or repeated "
-                         "container timestamp (replaced by previous + 1/fps)")
+            notes.append(Note(NoteCode.TIMESTAMPS_REPAIRED,
+                              f"{self.repaired_timestamps} frames had a missing or repeated "
+                              "container timestamp (replaced by previous + 1/fps)",
+                              {"frames": self.repaired_timestamps}))
         return tuple(notes)
 
     def close(self) -> None:
@@ -370,8 +375,10 @@ class LiveSource(Source):
     def notes(self) -> tuple[str, ...]:
         if not self.dropped:
             return ()
-        return (f"live capture: {self.dropped} of {self.grabbed} frames dropped because "
-                "processing was slower than the camera",)
+        return (Note(NoteCode.FRAMES_DROPPED,
+                     f"live capture: {self.dropped} of {self.grabbed} frames dropped because "
+                     "processing was slower than the camera",
+                     {"dropped": self.dropped, "of": self.grabbed}),)
 
     def close(self) -> None:
         self._stop.set()
@@ -441,3 +448,41 @@ def open_source(spec: str | int | os.PathLike[str], fps: float | None = None) ->
     if fps is not None:
         logger.info("%s: --fps ignored, video timestamps come from the file", path)
     return VideoFileSource(path)
+
+
+def sample_frames(path: str | os.PathLike[str], max_frames: int
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """About ``max_frames`` evenly spaced frames of a video: ``(frame index, BGR image)``.
+
+    Every ``ceil(frame_count / max_frames)``-th frame is decoded (every frame when the
+    container gives no count; an estimated count may yield a few more or fewer), the others
+    are only grabbed, so a long video is sampled cheaply. Rotation metadata is applied as in
+    `VideoFileSource`. A decoding error mid-file ends the sampling with a warning.
+
+    Raises `InputError` (when iteration starts) for a missing file, a file that is not a
+    readable video, or a video from which no frame decodes. ``max_frames`` must be >= 1.
+    """
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: video not found")
+    cap = _open_video_capture(path)
+    try:
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        step = max(1, -(-total // max_frames)) if total > 0 else 1
+        index, decoded = 0, 0
+        try:
+            while cap.grab():
+                if index % step == 0:
+                    ok, frame = cap.retrieve()
+                    if ok and frame is not None:
+                        decoded += 1
+                        yield index, frame
+                index += 1
+        except cv2.error as exc:  # a corrupt frame mid-file: end of the usable video
+            logger.warning("%s: sampling stopped at frame %d: %s", path, index, exc)
+        if not decoded:
+            raise InputError(f"{path}: no frame could be decoded from the video")
+    finally:
+        cap.release()

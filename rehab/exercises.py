@@ -16,22 +16,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rehab.errors import ConfigError
+from rehab.model import (
+    ALL_ANGLES,
+    LANDMARK_INDEX,
+    SIDED_ANGLES,
+    TRUNK_ANGLES,
+    Flag,
+    Side,
+    angle_column,
+)
+from rehab.settings import DEFAULT_SETTINGS, AnalysisSettings
 
-Side = Literal["left", "right"]
 View = Literal["side", "front", "any"]
 Space = Literal["image", "world"]
-
-SIDED_ANGLES: frozenset[str] = frozenset({
-    "knee_flexion", "hip_flexion", "hip_abduction", "shoulder_flexion", "shoulder_abduction",
-    "elbow_flexion", "ankle_plantarflexion",
-})
-"""Angles measured per side (``left_<name>``, ``right_<name>``)."""
-
-TRUNK_ANGLES: frozenset[str] = frozenset({"trunk_lean", "pelvic_obliquity"})
-"""Angles of the trunk or pelvis (one value per frame)."""
-
-ALL_ANGLES: frozenset[str] = SIDED_ANGLES | TRUNK_ANGLES
-
 
 @dataclasses.dataclass(frozen=True)
 class Counting:
@@ -81,11 +78,9 @@ def compensation_column(comp: Compensation, side: str) -> str:
     ``side`` is ``left``, ``right`` or ``none`` (trunk exercise); trunk angles have one
     column whatever the side.
     """
-    if comp.side == "none" or side == "none" or comp.angle in TRUNK_ANGLES:
-        return comp.angle
-    if comp.side == "same":
-        return f"{side}_{comp.angle}"
-    return f"{'right' if side == 'left' else 'left'}_{comp.angle}"
+    if comp.side == "none" or side == Side.NONE:
+        return angle_column(comp.angle, None)
+    return angle_column(comp.angle, side if comp.side == "same" else Side(side).other)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +112,8 @@ class Exercise:
     cues: Cues
     sources: tuple[str, ...]
     path: str = ""
+    settings: AnalysisSettings = DEFAULT_SETTINGS
+    """Analysis thresholds: the defaults with the file's ``[settings]`` overrides."""
 
     @property
     def joint(self) -> str:
@@ -137,9 +134,15 @@ _SECTIONS: dict[str, type] = {
 }
 _TOP_KEYS = {
     "id", "name", "description", "view", "bilateral", "landmarks", "sources",
-    "counting", "target", "tempo", "compensations", "cues",
+    "counting", "target", "tempo", "compensations", "cues", "settings",
 }
 _REQUIRED_TOP = {"id", "name", "view", "bilateral", "counting", "target", "sources"}
+
+
+RESERVED_COMPENSATION_IDS: frozenset[str] = frozenset(
+    {f.value for f in Flag} | {"min", "max", "rom", "peak"})
+"""Ids a compensation may not take: each is a rep's flag (the flags of a rep would mix them
+up) or would name the same ``<id>_deg`` column as a rep's own angle in ``reps.csv``."""
 
 
 def _err(path: Path, key: str, msg: str) -> ConfigError:
@@ -231,6 +234,10 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
             raise _err(path, f"compensations[{i}].angle", f"unknown angle {comp.angle!r}")
         if comp.angle in TRUNK_ANGLES and comp.side != "none":
             comp = dataclasses.replace(comp, side="none")
+        if comp.id in RESERVED_COMPENSATION_IDS:
+            raise _err(path, f"compensations[{i}].id",
+                       f"{comp.id!r} is reserved (a flag or column name of every rep: "
+                       f"{', '.join(sorted(RESERVED_COMPENSATION_IDS))})")
         if any(c.id == comp.id for c in comps):
             raise _err(path, f"compensations[{i}].id", f"duplicate id {comp.id!r}")
         comps.append(comp)
@@ -242,17 +249,22 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
             raise _err(path, key, "expected an array of strings")
     if not sources:
         raise _err(path, "sources", "cite at least one source for the default target")
-    from rehab.sequence import LANDMARK_INDEX
-
     for name in landmarks:
         if name not in LANDMARK_INDEX:
             raise _err(path, "landmarks", f"unknown landmark {name!r}")
     description = _check_type(path, "description", data.get("description", ""), str)
+    table = data.get("settings", {})
+    if not isinstance(table, dict):
+        raise _err(path, "settings", "expected a table ([settings])")
+    try:
+        settings = AnalysisSettings.from_mapping(table, "settings")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: key {exc}") from None
     return Exercise(
         id=ex_id, name=_check_type(path, "name", data["name"], str), description=description,
         view=view, bilateral=bilateral, landmarks=tuple(landmarks), counting=counting,
         target=target, tempo=tempo, compensations=tuple(comps), cues=cues,
-        sources=tuple(sources), path=str(path),
+        sources=tuple(sources), path=str(path), settings=settings,
     )
 
 

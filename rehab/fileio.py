@@ -7,10 +7,11 @@ whatever was there before stays intact. Failures are one-line `OutputError`s.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rehab.errors import OutputError
 
@@ -41,6 +42,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_open(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike[str], doc: Any) -> Path:
+    """Write ``doc`` as indented JSON (no NaN: non-finite numbers are an error) atomically."""
+    return write_text_atomic(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -6,15 +6,14 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from rehab.analysis import Analysis, analyze_sequence
+from rehab.analysis import analyze_sequence
 from rehab.errors import InputError
 from rehab.exercises import Exercise, get_exercise
-from rehab.sequence import PoseSequence, load_npz
-
-if TYPE_CHECKING:
-    from rehab.calibration import Scale
+from rehab.model import Analysis, CalibrationRef, Distances, PoseSequence, Scale
+from rehab.sequence import load_npz
+from rehab.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +59,24 @@ def resolve_exercise(exercise: str | Exercise, target_min: float | None = None,
 
 
 def apply_calibration(seq: PoseSequence, calibration: str | os.PathLike[str] | None,
-                      camera: str | None = None) -> tuple[PoseSequence, dict[str, object]]:
+                      camera: str | None = None
+                      ) -> tuple[PoseSequence, CalibrationRef | None]:
     """Undistort the image landmarks with a camera calibration file (ours or Pose2Sim's)."""
     if calibration is None:
-        return seq, {}
+        return seq, None
     from rehab.calibration import load_calibration, undistort_sequence
 
     calib = load_calibration(calibration, camera=camera)
-    return undistort_sequence(seq, calib), {"calibration": {
-        "file": str(calibration), "name": calib.name, "width": calib.width,
-        "height": calib.height, "rms_px": calib.rms_px}}
+    return undistort_sequence(seq, calib), CalibrationRef(
+        file=str(calibration), name=calib.name, width=calib.width, height=calib.height,
+        rms_px=calib.rms_px)
 
 
 def measure_scale(seq: PoseSequence, height_cm: float | None = None,
                   board: str | None = None, square_mm: float | None = None,
                   video: str | os.PathLike[str] | None = None,
                   calibration: str | os.PathLike[str] | None = None,
-                  camera: str | None = None) -> "Scale | None":
+                  camera: str | None = None) -> Scale | None:
     """Centimetres per pixel from the patient's height or a checkerboard in the scene."""
     from rehab.calibration import load_calibration, parse_board, scale_from_board, scale_from_height
 
@@ -94,20 +94,18 @@ def measure_scale(seq: PoseSequence, height_cm: float | None = None,
     return None
 
 
-def add_distances(analysis: Analysis, scale: "Scale") -> Analysis:
+def add_distances(analysis: Analysis, scale: Scale) -> Analysis:
     """Per-rep distances in centimetres (hip excursion, heel rise, step length)."""
-    import dataclasses
     import math
 
     from rehab.calibration import distances_cm
 
-    rep_extra = dict(analysis.rep_extra)
+    reps = []
     for r in analysis.reps:
         d = distances_cm(analysis.sequence, scale, r.start_frame, r.end_frame + 1)
-        rep_extra[r.start_frame] = {**rep_extra.get(r.start_frame, {}), "distances_cm": {
-            k: (round(v, 2) if math.isfinite(v) else None) for k, v in d.items()}}
-    extra = {**analysis.extra, "scale": scale.as_dict()}
-    return dataclasses.replace(analysis, extra=extra, rep_extra=rep_extra)
+        reps.append(dataclasses.replace(r, distances_cm=Distances(**{
+            k: (round(v, 2) if math.isfinite(v) else None) for k, v in d.items()})))
+    return analysis.replace(scale=scale, reps=tuple(reps))
 
 
 def analyze(path: str | os.PathLike[str], exercise: str | Exercise, side: str = "auto",
@@ -116,16 +114,17 @@ def analyze(path: str | os.PathLike[str], exercise: str | Exercise, side: str = 
             space: Literal["image", "world"] | None = None,
             exercises_dir: str | os.PathLike[str] | None = None,
             calibration: str | os.PathLike[str] | None = None, camera: str | None = None,
-            height_cm: float | None = None) -> Analysis:
+            height_cm: float | None = None,
+            settings: AnalysisSettings | None = None) -> Analysis:
     """Analyse a video, image folder or landmarks file for one exercise.
 
     With ``calibration`` the image landmarks are undistorted first; with ``height_cm`` each
-    rep also gets distances in centimetres.
+    rep also gets distances in centimetres; ``settings`` default to the exercise's.
     """
     ex = resolve_exercise(exercise, target_min, target_max, exercises_dir)
     seq = load_input(path, model=model, progress=progress)
     return analyze_pose(seq, ex, side=side, space=space, calibration=calibration,
-                        camera=camera, height_cm=height_cm, video=path)
+                        camera=camera, height_cm=height_cm, video=path, settings=settings)
 
 
 def analyze_pose(seq: PoseSequence, exercise: Exercise, side: str = "auto",
@@ -133,12 +132,13 @@ def analyze_pose(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                  calibration: str | os.PathLike[str] | None = None, camera: str | None = None,
                  height_cm: float | None = None, scale_board: str | None = None,
                  scale_square_mm: float | None = None,
-                 video: str | os.PathLike[str] | None = None) -> Analysis:
+                 video: str | os.PathLike[str] | None = None,
+                 settings: AnalysisSettings | None = None) -> Analysis:
     """Undistort (with a calibration), analyse, and add distances in cm (with a scale)."""
-    seq, extra = apply_calibration(seq, calibration, camera)
-    analysis = analyze_sequence(seq, exercise, side=side, space=space)
-    if extra:
-        analysis = dataclasses.replace(analysis, extra={**analysis.extra, **extra})
+    seq, calib = apply_calibration(seq, calibration, camera)
+    analysis = analyze_sequence(seq, exercise, side=side, space=space, settings=settings)
+    if calib is not None:
+        analysis = analysis.replace(calibration=calib)
     scale = measure_scale(seq, height_cm=height_cm, board=scale_board,
                           square_mm=scale_square_mm, video=video, calibration=calibration,
                           camera=camera)

@@ -16,6 +16,9 @@ A rep's score (0-100) has three parts, and every point lost comes with a flag:
 
 A rep whose primary angle was measured in less than 80% of its frames is flagged
 ``tracking_lost`` and its score scaled by the measured fraction.
+
+Each part is a pure function (`score_rom`, `score_tempo`, `score_compensations`,
+`apply_tracking`); every number above is a field of `rehab.settings.AnalysisSettings`.
 """
 
 from __future__ import annotations
@@ -25,45 +28,99 @@ import math
 
 import numpy as np
 
-from rehab.exercises import Exercise
-from rehab.kinematics import _kernels as K
-from rehab.reps import Segment
+from rehab.exercises import Compensation, Exercise, Target, Tempo
+from rehab.model import Flag, Rep, RepScore, Segment
+from rehab.reps import _kernels as K
+from rehab.settings import AnalysisSettings
 
-ROM_POINTS = 60.0
-TEMPO_POINTS = 20.0
-COMPENSATION_POINTS = 20.0
-MAX_OVERSHOOT_PENALTY = 30.0
-RUSHED_PENALTY = 5.0
-MIN_TRACKED_FRACTION = 0.8
+__all__ = ["Part", "Rep", "RepScore", "apply_tracking", "compensation_value", "cue_for",
+           "score_compensations", "score_reps", "score_rom", "score_tempo"]
 
 
 @dataclasses.dataclass(frozen=True)
-class RepScore:
-    """One scored repetition (times in seconds of the recording, angles in degrees)."""
+class Part:
+    """Points of one part of a rep's score and the flags that explain the points lost."""
 
-    index: int
-    kind: str
-    start_frame: int
-    peak_frame: int
-    end_frame: int
-    start_s: float
-    peak_s: float
-    end_s: float
-    min_deg: float
-    max_deg: float
-    rom_deg: float
-    peak_deg: float
-    target_met: bool
-    duration_s: float
-    time_to_peak_s: float
-    tracked_fraction: float
-    compensations: dict[str, float | None]
-    score: int
-    flags: tuple[str, ...]
+    points: float
+    flags: tuple[str, ...] = ()
 
-    @property
-    def counted(self) -> bool:
-        return self.kind == "complete"
+
+def score_rom(peak_deg: float, start_deg: float, target: Target, rest_low: bool,
+              settings: AnalysisSettings) -> tuple[Part, bool]:
+    """Range-of-motion points and whether the peak lies in the target band.
+
+    Short of the band, points fall in proportion to the missing share of the excursion
+    needed from the rep's start (``short_of_target``); beyond it, one point per degree up
+    to ``max_overshoot_penalty`` (``beyond_target``).
+    """
+    full = settings.rom_points
+    if rest_low:
+        short, over = target.min_deg - peak_deg, peak_deg - target.max_deg
+        required = target.min_deg - start_deg
+    else:
+        short, over = peak_deg - target.max_deg, target.min_deg - peak_deg
+        required = start_deg - target.max_deg
+    met = bool(short <= 0 and over <= 0)
+    if short > 0:
+        return Part(full * min(1.0, max(0.0, 1.0 - short / max(required, 1.0))),
+                    (Flag.SHORT_OF_TARGET,)), met
+    if over > 0:
+        return Part(full - min(settings.max_overshoot_penalty, over),
+                    (Flag.BEYOND_TARGET,)), met
+    return Part(full), met
+
+
+def score_tempo(duration_s: float, to_peak_s: float, tempo: Tempo,
+                settings: AnalysisSettings) -> Part:
+    """Tempo points: duration within the band (``too_fast``/``too_slow``, points scaled by
+    the ratio); reaching the peak too soon costs ``rushed_penalty`` (``rushed``)."""
+    full = settings.tempo_points
+    points, flags = full, []
+    if duration_s < tempo.min_rep_s:
+        points = full * duration_s / tempo.min_rep_s
+        flags.append(Flag.TOO_FAST)
+    elif duration_s > tempo.max_rep_s:
+        points = full * tempo.max_rep_s / duration_s
+        flags.append(Flag.TOO_SLOW)
+    if to_peak_s < tempo.min_to_peak_s and Flag.TOO_FAST not in flags:
+        points = max(0.0, points - settings.rushed_penalty)
+        flags.append(Flag.RUSHED)
+    return Part(points, tuple(flags))
+
+
+def compensation_value(comp: Compensation, high: float, low: float, first: float) -> float:
+    """A compensation's value in one rep: its peak, or its largest change from the first
+    sample (``measure = "change"``); NaN when not measurable."""
+    if comp.measure == "peak":
+        return high
+    return max(abs(high - first), abs(low - first))
+
+
+def score_compensations(values: dict[str, float], compensations: tuple[Compensation, ...],
+                        settings: AnalysisSettings) -> Part:
+    """Compensation points: each compensation over its limit is flagged by its id and costs
+    half its share plus the rest in proportion to the excess (all of it at twice the limit).
+    A value that could not be measured (NaN) costs nothing."""
+    points, flags = settings.compensation_points, []
+    share = settings.compensation_points / max(1, len(compensations))
+    for comp in compensations:
+        value = values[comp.id]
+        if math.isfinite(value) and value > comp.max_deg:
+            excess = (value - comp.max_deg) / max(comp.max_deg, 1.0)
+            points -= share * min(1.0, 0.5 + 0.5 * excess)
+            flags.append(comp.id)
+    return Part(points, tuple(flags))
+
+
+def apply_tracking(total: float, tracked_fraction: float,
+                   settings: AnalysisSettings) -> tuple[int, tuple[str, ...]]:
+    """The final 0-100 score: scaled by the measured fraction below
+    ``min_tracked_fraction`` (``tracking_lost``)."""
+    flags: tuple[str, ...] = ()
+    if tracked_fraction < settings.min_tracked_fraction:
+        total *= tracked_fraction
+        flags = (Flag.TRACKING_LOST,)
+    return int(round(max(0.0, min(100.0, total)))), flags
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -78,14 +135,17 @@ def score_reps(
     primary_valid: np.ndarray,
     timestamps: np.ndarray,
     compensation_signals: dict[str, np.ndarray],
-) -> list[RepScore]:
+    settings: AnalysisSettings | None = None,
+) -> list[Rep]:
     """Score every segment (counted or not) of ``primary`` (smoothed angle, degrees).
 
     ``primary_valid`` marks frames where the angle was measured (before gap filling);
-    ``compensation_signals`` maps each compensation id to its smoothed angle signal.
+    ``compensation_signals`` maps each compensation id to its smoothed angle signal;
+    ``settings`` defaults to the exercise's.
     """
     if not segments:
         return []
+    settings = settings or exercise.settings
     starts = np.array([s.rest_start if s.rest_start >= 0 else s.start for s in segments],
                       dtype=np.int64)
     ends = np.array([s.end for s in segments], dtype=np.int64)
@@ -94,89 +154,49 @@ def score_reps(
                         np.ascontiguousarray(primary_valid, np.bool_))
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
-    target = exercise.target
-    tempo = exercise.tempo
-    rest_low = exercise.counting.rest == "low"
-    n_comp = len(exercise.compensations)
-    out: list[RepScore] = []
+    out: list[Rep] = []
     index = 0
     for r, seg in enumerate(segments):
-        lo, hi, ilo, ihi, tracked = stats[r]
-        flags: list[str] = []
-        # Peak angle: the extreme away from the exercise's rest position (for the target);
-        # peak time: the rep's turning point (the same, unless the recording's own rest
-        # position is the exercise's active one, see reps.Segmentation.start_state).
-        peak_deg = hi if rest_low else lo
-        peak_i = seg.peak
-        start_val = primary[starts[r]]
-        if not math.isfinite(start_val):
-            start_val = lo if rest_low else hi
-        # --- range of motion
-        if rest_low:
-            short = target.min_deg - peak_deg
-            over = peak_deg - target.max_deg
-            required = target.min_deg - start_val
-        else:
-            short = peak_deg - target.max_deg
-            over = target.min_deg - peak_deg
-            required = start_val - target.max_deg
-        rom_pts = ROM_POINTS
-        if short > 0:
-            rom_pts = ROM_POINTS * min(1.0, max(0.0, 1.0 - short / max(required, 1.0)))
-            flags.append("short_of_target")
-        elif over > 0:
-            rom_pts = ROM_POINTS - min(MAX_OVERSHOOT_PENALTY, over)
-            flags.append("beyond_target")
-        target_met = bool(short <= 0 and over <= 0)
-        # --- tempo
-        t0 = float(timestamps[seg.start])
-        duration = float(timestamps[seg.end] - t0)
-        to_peak = float(timestamps[peak_i] - t0)
-        tempo_pts = TEMPO_POINTS
-        if duration < tempo.min_rep_s:
-            tempo_pts = TEMPO_POINTS * duration / tempo.min_rep_s
-            flags.append("too_fast")
-        elif duration > tempo.max_rep_s:
-            tempo_pts = TEMPO_POINTS * tempo.max_rep_s / duration
-            flags.append("too_slow")
-        if to_peak < tempo.min_to_peak_s and "too_fast" not in flags:
-            tempo_pts = max(0.0, tempo_pts - RUSHED_PENALTY)
-            flags.append("rushed")
-        # --- compensations
-        comp_pts = COMPENSATION_POINTS
-        comp_values: dict[str, float | None] = {}
-        for comp in exercise.compensations:
-            hi_c, lo_c, first_c = comp_ext[comp.id][r]
-            if comp.measure == "peak":
-                value = hi_c
-            else:
-                value = max(abs(hi_c - first_c), abs(lo_c - first_c))
-            comp_values[comp.id] = _nan_to_none(value)
-            if math.isfinite(value) and value > comp.max_deg:
-                share = COMPENSATION_POINTS / n_comp
-                excess = (value - comp.max_deg) / max(comp.max_deg, 1.0)
-                comp_pts -= share * min(1.0, 0.5 + 0.5 * excess)
-                flags.append(comp.id)
-        total = rom_pts + tempo_pts + comp_pts
-        if tracked < MIN_TRACKED_FRACTION:
-            total *= tracked
-            flags.append("tracking_lost")
-        if seg.counted:
-            index += 1
-        out.append(RepScore(
-            index=index if seg.counted else 0,
-            kind=seg.kind,
-            start_frame=seg.start, peak_frame=peak_i, end_frame=seg.end,
-            start_s=t0, peak_s=float(timestamps[peak_i]), end_s=float(timestamps[seg.end]),
-            min_deg=float(lo), max_deg=float(hi), rom_deg=float(hi - lo), peak_deg=float(peak_deg),
-            target_met=target_met, duration_s=duration, time_to_peak_s=to_peak,
-            tracked_fraction=float(tracked), compensations=comp_values,
-            score=int(round(max(0.0, min(100.0, total)))), flags=tuple(flags),
-        ))
+        index += seg.counted
+        comps = {c.id: compensation_value(c, *comp_ext[c.id][r]) for c in exercise.compensations}
+        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r],
+                              float(primary[starts[r]]), timestamps, comps, settings))
     return out
 
 
-def cue_for(exercise: Exercise, rep: RepScore) -> str:
+def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,
+               start_val: float, timestamps: np.ndarray, comps: dict[str, float],
+               settings: AnalysisSettings) -> Rep:
+    """One rep's record from its window statistics (min, max, tracked fraction)."""
+    lo, hi, _, _, tracked = stats
+    rest_low = exercise.counting.rest == "low"
+    # Peak angle: the extreme away from the exercise's rest position (for the target);
+    # peak time: the rep's turning point (the same, unless the recording's own rest
+    # position is the exercise's active one, see Segmentation.start_state).
+    peak_deg = hi if rest_low else lo
+    if not math.isfinite(start_val):
+        start_val = lo if rest_low else hi
+    rom, target_met = score_rom(peak_deg, start_val, exercise.target, rest_low, settings)
+    t0 = float(timestamps[seg.start])
+    duration = float(timestamps[seg.end] - t0)
+    to_peak = float(timestamps[seg.peak] - t0)
+    tempo = score_tempo(duration, to_peak, exercise.tempo, settings)
+    comp = score_compensations(comps, exercise.compensations, settings)
+    score, lost = apply_tracking(rom.points + tempo.points + comp.points, float(tracked),
+                                 settings)
+    return Rep(
+        index=index, kind=seg.kind,
+        start_frame=seg.start, peak_frame=seg.peak, end_frame=seg.end,
+        start_s=t0, peak_s=float(timestamps[seg.peak]), end_s=float(timestamps[seg.end]),
+        min_deg=float(lo), max_deg=float(hi), rom_deg=float(hi - lo), peak_deg=float(peak_deg),
+        target_met=target_met, duration_s=duration, time_to_peak_s=to_peak,
+        tracked_fraction=float(tracked),
+        compensations={k: _nan_to_none(v) for k, v in comps.items()},
+        score=score, flags=rom.flags + tempo.flags + comp.flags + lost,
+    )
+
+
+def cue_for(exercise: Exercise, rep: Rep) -> str:
     """The one most useful plain-language cue after ``rep``."""
     cues = exercise.cues
     if "tracking_lost" in rep.flags:

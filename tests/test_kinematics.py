@@ -9,6 +9,7 @@ import pytest
 
 from rehab.kinematics import ANGLE_COLUMNS, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
+from rehab.reps import _kernels as RK
 from rehab.kinematics.angles import _GATE_INDEX
 from rehab.kinematics.filters import butter_lowpass_coeffs
 from rehab.sequence import LANDMARK_INDEX as I
@@ -128,7 +129,7 @@ def test_kernels_match_numpy_reference() -> None:
                                atol=1e-9, equal_nan=True)
     sig = 60 + 50 * np.sin(2 * np.pi * t / 3.0)
     lo, hi = np.full(300, 40.0), np.full(300, 80.0)
-    np.testing.assert_array_equal(K.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0),
+    np.testing.assert_array_equal(RK.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0),
                                   ref.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0))
 
 

@@ -11,7 +11,7 @@ import pytest
 from rehab.exercises import get_exercise
 from rehab.kinematics.filters import OneEuroFilter
 from rehab.pipeline import analyze
-from rehab.reps import LiveRepCounter
+from rehab.counter import LiveRepCounter
 from rehab.sequence import load_npz
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 from rehab.validate import read_manifest

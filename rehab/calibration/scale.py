@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -35,8 +35,9 @@ import numpy as np
 from rehab.calibration.camera import CameraCalibration
 from rehab.calibration.checkerboard import detect_board
 from rehab.calibration.undistort import undistort_pixels
+from rehab.capture import IMAGE_SUFFIXES, sample_frames
 from rehab.errors import ConfigError, InputError
-from rehab.sequence import LANDMARK_INDEX, PoseSequence
+from rehab.model import LANDMARK_INDEX, PoseSequence, Scale
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +52,6 @@ UPRIGHT_MAX_DEG = 20.0
 KNEE_STRAIGHT_MIN_DEG = 160.0
 
 _L = LANDMARK_INDEX
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Scale:
-    """Centimetres per pixel in the measurement plane, and where the number came from."""
-
-    cm_per_px: float
-    source: str
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.cm_per_px) and self.cm_per_px > 0):
-            raise InputError(f"scale must be a positive number of cm per pixel, got "
-                             f"{self.cm_per_px}")
-
-    def to_cm(self, pixels: float | np.ndarray) -> float | np.ndarray:
-        """Convert a length in pixels to centimetres."""
-        return pixels * self.cm_per_px
-
-    def as_dict(self) -> dict[str, object]:
-        """For ``result.json``: ``{"cm_per_px", "source", "detail"}``."""
-        return {"cm_per_px": self.cm_per_px, "source": self.source, "detail": self.detail}
 
 
 def _masked_pixels(seq: PoseSequence, min_visibility: float) -> np.ndarray:
@@ -90,6 +68,29 @@ def _angle_deg(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def _floor_px(px: np.ndarray) -> np.ndarray:
+    """Per-frame floor point (F, 2): the lower of heel and toe of each foot, averaged over
+    the feet whose heel and toe are both visible (NaN when neither is)."""
+    floors = []
+    for side in ("left", "right"):
+        heel, toe = px[:, _L[f"{side}_heel"]], px[:, _L[f"{side}_foot_index"]]
+        lower = np.where((heel[:, 1] >= toe[:, 1])[:, None], heel, toe)
+        lower[np.isnan(heel).any(axis=1) | np.isnan(toe).any(axis=1)] = np.nan
+        floors.append(lower)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
+        return np.nanmean(np.stack(floors, axis=1), axis=1)
+
+
+def _min_knee_deg(px: np.ndarray) -> np.ndarray:
+    """Per-frame hip-knee-ankle angle of the more bent visible knee (NaN when none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # missing points stay NaN
+        knees = np.stack([_angle_deg(px[:, _L[f"{s}_hip"]], px[:, _L[f"{s}_knee"]],
+                                     px[:, _L[f"{s}_ankle"]]) for s in ("left", "right")], 1)
+        return np.nanmin(knees, axis=1)
+
+
 def eye_to_floor_px(seq: PoseSequence, min_visibility: float = 0.5) -> np.ndarray:
     """Per-frame eye-to-floor length in pixels where the person stands upright, else NaN.
 
@@ -101,21 +102,12 @@ def eye_to_floor_px(seq: PoseSequence, min_visibility: float = 0.5) -> np.ndarra
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
         eyes = np.nanmean(px[:, [_L["left_eye"], _L["right_eye"]]], axis=1)
-        floors = []
-        for side in ("left", "right"):
-            heel, toe = px[:, _L[f"{side}_heel"]], px[:, _L[f"{side}_foot_index"]]
-            lower = np.where((heel[:, 1] >= toe[:, 1])[:, None], heel, toe)
-            lower[np.isnan(heel).any(axis=1) | np.isnan(toe).any(axis=1)] = np.nan
-            floors.append(lower)
-        floor = np.nanmean(np.stack(floors, axis=1), axis=1)
-        knees = np.stack([_angle_deg(px[:, _L[f"{s}_hip"]], px[:, _L[f"{s}_knee"]],
-                                     px[:, _L[f"{s}_ankle"]]) for s in ("left", "right")], 1)
-        knee_min = np.nanmin(knees, axis=1)
-    vec = floor - eyes
+    vec = _floor_px(px) - eyes
     length = np.linalg.norm(vec, axis=1)
     with np.errstate(invalid="ignore"):
         tilt = np.degrees(np.arctan2(np.abs(vec[:, 0]), vec[:, 1]))
-        ok = (tilt < UPRIGHT_MAX_DEG) & (knee_min > KNEE_STRAIGHT_MIN_DEG) & (vec[:, 1] > 0)
+        ok = (tilt < UPRIGHT_MAX_DEG) & (_min_knee_deg(px) > KNEE_STRAIGHT_MIN_DEG) \
+            & (vec[:, 1] > 0)
     return np.where(ok, length, np.nan)
 
 
@@ -136,48 +128,87 @@ def scale_from_height(seq: PoseSequence, height_cm: float, min_visibility: float
             "standing upright with eyes, knees, heels and toes visible (need "
             f"{MIN_STANDING_FRAMES}); film the whole body standing, or use a board in the scene")
     eye_px = float(np.median(good))
-    stature_px = eye_px / EYE_HEIGHT_RATIO
     spread = float(np.subtract(*np.percentile(good, [75, 25]))) / eye_px
-    detail = (f"median eye-to-floor {eye_px:.1f} px over {good.size} standing frames "
+    if spread > 0.10:
+        log.warning("height scale unreliable: eye-to-floor length varies by %.0f%% (IQR) "
+                    "between standing frames", 100 * spread)
+    return Scale(float(height_cm) / (eye_px / EYE_HEIGHT_RATIO),
+                 f"patient height {height_cm:g} cm", _height_detail(eye_px, good.size, spread))
+
+
+def _height_detail(eye_px: float, n_frames: int, spread: float) -> str:
+    """The ``detail`` of a height scale: median eye-to-floor length, its relative IQR
+    (``spread``) over ``n_frames`` standing frames, the model and its expected error."""
+    detail = (f"median eye-to-floor {eye_px:.1f} px over {n_frames} standing frames "
               f"(IQR {spread:.1%}); eye height = {EYE_HEIGHT_RATIO} x stature; "
               f"expected error about +/-{HEIGHT_SCALE_ERROR:.0%}; valid in the plane of the "
               "person facing the camera")
     if spread > 0.10:
         detail += "; the length varies a lot between frames: scale unreliable"
-        log.warning("height scale unreliable: eye-to-floor length varies by %.0f%% (IQR) "
-                    "between standing frames", 100 * spread)
-    return Scale(float(height_cm) / stature_px, f"patient height {height_cm:g} cm", detail)
+    return detail
 
 
 def _frames_from(source: str | os.PathLike[str] | Iterable[np.ndarray], max_frames: int
-                 ) -> Iterable[np.ndarray]:
+                 ) -> Iterator[np.ndarray]:
+    """BGR frames of ``source``: the frames given, one image file, or about ``max_frames``
+    evenly spaced frames of a video (`rehab.capture.sample_frames`)."""
     if not isinstance(source, (str, os.PathLike)):
         yield from source
         return
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{path}: not found")
-    if path.suffix.lower() in _IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         image = cv2.imread(str(path))
         if image is None:
             raise InputError(f"{path}: not an image OpenCV can read")
         yield image
         return
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise InputError(f"{path}: cannot open video")
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        step = max(1, math.ceil(total / max_frames)) if total > 0 else 1
-        index = 0
-        while cap.grab():
-            if index % step == 0:
-                ok, frame = cap.retrieve()
-                if ok and frame is not None:
-                    yield frame
-            index += 1
-    finally:
-        cap.release()
+    for _, frame in sample_frames(path, max_frames):
+        yield frame
+
+
+def board_spacing(corners: np.ndarray, pattern: tuple[int, int]) -> tuple[float, float]:
+    """Mean distance (px) between neighbouring inner corners of one board view, and the
+    ratio of the mean spacing along the board's rows to that along its columns (1 when the
+    board faces the camera). ``corners`` is (cols*rows, 2), OpenCV order."""
+    g = np.asarray(corners, np.float64).reshape(pattern[1], pattern[0], 2)
+    along = np.linalg.norm(np.diff(g, axis=1), axis=2)
+    across = np.linalg.norm(np.diff(g, axis=0), axis=2)
+    return (float(np.mean(np.concatenate([along.ravel(), across.ravel()]))),
+            float(np.mean(along) / np.mean(across)))
+
+
+def _frame_spacing(frame: np.ndarray, board: tuple[int, int],
+                   calib: CameraCalibration | None) -> tuple[float, float] | None:
+    """`board_spacing` of the whole board in one frame (undistorted with ``calib``), or
+    None when the board is not found."""
+    if calib is not None:
+        calib.check_size(frame.shape[1], frame.shape[0], what="the board footage")
+    det = detect_board(frame, board)
+    if det is None:
+        return None
+    pts = det.corners.astype(np.float64)
+    if calib is not None:
+        pts = undistort_pixels(pts, calib)
+    return board_spacing(pts, det.pattern)
+
+
+def _board_scale(spacings: list[float], ratios: list[float], searched: int,
+                 board: tuple[int, int], square_mm: float, undistorted: bool) -> Scale:
+    """The scale from the per-frame spacings: median spacing, tilt warning in the detail."""
+    spacing = float(np.median(spacings))
+    tilt = abs(math.log(float(np.median(ratios))))
+    detail = (f"median corner spacing {spacing:.2f} px in {len(spacings)} of {searched} "
+              f"frames{'' if undistorted else ' (not undistorted)'}; valid in the board's "
+              "plane")
+    if tilt > 0.05:
+        detail += (f"; board tilted (spacing differs {math.exp(tilt) - 1:.0%} between its "
+                   "axes): scale uncertain by about that much")
+        log.warning("scale board is tilted relative to the camera: %s", detail)
+    return Scale((square_mm / 10.0) / spacing,
+                 f"checkerboard {board[0]}x{board[1]}, {square_mm:g} mm squares in scene",
+                 detail)
 
 
 def scale_from_board(video_or_frames: str | os.PathLike[str] | Iterable[np.ndarray],
@@ -196,32 +227,15 @@ def scale_from_board(video_or_frames: str | os.PathLike[str] | Iterable[np.ndarr
     searched = 0
     for frame in _frames_from(video_or_frames, max_frames):
         searched += 1
-        if calib is not None:
-            calib.check_size(frame.shape[1], frame.shape[0], what="the board footage")
-        det = detect_board(frame, (cols, rows))
-        if det is None:
-            continue
-        pts = det.corners.astype(np.float64)
-        if calib is not None:
-            pts = undistort_pixels(pts, calib)
-        g = pts.reshape(det.pattern[1], det.pattern[0], 2)
-        along = np.linalg.norm(np.diff(g, axis=1), axis=2)
-        across = np.linalg.norm(np.diff(g, axis=0), axis=2)
-        spacings.append(float(np.mean(np.concatenate([along.ravel(), across.ravel()]))))
-        ratios.append(float(np.mean(along) / np.mean(across)))
+        found = _frame_spacing(frame, (cols, rows), calib)
+        if found is not None:
+            spacings.append(found[0])
+            ratios.append(found[1])
     if not spacings:
         raise InputError(f"no checkerboard with {cols}x{rows} inner corners found in "
                          f"{searched} frame(s) for the scale")
-    spacing = float(np.median(spacings))
-    tilt = abs(math.log(float(np.median(ratios))))
-    detail = (f"median corner spacing {spacing:.2f} px in {len(spacings)} of {searched} "
-              f"frames{'' if calib else ' (not undistorted)'}; valid in the board's plane")
-    if tilt > 0.05:
-        detail += (f"; board tilted (spacing differs {math.exp(tilt) - 1:.0%} between its "
-                   "axes): scale uncertain by about that much")
-        log.warning("scale board is tilted relative to the camera: %s", detail)
-    return Scale((square_mm / 10.0) / spacing,
-                 f"checkerboard {cols}x{rows}, {square_mm:g} mm squares in scene", detail)
+    return _board_scale(spacings, ratios, searched, (cols, rows), square_mm,
+                        undistorted=calib is not None)
 
 
 # --------------------------------------------------------------------------- distances
@@ -245,6 +259,36 @@ def _clip0(value: float) -> float:
     return value if math.isnan(value) else max(0.0, value)
 
 
+def _hip_distances(px: np.ndarray, k: float) -> dict[str, float]:
+    """``hip_excursion_cm`` and ``hip_drop_cm`` of one rep's pixels (F, 33, 2)."""
+    hip_y = 0.5 * (px[:, _L["left_hip"], 1] + px[:, _L["right_hip"], 1])
+    return {
+        "hip_excursion_cm": (_nan_extreme(hip_y, "nanmax") - _nan_extreme(hip_y, "nanmin")) * k,
+        "hip_drop_cm": _clip0(_nan_extreme(hip_y, "nanmax") - _baseline(hip_y)) * k,
+    }
+
+
+def _heel_rises(px: np.ndarray, k: float) -> dict[str, float]:
+    """``heel_rise_left_cm``, ``heel_rise_right_cm`` and the larger, ``heel_rise_cm``."""
+    out: dict[str, float] = {}
+    rises = []
+    for side in ("left", "right"):
+        heel_y = px[:, _L[f"{side}_heel"], 1]
+        rise = _clip0(_baseline(heel_y) - _nan_extreme(heel_y, "nanmin")) * k
+        out[f"heel_rise_{side}_cm"] = rise
+        rises.append(rise)
+    out["heel_rise_cm"] = _nan_extreme(np.array(rises), "nanmax")
+    return out
+
+
+def _ankle_separation(px: np.ndarray, k: float) -> dict[str, float]:
+    """Horizontal ankle distance at the start, its maximum and the change (step length)."""
+    sep = np.abs(px[:, _L["left_ankle"], 0] - px[:, _L["right_ankle"], 0])
+    sep0, sep_max = _baseline(sep), _nan_extreme(sep, "nanmax")
+    return {"ankle_separation_start_cm": sep0 * k, "ankle_separation_max_cm": sep_max * k,
+            "ankle_separation_change_cm": (sep_max - sep0) * k}
+
+
 def distances_cm(seq: PoseSequence, scale: Scale, start: int, end: int,
                  min_visibility: float = 0.5) -> dict[str, float]:
     """Distances in cm over frames ``start:end`` (end exclusive, like slicing) of one rep.
@@ -264,21 +308,4 @@ def distances_cm(seq: PoseSequence, scale: Scale, start: int, end: int,
                          f"(0:{seq.n_frames})")
     px = _masked_pixels(seq, min_visibility)[start:end]
     k = scale.cm_per_px
-    hip_y = 0.5 * (px[:, _L["left_hip"], 1] + px[:, _L["right_hip"], 1])
-    out: dict[str, float] = {
-        "hip_excursion_cm": (_nan_extreme(hip_y, "nanmax") - _nan_extreme(hip_y, "nanmin")) * k,
-        "hip_drop_cm": _clip0(_nan_extreme(hip_y, "nanmax") - _baseline(hip_y)) * k,
-    }
-    rises = []
-    for side in ("left", "right"):
-        heel_y = px[:, _L[f"{side}_heel"], 1]
-        rise = _clip0(_baseline(heel_y) - _nan_extreme(heel_y, "nanmin")) * k
-        out[f"heel_rise_{side}_cm"] = rise
-        rises.append(rise)
-    out["heel_rise_cm"] = _nan_extreme(np.array(rises), "nanmax")
-    sep = np.abs(px[:, _L["left_ankle"], 0] - px[:, _L["right_ankle"], 0])
-    sep0, sep_max = _baseline(sep), _nan_extreme(sep, "nanmax")
-    out["ankle_separation_start_cm"] = sep0 * k
-    out["ankle_separation_max_cm"] = sep_max * k
-    out["ankle_separation_change_cm"] = (sep_max - sep0) * k
-    return out
+    return {**_hip_distances(px, k), **_heel_rises(px, k), **_ankle_separation(px, k)}

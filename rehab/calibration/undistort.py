@@ -15,7 +15,7 @@ import numpy as np
 
 from rehab.calibration.camera import CameraCalibration
 from rehab.errors import InputError
-from rehab.sequence import PoseSequence
+from rehab.model import Note, NoteCode, PoseSequence
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +72,5 @@ def undistort_sequence(seq: PoseSequence, calib: CameraCalibration) -> PoseSeque
     note = (f"landmarks undistorted with calibration '{calib.name}' "
             f"({calib.width}x{calib.height}, max shift {max_shift:.1f} px)")
     log.info("%s", note)
-    return seq.replace(landmarks=landmarks, notes=(*seq.notes, note))
+    return seq.replace(landmarks=landmarks, notes=(*seq.notes, Note(
+        NoteCode.UNDISTORTED, note, {"calibration": calib.name, "max_shift_px": max_shift})))

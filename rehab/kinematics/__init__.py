@@ -1,6 +1,7 @@
 """Kinematics: joint angles (clinical neutral-zero), gap filling, filtering, velocities."""
 
-from rehab.kinematics.angles import ANGLE_COLUMNS, AngleSet, compute_angles
-from rehab.kinematics.filters import butter_lowpass_coeffs, smooth_signal
+from rehab.kinematics.angles import ANGLE_COLUMNS, AngleSet, compute_angles, frame_angles
+from rehab.kinematics.filters import OneEuroFilter, butter_lowpass_coeffs, smooth_signal
 
-__all__ = ["ANGLE_COLUMNS", "AngleSet", "compute_angles", "butter_lowpass_coeffs", "smooth_signal"]
+__all__ = ["ANGLE_COLUMNS", "AngleSet", "OneEuroFilter", "butter_lowpass_coeffs",
+           "compute_angles", "frame_angles", "smooth_signal"]

@@ -27,21 +27,15 @@ or less visible than ``min_visibility`` (the limb's own landmarks; see `angle_la
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Literal
 
 import numpy as np
 
 from rehab.kinematics import _kernels as K
-from rehab.sequence import LANDMARK_INDEX, PoseSequence
+from rehab.model import ANGLE_COLUMNS, LANDMARK_INDEX, AngleSet, PoseSequence, column_side
+from rehab.settings import DEFAULT_SETTINGS
 
-_SIDED = ("knee_flexion", "hip_flexion", "hip_abduction", "shoulder_flexion",
-          "shoulder_abduction", "elbow_flexion", "ankle_plantarflexion")
-
-ANGLE_COLUMNS: tuple[str, ...] = tuple(
-    f"{side}_{name}" for side in ("left", "right") for name in _SIDED
-) + ("trunk_lean", "pelvic_obliquity")
-"""Column names of the (T, 16) angle matrix, in kernel order."""
+__all__ = ["ANGLE_COLUMNS", "AngleSet", "angle_landmarks", "compute_angles", "frame_angles"]
 
 # Landmarks whose visibility gates each angle: the limb's own joints. The trunk midline that
 # hip and shoulder angles are measured from is not gated, because MediaPipe's estimate of
@@ -63,7 +57,7 @@ def angle_landmarks(column: str) -> tuple[str, ...]:
         return ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
     if column == "pelvic_obliquity":
         return ("left_hip", "right_hip")
-    side, name = column.split("_", 1)
+    name, side = column_side(column)
     return tuple(f"{side}_{part}" for part in _LANDMARKS_OF[name])
 
 
@@ -77,24 +71,7 @@ def _gate_index() -> np.ndarray:
 
 _GATE_INDEX = _gate_index()
 
-DEFAULT_MIN_VISIBILITY = 0.5
-
-
-@dataclasses.dataclass(frozen=True)
-class AngleSet:
-    """Raw joint angles of a sequence: ``values`` (T, 16) degrees, NaN where not measurable."""
-
-    values: np.ndarray
-    timestamps: np.ndarray
-    space: Literal["image", "world"]
-
-    def __getitem__(self, column: str) -> np.ndarray:
-        return self.values[:, ANGLE_COLUMNS.index(column)]
-
-    def column(self, name: str, side: str | None = None) -> np.ndarray:
-        """One angle by its exercise name (``knee_flexion``) and side (None for trunk)."""
-        return self[name if side is None or name in ("trunk_lean", "pelvic_obliquity")
-                    else f"{side}_{name}"]
+DEFAULT_MIN_VISIBILITY = DEFAULT_SETTINGS.min_visibility
 
 
 def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image",
@@ -110,3 +87,19 @@ def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image"
     vis = np.ascontiguousarray(seq.visibility)
     gated = K.gate_columns(raw, vis, _GATE_INDEX, float(min_visibility))
     return AngleSet(values=gated, timestamps=seq.timestamps, space=space)
+
+
+def frame_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarray, width: int,
+                 height: int, space: Literal["image", "world"] = "image",
+                 min_visibility: float = DEFAULT_MIN_VISIBILITY) -> np.ndarray:
+    """The (16,) angle row of one frame (33x3 landmarks, 33x3 world, 33 visibility), as
+    `compute_angles` computes it for a whole sequence."""
+    if space == "image":
+        row = K.joint_angles_image(np.ascontiguousarray(landmarks[None], dtype=np.float32),
+                                   float(width), float(height))
+    elif space == "world":
+        row = K.joint_angles_world(np.ascontiguousarray(world[None], dtype=np.float32))
+    else:
+        raise ValueError(f"unknown angle space {space!r}")
+    vis = np.ascontiguousarray(visibility[None], dtype=np.float32)
+    return K.gate_columns(row, vis, _GATE_INDEX, float(min_visibility))[0]

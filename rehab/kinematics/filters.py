@@ -7,11 +7,12 @@ import math
 import numpy as np
 
 from rehab.kinematics import _kernels as K
+from rehab.settings import DEFAULT_SETTINGS
 
-DEFAULT_CUTOFF_HZ = 3.0
+DEFAULT_CUTOFF_HZ = DEFAULT_SETTINGS.cutoff_hz
 """Low-pass cut-off for recorded movement: rehabilitation exercises are below ~2 Hz."""
 
-DEFAULT_MAX_GAP_S = 0.3
+DEFAULT_MAX_GAP_S = DEFAULT_SETTINGS.max_gap_s
 """Longest run of missing samples filled by linear interpolation."""
 
 
@@ -60,7 +61,9 @@ class OneEuroFilter:
     longer than ``max_gap_s`` and returns NaN.
     """
 
-    def __init__(self, min_cutoff: float = 1.5, beta: float = 0.02, d_cutoff: float = 1.0,
+    def __init__(self, min_cutoff: float = DEFAULT_SETTINGS.live_min_cutoff_hz,
+                 beta: float = DEFAULT_SETTINGS.live_beta,
+                 d_cutoff: float = DEFAULT_SETTINGS.live_d_cutoff_hz,
                  max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta

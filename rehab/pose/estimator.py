@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from rehab.errors import InputError, NoPoseError
 from rehab.pose.select import SelectionWeights, select_person
-from rehab.sequence import N_LANDMARKS, PoseSequence
+from rehab.model import N_LANDMARKS, Note, NoteCode, PoseSequence
 
 if TYPE_CHECKING:
     from rehab.capture import Source
@@ -210,7 +210,8 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
         fps = float((n - 1) / (ts[-1] - ts[0])) if n > 1 and ts[-1] > ts[0] else 0.0
     notes = list(source.notes) + list(getattr(estimator, "notes", ())) + list(selection.notes)
     if found < n:
-        notes.append(f"no person detected in {n - found} of {n} frames")
+        notes.append(Note(NoteCode.NO_PERSON, f"no person detected in {n - found} of {n} frames",
+                          {"frames": n - found, "of": n}))
     logger.info("%s: person detected in %d of %d frames", source.name, found, n)
     return PoseSequence(
         landmarks=seq_lm, world=seq_world, visibility=seq_vis, timestamps=ts, fps=fps,

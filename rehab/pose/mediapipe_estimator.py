@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from rehab.errors import InputError
+from rehab.model import Note, NoteCode
 from rehab.pose.estimator import FramePose, PersonPose
 from rehab.pose.model import resolve_model
 from rehab.pose.select import count_people, frame_scores
@@ -310,7 +311,7 @@ class MediaPipePoseEstimator:
                          f"{previous[1]:.2f} s (frame {previous[0]}) is only followed from "
                          f"frame {start}")
         self._kept.clear()
-        self._notes.append(note)
+        self._notes.append(Note(NoteCode.SEVERAL_PEOPLE, note))
         logger.info("%s", note)
 
     def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:

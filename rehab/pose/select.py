@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rehab.model import Note, NoteCode
+
 logger = logging.getLogger(__name__)
 
 _VISIBLE = 0.5  # landmarks at least this visible define the body box and motion
@@ -237,11 +239,15 @@ def select_person(landmarks: Sequence[np.ndarray], visibility: Sequence[np.ndarr
     missing = int(((chosen < 0) & (counts > 0)).sum())
     notes = []
     if multi:
-        notes.append(f"{int(counts.max())} people in view in {multi} frames; {SELECTION_RULE}")
+        notes.append(Note(NoteCode.SEVERAL_PEOPLE,
+                          f"{int(counts.max())} people in view in {multi} frames; "
+                          f"{SELECTION_RULE}", {"people": int(counts.max()), "frames": multi}))
         logger.info("%s (%d tracks)", notes[-1], len(tracks))
     if missing:
-        notes.append(f"in {missing} frames the only detections could not be linked to the "
-                     "followed person; those frames are left empty")
+        notes.append(Note(NoteCode.UNLINKED,
+                          f"in {missing} frames the only detections could not be linked to "
+                          "the followed person; those frames are left empty",
+                          {"frames": missing}))
     return Selection(chosen, len(tracks), int(counts.max()), multi, missing, tuple(notes))
 
 
