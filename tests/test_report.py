@@ -328,3 +328,141 @@ def test_templates_found_from_the_package() -> None:
     assert d == REPO / "reports"
     for name in ("template.html", "report.css", "style.mplstyle"):
         assert (d / name).is_file()
+
+
+# --- report sections from hand-made values (no store) ----------------------------------------
+
+def _rep(index: int, peak: float, kind: str = "complete"):
+    from rehab.scoring import RepScore
+
+    return RepScore(index=index, kind=kind, start_frame=10 * index, peak_frame=10 * index + 4,
+                    end_frame=10 * index + 9, start_s=float(index), peak_s=index + 0.4,
+                    end_s=index + 0.9, min_deg=0.0, max_deg=peak, rom_deg=peak, peak_deg=peak,
+                    target_met=True, duration_s=0.9, time_to_peak_s=0.4, tracked_fraction=1.0,
+                    compensations={}, score=90, flags=())
+
+
+def _summary(sid: int, day: dt.date, median: float = math.nan, side: str = "right",
+             exercise: str = "curl", n_reps: int = 0, n_uncounted: int = 0,
+             target: tuple[float, float] | None = None):
+    """A `SessionSummary` of ``n_reps`` counted reps whose median peak is ``median``."""
+    from rehab.reports.data import SessionSummary
+    from rehab.store import SessionRecord
+
+    session = SessionRecord(
+        id=sid, patient_id="p", exercise_id=exercise, exercise_name=exercise.title(),
+        side=side, angle=f"{side}_elbow_flexion", rest="low",
+        started=dt.datetime.combine(day, dt.time(9)), ended=dt.datetime.combine(day, dt.time(9, 5)),
+        source="clip.mp4", mode="offline", model="m", model_sha256="0", calibration=None,
+        software_version="0", target_min=target[0] if target else None,
+        target_max=target[1] if target else None, rep_count=n_reps, notes=(), files={})
+    reps = tuple(_rep(i + 1, median) for i in range(n_reps))
+    uncounted = tuple(_rep(n_reps + i + 1, 10.0, kind="too_short") for i in range(n_uncounted))
+    return SessionSummary(session=session, reps=reps, uncounted=uncounted, median=median,
+                          best=median, q25=median, q75=median, low=median, high=median,
+                          mean_score=90.0 if n_reps else math.nan)
+
+
+def _rx(reps: int, sets: int, days_per_week: int = 7, start: dt.date | None = None,
+        end: dt.date | None = None, exercise: str = "curl"):
+    from rehab.store import Prescription
+
+    return Prescription(id=1, patient_id="p", exercise_id=exercise, target_min=90.0,
+                        target_max=130.0, reps=reps, sets=sets, side=None, start=start,
+                        end=end, days_per_week=days_per_week)
+
+
+MONDAY = dt.date(2024, 1, 1)
+
+
+def test_report_period_defaults() -> None:
+    from rehab.reports.data import report_period
+    from rehab.store.db import StoreError
+
+    sessions = [_summary(1, MONDAY + dt.timedelta(2)).session,
+                _summary(2, MONDAY + dt.timedelta(20)).session]
+    today = MONDAY + dt.timedelta(10)
+    assert report_period(sessions, None, None, today) == (MONDAY + dt.timedelta(2),
+                                                          MONDAY + dt.timedelta(20))
+    assert report_period([], None, None, today) == (today, today)
+    assert report_period([], None, MONDAY, today) == (MONDAY, MONDAY)  # no session: the end
+    assert report_period(sessions, MONDAY, MONDAY + dt.timedelta(5), today) == (
+        MONDAY, MONDAY + dt.timedelta(5))
+    with pytest.raises(StoreError, match="starts"):
+        report_period(sessions, MONDAY + dt.timedelta(1), MONDAY, today)
+
+
+def test_side_comparison_takes_each_sides_latest_measured_median() -> None:
+    from rehab.reports.data import side_comparisons, trends_and_headlines
+
+    day = lambda n: MONDAY + dt.timedelta(n)  # noqa: E731
+    summaries = [
+        _summary(1, day(0), 100.0, side="left", target=(90, 130)),
+        _summary(2, day(1), 120.0, side="right"),
+        _summary(3, day(2), 110.0, side="left"),
+        _summary(4, day(3), side="left"),  # no measured rep: not the latest measured
+        _summary(5, day(4), 130.0, side="right"),
+        _summary(6, day(5), 80.0, side="right", exercise="squat"),  # one side only
+    ]
+    names = {"curl": "Curl", "squat": "Squat"}
+    trends, headlines = trends_and_headlines(summaries, [], names, day(6))
+    assert [(t.exercise_id, t.side, len(t.sessions)) for t in trends] == [
+        ("curl", "left", 3), ("curl", "right", 2), ("squat", "right", 1)]
+    assert trends[0].target == (90, 130) and trends[1].target is None
+    left = headlines[0]
+    assert (left.label, left.n_sessions, left.n_measured) == ("Curl, left", 3, 2)
+    assert (left.first, left.first_day, left.last, left.last_day) == (100.0, day(0), 110.0,
+                                                                      day(2))
+    assert left.change == 10.0
+    (pair,) = side_comparisons(trends, names)
+    assert (pair.exercise_name, pair.left, pair.left_day, pair.right, pair.right_day) == (
+        "Curl", 110.0, day(2), 130.0, day(4))
+    assert pair.target == (90, 130)  # the left trend's; the right one has none
+    # a side whose sessions have no measured rep is not compared
+    unmeasured = [_summary(1, day(0), side="left"), _summary(2, day(1), 120.0, side="right")]
+    assert side_comparisons(trends_and_headlines(unmeasured, [], names, day(6))[0], names) == []
+
+
+def test_adherence_counts_reps_sets_and_days_per_week() -> None:
+    from rehab.reports.data import adherence_section
+
+    # one calendar week, Monday to Sunday: 3 x 10 reps on 5 days a week = 150 reps
+    summaries = [_summary(1, MONDAY + dt.timedelta(1), 100.0, n_reps=4, n_uncounted=1),
+                 _summary(2, MONDAY + dt.timedelta(3), 100.0, n_reps=6)]
+    weeks, per_exercise = adherence_section(summaries, [_rx(10, 3, days_per_week=5,
+                                                            start=MONDAY)],
+                                            {"curl": "Curl"}, MONDAY, MONDAY + dt.timedelta(6))
+    (week,) = weeks
+    assert (week.start, week.sessions, week.reps_done) == (MONDAY, 2, 10)
+    assert week.reps_prescribed == pytest.approx(150.0)
+    (curl,) = per_exercise
+    assert (curl.exercise_id, curl.exercise_name, curl.sessions, curl.reps_done) == (
+        "curl", "Curl", 2, 10)
+    assert curl.reps_prescribed == pytest.approx(150.0)
+    assert curl.percent == pytest.approx(100 * 10 / 150)
+
+
+def test_adherence_over_a_period_cut_by_calendar_weeks() -> None:
+    from rehab.reports.data import adherence_section
+
+    # Wednesday to the next Tuesday: 5 days in the first week, 2 in the second; the
+    # prescription without a start date begins with the first session (Thursday)
+    start, end = MONDAY + dt.timedelta(2), MONDAY + dt.timedelta(8)
+    summaries = [_summary(1, MONDAY + dt.timedelta(3), 100.0, n_reps=5),
+                 _summary(2, MONDAY + dt.timedelta(7), 100.0, n_reps=7)]
+    weeks, (curl,) = adherence_section(summaries, [_rx(10, 2)], {"curl": "Curl"}, start, end)
+    assert [w.start for w in weeks] == [MONDAY, MONDAY + dt.timedelta(7)]
+    assert [w.sessions for w in weeks] == [1, 1] and [w.reps_done for w in weeks] == [5, 7]
+    assert [w.reps_prescribed for w in weeks] == pytest.approx([4 * 20.0, 2 * 20.0])
+    assert curl.reps_prescribed == pytest.approx(6 * 20.0) and curl.reps_done == 12
+    # no prescription: nothing prescribed, no percentage
+    weeks, (curl,) = adherence_section(summaries, [], {"curl": "Curl"}, start, end)
+    assert [w.reps_prescribed for w in weeks] == [None, None]
+    assert curl.reps_prescribed is None and curl.percent is None
+
+
+def test_latest_section_without_sessions() -> None:
+    from rehab.reports.data import LatestSession, latest_section
+
+    assert latest_section([], [_rx(10, 3)]) == LatestSession(None, None,
+                                                              "no session in this period", None)

@@ -442,6 +442,152 @@ def parse_day(text: str, what: str = "date") -> dt.date:
         raise StoreError(f"{what}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def report_period(sessions: list[SessionRecord], start: dt.date | None, end: dt.date | None,
+                  today: dt.date) -> tuple[dt.date, dt.date]:
+    """The report's first and last day (inclusive) from the requested bounds.
+
+    Defaults: from the first of ``sessions`` (all the patient's, in the exercise filter;
+    ``end`` or ``today`` without any) to ``today``, or to the last session if later.
+    """
+    if start is not None and end is not None and start > end:
+        raise StoreError(f"the period starts ({start}) after it ends ({end})")
+    if start is None:
+        start = sessions[0].day if sessions else (end or today)
+    if end is None:
+        end = max([today, start] + [s.day for s in sessions])
+    return start, end
+
+
+def session_summaries(store: Store, sessions: list[SessionRecord], start: dt.date,
+                      end: dt.date) -> list[SessionSummary]:
+    """The `SessionSummary` of every session held between ``start`` and ``end``."""
+    within = [s for s in sessions if start <= s.day <= end]
+    reps = store.reps_for(s.id for s in within)
+    return [_summary(s, reps[s.id]) for s in within]
+
+
+def exercise_names(summaries: list[SessionSummary],
+                   prescriptions: list[Prescription]) -> dict[str, str]:
+    """Display name of every exercise with a session or a prescription in the report."""
+    ids = {s.session.exercise_id for s in summaries} | {p.exercise_id for p in prescriptions}
+    return {ex_id: _exercise_name(ex_id, [s for s in summaries
+                                          if s.session.exercise_id == ex_id])
+            for ex_id in ids}
+
+
+def trend_of(exercise_id: str, side: str, items: list[SessionSummary], name: str,
+             target: tuple[float, float] | None) -> Trend:
+    """The `Trend` of one exercise and side; angle and rest position from its latest
+    session that recorded an angle."""
+    last = next((s.session for s in reversed(items) if s.session.angle), items[-1].session)
+    return Trend(exercise_id=exercise_id, exercise_name=name, side=side, angle=last.angle,
+                 rest=last.rest, sessions=tuple(items), target=target,
+                 norm=normative_deg(last.angle, last.rest) if last.angle else None)
+
+
+def headline_of(trend: Trend) -> Headline:
+    """First and latest measured median of a trend, with its target and norm."""
+    measured = trend.measured
+    return Headline(
+        label=trend.label, n_sessions=len(trend.sessions), n_measured=len(measured),
+        first_day=measured[0].session.day if measured else None,
+        first=measured[0].median if measured else math.nan,
+        last_day=measured[-1].session.day if measured else None,
+        last=measured[-1].median if measured else math.nan,
+        target=trend.target, norm=trend.norm, rest=trend.rest)
+
+
+def trends_and_headlines(summaries: list[SessionSummary], prescriptions: list[Prescription],
+                         names: dict[str, str], end: dt.date
+                         ) -> tuple[list[Trend], list[Headline]]:
+    """One `Trend` and one `Headline` per exercise and side, sorted by exercise id and side.
+
+    The target is the prescription in force on ``end``, else the latest session's.
+    """
+    by_key: dict[tuple[str, str], list[SessionSummary]] = {}
+    for s in summaries:
+        by_key.setdefault((s.session.exercise_id, s.session.side), []).append(s)
+    trends = [trend_of(ex_id, side, items, names[ex_id],
+                       _target_for(prescriptions, items, ex_id, end))
+              for (ex_id, side), items in sorted(by_key.items())]
+    return trends, [headline_of(t) for t in trends]
+
+
+def _first_days(summaries: list[SessionSummary], prescriptions: list[Prescription],
+                start: dt.date) -> dict[str, dt.date]:
+    """When each exercise's prescription without a start date begins: its first session,
+    else the period's start."""
+    first_day: dict[str, dt.date] = {}
+    for s in summaries:
+        first_day.setdefault(s.session.exercise_id, s.session.day)
+    for p in prescriptions:
+        if p.start is None:
+            first_day.setdefault(p.exercise_id, start)
+    return first_day
+
+
+def adherence_section(summaries: list[SessionSummary], prescriptions: list[Prescription],
+                      names: dict[str, str], start: dt.date, end: dt.date
+                      ) -> tuple[list[Week], list[ExerciseAdherence]]:
+    """Adherence per calendar week and per exercise (sorted by id) over [start, end].
+
+    Counted reps done against reps x sets x days-per-week / 7 prescribed each day.
+    """
+    first_day = _first_days(summaries, prescriptions, start)
+    weeks = _weeks(start, end, summaries, prescriptions, first_day)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    adherence = []
+    for ex_id in sorted(names):
+        mine = [s for s in summaries if s.session.exercise_id == ex_id]
+        ex_prescriptions = [p for p in prescriptions if p.exercise_id == ex_id]
+        adherence.append(ExerciseAdherence(
+            exercise_id=ex_id, exercise_name=names[ex_id], sessions=len(mine),
+            reps_done=sum(s.n_reps for s in mine),
+            reps_prescribed=_prescribed(ex_prescriptions, days, start, end, first_day)))
+    return weeks, adherence
+
+
+@dataclasses.dataclass(frozen=True)
+class LatestSession:
+    """The report's latest-session section."""
+
+    summary: SessionSummary | None
+    trace: Trace | None
+    trace_problem: str
+    """Why there is no trace ('' when there is one)."""
+    distances: RepDistances | None
+
+
+def latest_section(summaries: list[SessionSummary],
+                   prescriptions: list[Prescription]) -> LatestSession:
+    """The last of ``summaries`` with its angle trace (against the target in force on its
+    day) and its per-rep distances."""
+    if not summaries:
+        return LatestSession(None, None, "no session in this period", None)
+    latest = summaries[-1]
+    target = _target_for(prescriptions, [latest], latest.session.exercise_id,
+                         latest.session.day)
+    trace, problem = read_trace(latest.session, latest.reps, target)
+    return LatestSession(latest, trace, problem, read_distances(latest.session, latest.reps))
+
+
+def side_comparisons(trends: list[Trend], names: dict[str, str]) -> list[SideComparison]:
+    """Per exercise (sorted by id) measured on both sides: each side's latest measured
+    median; the target is the left trend's, else the right's."""
+    by_ex: dict[str, dict[str, Trend]] = {}
+    for t in trends:
+        by_ex.setdefault(t.exercise_id, {})[t.side] = t
+    sides = []
+    for ex_id, per_side in sorted(by_ex.items()):
+        left, right = per_side.get("left"), per_side.get("right")
+        if left and right and left.measured and right.measured:
+            sides.append(SideComparison(
+                exercise_name=names[ex_id], left=left.measured[-1].median,
+                right=right.measured[-1].median, left_day=left.measured[-1].session.day,
+                right_day=right.measured[-1].session.day, target=left.target or right.target))
+    return sides
+
+
 def build_report_data(store: Store, patient_id: str, start: dt.date | None = None,
                       end: dt.date | None = None, exercise_id: str | None = None,
                       today: dt.date | None = None) -> ReportData:
@@ -450,87 +596,22 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
     Defaults: from the first session (in the filter) to today (or the last session if later).
     """
     patient = store.get_patient(patient_id)
-    if start is not None and end is not None and start > end:
-        raise StoreError(f"the period starts ({start}) after it ends ({end})")
-    today = today or dt.date.today()
     all_sessions = store.sessions(patient_id, exercise_id=exercise_id)
-    if start is None:
-        start = all_sessions[0].day if all_sessions else (end or today)
-    if end is None:
-        end = max([today, start] + [s.day for s in all_sessions])
-    sessions = [s for s in all_sessions if start <= s.day <= end]
-    reps = store.reps_for(s.id for s in sessions)
-    summaries = [_summary(s, reps[s.id]) for s in sessions]
+    start, end = report_period(all_sessions, start, end, today or dt.date.today())
+    summaries = session_summaries(store, all_sessions, start, end)
     prescriptions = store.prescriptions(patient_id, exercise_id)
     shown_prescriptions = [p for p in prescriptions if (p.start is None or p.start <= end)
                            and (p.end is None or p.end >= start)]
-
-    names = {ex_id: _exercise_name(ex_id, [s for s in summaries
-                                           if s.session.exercise_id == ex_id])
-             for ex_id in {s.session.exercise_id for s in summaries}
-             | {p.exercise_id for p in shown_prescriptions}}
-    by_key: dict[tuple[str, str], list[SessionSummary]] = {}
-    for s in summaries:
-        by_key.setdefault((s.session.exercise_id, s.session.side), []).append(s)
-    trends, headlines = [], []
-    for (ex_id, side), items in sorted(by_key.items()):
-        last = next((s.session for s in reversed(items) if s.session.angle), items[-1].session)
-        target = _target_for(prescriptions, items, ex_id, end)
-        trend = Trend(exercise_id=ex_id, exercise_name=names[ex_id], side=side,
-                      angle=last.angle, rest=last.rest, sessions=tuple(items), target=target,
-                      norm=normative_deg(last.angle, last.rest) if last.angle else None)
-        trends.append(trend)
-        measured = trend.measured
-        headlines.append(Headline(
-            label=trend.label, n_sessions=len(items), n_measured=len(measured),
-            first_day=measured[0].session.day if measured else None,
-            first=measured[0].median if measured else math.nan,
-            last_day=measured[-1].session.day if measured else None,
-            last=measured[-1].median if measured else math.nan,
-            target=target, norm=trend.norm, rest=trend.rest))
-
-    first_day: dict[str, dt.date] = {}
-    for s in summaries:
-        first_day.setdefault(s.session.exercise_id, s.session.day)
-    for p in prescriptions:
-        if p.start is None:
-            first_day.setdefault(p.exercise_id, start)
-    weeks = _weeks(start, end, summaries, prescriptions, first_day)
-    adherence = []
-    for ex_id in sorted(names):
-        mine = [s for s in summaries if s.session.exercise_id == ex_id]
-        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-        ex_prescriptions = [p for p in prescriptions if p.exercise_id == ex_id]
-        adherence.append(ExerciseAdherence(
-            exercise_id=ex_id, exercise_name=names[ex_id], sessions=len(mine),
-            reps_done=sum(s.n_reps for s in mine),
-            reps_prescribed=_prescribed(ex_prescriptions, days, start, end, first_day)))
-
-    latest = summaries[-1] if summaries else None
-    trace, problem = (None, "no session in this period")
-    if latest is not None:
-        target = _target_for(prescriptions, [latest], latest.session.exercise_id,
-                             latest.session.day)
-        trace, problem = read_trace(latest.session, latest.reps, target)
-    distances = read_distances(latest.session, latest.reps) if latest is not None else None
-
-    sides = []
-    by_ex: dict[str, dict[str, Trend]] = {}
-    for t in trends:
-        by_ex.setdefault(t.exercise_id, {})[t.side] = t
-    for ex_id, per_side in sorted(by_ex.items()):
-        left, right = per_side.get("left"), per_side.get("right")
-        if left and right and left.measured and right.measured:
-            sides.append(SideComparison(
-                exercise_name=names[ex_id], left=left.measured[-1].median,
-                right=right.measured[-1].median, left_day=left.measured[-1].session.day,
-                right_day=right.measured[-1].session.day, target=left.target or right.target))
-
+    names = exercise_names(summaries, shown_prescriptions)
+    trends, headlines = trends_and_headlines(summaries, prescriptions, names, end)
+    weeks, adherence = adherence_section(summaries, prescriptions, names, start, end)
+    latest = latest_section(summaries, prescriptions)
     quality, omitted = _quality(summaries, names)
     return ReportData(
         patient=patient, start=start, end=end, generated=dt.datetime.now(),
         exercise_filter=exercise_id, prescriptions=tuple(shown_prescriptions),
         sessions=tuple(summaries), trends=tuple(trends), headlines=tuple(headlines),
-        weeks=tuple(weeks), adherence=tuple(adherence), latest=latest, trace=trace,
-        trace_problem=problem, sides=tuple(sides), quality=tuple(quality),
-        quality_omitted=omitted, distances=distances)
+        weeks=tuple(weeks), adherence=tuple(adherence), latest=latest.summary,
+        trace=latest.trace, trace_problem=latest.trace_problem,
+        sides=tuple(side_comparisons(trends, names)), quality=tuple(quality),
+        quality_omitted=omitted, distances=latest.distances)

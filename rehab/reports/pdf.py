@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from rehab import __version__
 from rehab.reports import plots, tables
 from rehab.reports.assets import figure_style
-from rehab.reports.data import ReportData
+from rehab.reports.data import ReportData, SessionSummary
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ REP_ROWS_FIRST_PAGE = 18
 REP_ROWS_PER_PAGE = 45
 QUALITY_LINES_PER_PAGE = 55
 CELL_CHARS = 34
-
 
 
 def _clip(text: str, n: int = CELL_CHARS) -> str:
@@ -146,6 +145,25 @@ def _adherence_page(data: ReportData, number: int) -> Figure:
     return fig
 
 
+def _reps_table(data: ReportData, latest: SessionSummary
+                ) -> tuple[list[str], list[list[str]], list[float]]:
+    """The latest session's per-rep table (with the distance columns when it has them) and
+    its column widths."""
+    header, rows = tables.reps_table(latest)
+    if data.distances is None:
+        return header, rows, [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07, 0.36]
+    # distance columns (headers broken before their unit) take room from the flags
+    n = len(data.distances.headers)
+    header, rows = data.distances.extend((header, rows))
+    k = len(header) - 1 - n
+    header = header[:k] + [h.replace(" (", "\n(") for h in header[k:-1]] + header[-1:]
+    widths = [0.04, 0.065, 0.08, 0.07, 0.055, 0.09, 0.08, 0.055]
+    widths += [max(0.09, 0.005 + 0.0098 * max(map(len, h.split("\n"))))
+               for h in header[k:-1]]  # room for the bold header at 7.5 pt
+    widths.append(1.0 - sum(widths))
+    return header, rows, widths
+
+
 def _latest_pages(data: ReportData, first_number: int) -> list[Figure]:
     fig = _page(data, "Latest session", first_number)
     latest = data.latest
@@ -161,18 +179,7 @@ def _latest_pages(data: ReportData, first_number: int) -> list[Figure]:
         plots.plot_angle_trace(data.trace, ax=ax)
     else:
         plots._empty(ax, f"No angle trace: {data.trace_problem}.")
-    header, rows = tables.reps_table(latest)
-    widths = [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07, 0.36]
-    if data.distances is not None:
-        # distance columns (headers broken before their unit) take room from the flags
-        n = len(data.distances.headers)
-        header, rows = data.distances.extend((header, rows))
-        k = len(header) - 1 - n
-        header = header[:k] + [h.replace(" (", "\n(") for h in header[k:-1]] + header[-1:]
-        widths = [0.04, 0.065, 0.08, 0.07, 0.055, 0.09, 0.08, 0.055]
-        widths += [max(0.09, 0.005 + 0.0098 * max(map(len, h.split("\n"))))
-                   for h in header[k:-1]]  # room for the bold header at 7.5 pt
-        widths.append(1.0 - sum(widths))
+    header, rows, widths = _reps_table(data, latest)
     first, rest = rows[:REP_ROWS_FIRST_PAGE], rows[REP_ROWS_FIRST_PAGE:]
     bottom = 0.3 if data.sides else 0.08
     _heading(fig.add_axes((0.07, 0.49, 0.86, 0.03)), "Repetitions")
