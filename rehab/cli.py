@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rehab import __version__
+from rehab.argtypes import finite_float
 from rehab.errors import RehabError
 
 log = logging.getLogger("rehab")
@@ -150,13 +151,6 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all subcommands."""
     parser = argparse.ArgumentParser(
@@ -183,28 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--side", choices=("left", "right", "auto"), default=None,
                    help="limb to analyse (default: with --patient, the prescription's or the "
                         "affected side; else auto, the side that moves)")
-    p.add_argument("--target-min", type=_float, metavar="DEG", help="target band, lower end")
-    p.add_argument("--target-max", type=_float, metavar="DEG", help="target band, upper end")
+    p.add_argument("--target-min", type=finite_float, metavar="DEG",
+                   help="target band, lower end")
+    p.add_argument("--target-max", type=finite_float, metavar="DEG",
+                   help="target band, upper end")
     p.add_argument("--model", metavar="PATH.task",
                    help="MediaPipe pose_landmarker_{lite,full,heavy}.task (default: the full "
                         "model built offline from the installed mediapipe)")
     p.add_argument("--space", choices=("image", "world"), default=None,
                    help="angles from image-plane (2D) or world (3D) landmarks "
                         "(default: as the exercise says)")
-    p.add_argument("--fps", type=_float, default=None,
+    p.add_argument("--fps", type=finite_float, default=None,
                    help="frame rate of an image folder (default 30)")
     p.add_argument("--calibration", metavar="CAMERA.toml",
                    help="camera calibration (rehab calibrate, or a Pose2Sim/Sports2D TOML): "
                         "undistorts the landmarks before measuring angles")
     p.add_argument("--camera", metavar="NAME",
                    help="which camera of a multi-camera Pose2Sim calibration file")
-    p.add_argument("--height-cm", type=_float, metavar="CM",
+    p.add_argument("--height-cm", type=finite_float, metavar="CM",
                    help="patient's height: adds distances in cm to each rep (needs frames "
                         "where the patient stands fully visible)")
     p.add_argument("--scale-board", metavar="COLSxROWS",
                    help="a checkerboard held in the scene gives the cm scale instead "
                         "(inner corners, e.g. 7x4)")
-    p.add_argument("--scale-square-mm", type=_float, metavar="MM",
+    p.add_argument("--scale-square-mm", type=finite_float, metavar="MM",
                    help="square size of the --scale-board checkerboard")
     p.add_argument("--overlay", action="store_true",
                    help="also write overlay.mp4 with skeleton, angle, target band and counter")
@@ -242,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSION_MODULES: tuple[str, ...] = (
     "rehab.calibration.cli",
     "rehab.store.cli",
+    "rehab.reports.cli",
     "rehab.live.cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` (or ``add_parser`` +

@@ -108,6 +108,16 @@ def test_report_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
       "--sets", "3"], "not a number"),
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "0",
       "--sets", "3"], "at least 1"),
+    (["prescribe", "p01", "squat", "--target-min", "nan", "--target-max", "90", "--reps", "10",
+      "--sets", "3"], "--target-min: must be a finite number, got nan"),
+    (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "inf", "--reps", "10",
+      "--sets", "3"], "--target-max: must be a finite number, got inf"),
+    (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
+      "--sets", "2.5"], "--sets: '2.5' is not a whole number"),
+    (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
+      "--sets", "3", "--days-per-week", "8"], "--days-per-week: must be at most 7, got 8"),
+    (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
+      "--sets", "3", "--start", "2024-13-01"], "--start: '2024-13-01' is not an ISO date"),
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
       "--sets", "3", "--end", "31/01/2024"], "not an ISO date"),
     (["prescribe", "ghost", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
@@ -126,6 +136,29 @@ def test_bad_input_is_one_line(db: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert err.startswith("rehab: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not list(tmp_path.glob("r.*"))
+
+
+def test_report_command_lives_with_reports() -> None:
+    """``rehab report`` is registered by `rehab.reports.cli`; the store imports no reports."""
+    import ast
+
+    import rehab.store
+    from rehab.reports.cli import cmd_report
+
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions  # type: ignore[union-attr]
+               if isinstance(a, argparse._SubParsersAction))
+    assert sub.choices["report"].get_default("func") is cmd_report
+    assert {"patient", "prescribe"} <= set(sub.choices)
+    for path in Path(rehab.store.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):  # from rehab import reports, too
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            assert not [n for n in names if n.split(".")[:2] == ["rehab", "reports"]], path
 
 
 def test_corrupt_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rehab.argtypes import positive_float
 from rehab.calibration.board import PAGES_MM, write_board
 from rehab.calibration.camera import save_calibration, save_pose2sim_toml
 from rehab.calibration.checkerboard import (
@@ -35,16 +36,6 @@ _BOARD_HELP = ("checkerboard size in INNER corners, COLSxROWS (where four square
                "board of 8x5 squares is 7x4; 7x4 and 4x7 are the same board)")
 
 
-def _square_mm(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``calibrate`` (camera intrinsics from a checkerboard) to ``subparsers``."""
     p = subparsers.add_parser(
@@ -57,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("inputs", nargs="+", metavar="IMAGES...|VIDEO",
                    help="checkerboard photos, or one video")
     p.add_argument("--board", required=True, type=str, metavar="COLSxROWS", help=_BOARD_HELP)
-    p.add_argument("--square-mm", required=True, type=_square_mm, metavar="MM",
+    p.add_argument("--square-mm", required=True, type=positive_float, metavar="MM",
                    help="side of one printed square in millimetres (measure the print)")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.toml",
                    help="calibration file to write (written only on success)")
@@ -80,7 +71,7 @@ def add_board_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         description="Write a checkerboard to print at 100% for `rehab calibrate`.")
     p.add_argument("--board", default="7x4", metavar="COLSxROWS",
                    help=_BOARD_HELP + " (default 7x4)")
-    p.add_argument("--square-mm", type=_square_mm, default=30.0, metavar="MM",
+    p.add_argument("--square-mm", type=positive_float, default=30.0, metavar="MM",
                    help="square size in millimetres (default 30, fits A4)")
     p.add_argument("--page", choices=(*PAGES_MM, "fit"), default="a4",
                    help="paper size (default a4; fit = just large enough)")

@@ -1,6 +1,8 @@
-"""``rehab patient``, ``rehab prescribe``, ``rehab report`` and the ``analyze --patient`` hooks.
+"""``rehab patient``, ``rehab prescribe`` and the ``analyze --patient`` hooks.
 
-`register(subparsers)` adds the three subcommands. ``rehab analyze`` (in `rehab.cli`) calls:
+`register(subparsers)` adds the two subcommands; ``rehab report`` is defined with the reports
+(above the store) and uses `add_db_option` and `open_db` from here. ``rehab analyze`` (in
+`rehab.cli`) calls:
 
 - `add_analyze_options(parser)`: ``--patient ID``, ``--date ISO``, ``--db PATH``;
 - `check_patient(args)` early, before any analysis work (unknown patient, bad date);
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rehab.argtypes import (finite_float, iso_date, iso_datetime, option_value, positive_int,
+                            positive_int_up_to)
 from rehab.errors import InputError, RehabError
 
 if TYPE_CHECKING:
@@ -43,41 +47,12 @@ def parse_when(text: str | None, what: str = "--date") -> dt.datetime:
     """A session time from ``YYYY-MM-DD`` or an ISO date-time (default: now)."""
     if text is None:
         return dt.datetime.now()
-    try:
-        return dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not an ISO date or date-time "
-                         f"(e.g. 2024-05-01 or 2024-05-01T09:30)") from None
+    return option_value(iso_datetime, text, what)
 
 
 def parse_date(text: str | None, what: str) -> dt.date | None:
     """An ISO date, or None when not given."""
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(f"{what}: must be a finite number")
-    return value
-
-
-def _count(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not a whole number") from None
-    if value < 1:
-        raise InputError(f"{what}: must be at least 1")
-    return value
+    return None if text is None else option_value(iso_date, text, what)
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -86,7 +61,7 @@ def _db_path(args: argparse.Namespace) -> Path:
     return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
 
 
-def _open(args: argparse.Namespace, must_exist: bool = True) -> "Store":
+def open_db(args: argparse.Namespace, must_exist: bool = True) -> "Store":
     """The store named by ``--db`` / ``REHAB_DB``; read-only commands need it to exist."""
     from rehab.store import open_store
 
@@ -128,7 +103,7 @@ def check_patient(args: argparse.Namespace) -> None:
             raise InputError("--date is only used with --patient")
         return
     parse_when(getattr(args, "date", None))
-    with _open(args) as store:
+    with open_db(args) as store:
         store.get_patient(args.patient)
 
 
@@ -155,7 +130,7 @@ def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = F
     if getattr(args, "patient", None) is None:
         return PatientPlan(None, None, None, side)
     day = parse_when(getattr(args, "date", None)).date()
-    with _open(args) as store:
+    with open_db(args) as store:
         patient = store.get_patient(args.patient)
         p = store.prescription_for(args.patient, _exercise_id(exercise_id), on=day)
     if side is None and p is not None and p.side in ("left", "right"):
@@ -189,7 +164,7 @@ def after_analyze(args: argparse.Namespace, analysis: "Analysis",
     if getattr(args, "patient", None) is None:
         return None
     started = parse_when(getattr(args, "date", None))
-    with _open(args) as store:
+    with open_db(args) as store:
         sid = store.record_analysis(args.patient, analysis, started=started, out_dir=out_dir)
         log.info("stored session %d for patient %s in %s", sid, args.patient, store.path)
     return sid
@@ -199,7 +174,7 @@ def after_analyze(args: argparse.Namespace, analysis: "Analysis",
 
 def cmd_patient_add(args: argparse.Namespace) -> int:
     """Add a patient."""
-    with _open(args, must_exist=False) as store:
+    with open_db(args, must_exist=False) as store:
         p = store.add_patient(args.id, args.name, affected_side=args.side, notes=args.notes)
         log.info("added patient %s to %s", p.id, store.path)
     return 0
@@ -207,7 +182,7 @@ def cmd_patient_add(args: argparse.Namespace) -> int:
 
 def cmd_patient_list(args: argparse.Namespace) -> int:
     """List patients with their session counts."""
-    with _open(args) as store:
+    with open_db(args) as store:
         patients = store.list_patients()
         if not patients:
             _out("(no patients)")
@@ -226,7 +201,7 @@ def cmd_patient_list(args: argparse.Namespace) -> int:
 
 def cmd_patient_show(args: argparse.Namespace) -> int:
     """Show a patient, their prescriptions and sessions."""
-    with _open(args) as store:
+    with open_db(args) as store:
         p = store.get_patient(args.id)
         prescriptions = store.prescriptions(p.id)
         sessions = store.sessions(p.id)
@@ -251,7 +226,7 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
 
 def cmd_patient_export(args: argparse.Namespace) -> int:
     """Export everything held about a patient (JSON, CSV, files)."""
-    with _open(args) as store:
+    with open_db(args) as store:
         paths = store.export_patient(args.id, args.out)
     for path in paths:
         log.debug("wrote %s", path)
@@ -262,7 +237,7 @@ def cmd_patient_export(args: argparse.Namespace) -> int:
 
 def cmd_patient_delete(args: argparse.Namespace) -> int:
     """Delete a patient and all their data, after confirmation."""
-    with _open(args) as store:
+    with open_db(args) as store:
         p = store.get_patient(args.id)
         n = len(store.sessions(p.id))
         if not args.yes:
@@ -279,21 +254,21 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- rehab prescribe / report ----------------------------------------------------------------
+# --- rehab prescribe -------------------------------------------------------------------------
 
 def cmd_prescribe(args: argparse.Namespace) -> int:
     """Prescribe an exercise to a patient."""
     from rehab.exercises import get_exercise
 
     ex = get_exercise(args.exercise, args.exercises_dir)
-    lo = _number(args.target_min, "--target-min")
-    hi = _number(args.target_max, "--target-max")
-    reps = _count(args.reps, "--reps")
-    sets = _count(args.sets, "--sets")
-    days = _count(args.days_per_week, "--days-per-week")
+    lo = option_value(finite_float, args.target_min, "--target-min")
+    hi = option_value(finite_float, args.target_max, "--target-max")
+    reps = option_value(positive_int, args.reps, "--reps")
+    sets = option_value(positive_int, args.sets, "--sets")
+    days = option_value(positive_int_up_to(7), args.days_per_week, "--days-per-week")
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end")
-    with _open(args) as store:
+    with open_db(args) as store:
         rx = store.prescribe(args.patient, ex.id, lo, hi, reps=reps, sets=sets, side=args.side,
                              start=start, end=end, days_per_week=days)
     _out(f"{args.patient}: {ex.id} target {rx.target_min:g}-{rx.target_max:g} deg, "
@@ -301,35 +276,8 @@ def cmd_prescribe(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Render a patient's progress report (PDF or HTML)."""
-    from rehab.reports import build_report_data, check_report_path, render_report
-
-    check_report_path(args.out)
-    start = parse_date(args.date_from, "--from")
-    end = parse_date(args.date_to, "--to")
-    if start and end and start > end:
-        raise InputError(f"--from {start} is after --to {end}")
-    with _open(args) as store:
-        store.get_patient(args.patient)
-        known = args.exercise is None or bool(
-            store.sessions(args.patient, exercise_id=args.exercise)
-            or store.prescriptions(args.patient, args.exercise))
-        if not known:
-            from rehab.exercises import get_exercise
-
-            get_exercise(args.exercise)  # unknown id: a clear error listing the known ones
-        data = build_report_data(store, args.patient, start, end, args.exercise)
-    from rehab.store.db import private_umask
-
-    with private_umask():
-        path = render_report(data, args.out, progress=not args.no_progress and sys.stderr.isatty())
-    _out(str(path))
-    return 0
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``patient``, ``prescribe`` and ``report`` to the ``rehab`` command."""
+    """Add ``patient`` and ``prescribe`` to the ``rehab`` command."""
     p = subparsers.add_parser("patient", help="patients: add, list, show, export, delete",
                               description="Manage the patient history database.")
     sub = p.add_subparsers(dest="patient_command", metavar="ACTION", required=True)
@@ -382,17 +330,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="extra folder of exercise definitions (*.toml)")
     add_db_option(p)
     p.set_defaults(func=cmd_prescribe)
-
-    p = subparsers.add_parser("report", help="a patient's progress report (PDF or HTML)",
-                              description="Cover and headline, recovery trend, adherence, "
-                                          "latest session, quality notes.")
-    p.add_argument("patient", help="patient id")
-    p.add_argument("--from", dest="date_from", metavar="DATE",
-                   help="first day (default: the first session)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day (default: today)")
-    p.add_argument("--exercise", metavar="ID", help="only this exercise")
-    p.add_argument("--out", "-o", required=True, metavar="FILE",
-                   help="report.pdf or report.html")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_db_option(p)
-    p.set_defaults(func=cmd_report)
