@@ -40,11 +40,23 @@ from rehab.calibration import (
 from rehab.calibration import cli
 from rehab.calibration.board import board_pdf, board_svg
 from rehab.calibration.checkerboard import (
+    DISTORTION_MODELS,
+    MIN_VIEWS,
+    MODEL_TOLERANCE,
+    Detection,
+    ImageResult,
     board_object_points,
     calibrate_from_corners,
+    calibration_warnings,
+    choose_model,
+    drop_outlier_corners,
+    drop_outlier_views,
     leave_one_out_px,
+    merge_outcomes,
+    screen_detection,
+    select_model,
 )
-from rehab.calibration.scale import EYE_HEIGHT_RATIO
+from rehab.calibration.scale import EYE_HEIGHT_RATIO, board_spacing
 from rehab.calibration.undistort import distort_pixels
 from rehab.errors import ConfigError, InputError
 from rehab.sequence import LANDMARK_INDEX, N_LANDMARKS, PoseSequence
@@ -185,6 +197,113 @@ def test_too_simple_model_shows_in_leave_one_out() -> None:
     simple = leave_one_out_px([obj] * 10, img, SIZE, "k1k2")
     right = leave_one_out_px([obj] * 10, img, SIZE, "k1k2p1p2")
     assert np.sqrt(np.mean(right ** 2)) < 0.2 * np.sqrt(np.mean(simple ** 2))
+
+
+# --------------------------------------------------------------------------- fit phases
+
+def _projected(d: list[float], n: int = 8, noise: float = 0.05, seed: int = 0
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Board points and their projections through K_TRUE with distortion ``d``, plus
+    seeded Gaussian pixel noise: what a detector would hand the fit for ``n`` views."""
+    rng = np.random.default_rng(seed)
+    obj = board_object_points(BOARD, SQUARE).astype(np.float64)
+    img = [cv2.projectPoints(obj, r, t, K_TRUE, np.array(d))[0].reshape(-1, 2)
+           + rng.normal(0.0, noise, (obj.shape[0], 2)) for r, t in _poses(n=n, d=np.array(d))]
+    return [obj] * n, img
+
+
+@pytest.mark.parametrize("dist,noise,expected", [
+    ([-0.28, 0.09, 0.0, 0.0, 0.0], 0.05, "k1k2"),
+    ([-0.28, 0.09, 0.004, -0.003, 0.0], 0.05, "k1k2p1p2"),
+    ([-0.28, 0.09, 0.004, -0.003, 0.3], 0.0, "k1k2p1p2k3"),
+])
+def test_select_model_picks_the_distortion_present(dist: list[float], noise: float,
+                                                   expected: str) -> None:
+    obj, img = _projected(dist, noise=noise)
+    chosen, loo = select_model(obj, img, SIZE)
+    assert chosen == expected
+    assert set(loo) == set(DISTORTION_MODELS)
+    assert min(loo.values()) <= loo[chosen] <= (1 + MODEL_TOLERANCE) * min(loo.values())
+
+
+def test_select_model_prefers_the_simpler_model_within_tolerance() -> None:
+    """Noise hides a small k3: the full model is best by under 5 %, the simpler one wins."""
+    obj, img = _projected([-0.28, 0.09, 0.004, -0.003, 0.3], noise=0.05)
+    chosen, loo = select_model(obj, img, SIZE)
+    assert loo["k1k2p1p2k3"] < loo["k1k2p1p2"] <= (1 + MODEL_TOLERANCE) * loo["k1k2p1p2k3"]
+    assert chosen == "k1k2p1p2"
+    # too few views to hold one out, or a fixed model: no leave-one-out at all
+    assert select_model(obj[:MIN_VIEWS], img[:MIN_VIEWS], SIZE) == ("k1k2", {})
+    assert choose_model(obj, img, SIZE, "k1k2p1p2k3") == ("k1k2p1p2k3", {})
+
+
+def test_drop_outlier_views_names_the_bad_view_and_why() -> None:
+    obj, img = _projected([-0.28, 0.09, 0.0, 0.0, 0.0])
+    assert drop_outlier_views(obj, img, SIZE) == (list(range(8)), {})
+    img[5] = img[5] + np.random.default_rng(3).normal(0.0, 2.5, img[5].shape)
+    kept, dropped = drop_outlier_views(obj, img, SIZE)
+    assert kept == [0, 1, 2, 3, 4, 6, 7] and list(dropped) == [5]
+    assert re.fullmatch(r"reprojection error \d+\.\d\d px, over 3x the median 0\.\d\d px "
+                        r"\(corners mis-detected or board not flat\)", dropped[5])
+    # never below MIN_VIEWS views: with four, the bad one stays
+    assert drop_outlier_views(obj[2:6], img[2:6], SIZE) == ([0, 1, 2, 3], {})
+
+
+def test_drop_outlier_corners_drops_one_corner_not_the_view() -> None:
+    obj, img = _projected([-0.28, 0.09, 0.0, 0.0, 0.0])
+    img[2] = img[2].copy()
+    img[2][5] += (9.0, -7.0)  # 11.4 px off
+    _, kept, dropped = drop_outlier_corners(obj, img, [28] * 8, SIZE)
+    assert [v for v, _ in dropped] == [2]
+    assert 8.0 < dropped[0][1] < 12.0
+    assert [len(i) for i in kept] == [28, 28, 27, 28, 28, 28, 28, 28]
+    np.testing.assert_array_equal(kept[2], np.delete(img[2], 5, axis=0))
+    assert len(img[2]) == 28  # the input lists are not modified
+    # a view must keep half of the corners it was detected with: here it would not
+    assert drop_outlier_corners(obj, img, [28, 28, 60, 28, 28, 28, 28, 28], SIZE)[2] == []
+
+
+def test_screen_detection_reasons() -> None:
+    corners = np.zeros((28, 2), np.float32)
+    sharp = Detection(corners, BOARD, "classic@1", edge_px=3.0, square_px=30.0)
+    soft = Detection(corners, BOARD, "sb@0.5", edge_px=10.0, square_px=40.0)
+    assert screen_detection("a.png", sharp, BOARD) == ImageResult("a.png", "pending", "classic@1")
+    assert screen_detection("a.png", soft, BOARD) == ImageResult(
+        "a.png", "blurred", "board edges 10.0 px wide (limit 8.0 px): motion or focus blur")
+    assert screen_detection("v#frame3", soft, BOARD, video=True) == ImageResult(
+        "v#frame3", "blurred", "board edges 10.0 px wide: motion or focus blur")
+    missing = screen_detection("a.png", None, BOARD)
+    assert missing.status == "no_board" and missing.reason.startswith(
+        "no 7x4 inner-corner board found (all 28 inner corners must be visible")
+    assert screen_detection("v#frame0", None, BOARD, video=True).reason == \
+        "no complete board in the frame"
+
+
+def test_merge_outcomes_and_warnings() -> None:
+    results = [ImageResult("a", "pending", "m"), ImageResult("b", "pending", "m"),
+               ImageResult("c", "no_board", "why"), ImageResult("d", "pending", "m")]
+    assert merge_outcomes(results, {"a": 0.1, "d": 0.2}, {"b": "too far off"}) == [
+        ImageResult("a", "used", 0.1), ImageResult("b", "outlier", "too far off"),
+        ImageResult("c", "no_board", "why"), ImageResult("d", "used", 0.2)]
+    assert calibration_warnings(12, 0.6, [], [5.0, 30.0], 0.3) == []
+    assert calibration_warnings(7, 0.3, ["top-left", "top"], [5.0, 10.0], 1.25) == [
+        "only 7 views used; 10-20 give a more reliable calibration",
+        "the board never reached the top-left, top of the frame (boards cover 30% of it): "
+        "distortion there is extrapolated; add views with the board near those edges",
+        "all views face the camera (max tilt 10 deg): tilt the board 20-45 deg in some "
+        "views so the focal length is determined",
+        "RMS reprojection error 1.25 px is high (good: < 0.5 px): check the board is flat "
+        "and the square size is right, and remove blurred views"]
+    assert calibration_warnings(12, 0.4, [], [30.0], 0.3) == [
+        "the boards cover only 40% of the frame; add views nearer the edges and corners"]
+
+
+def test_board_spacing_of_a_stretched_grid() -> None:
+    """Corners 10 px apart along the rows and 20 px across them (a board seen obliquely)."""
+    corners = np.array([(10.0 * col, 20.0 * row) for row in range(4) for col in range(7)])
+    spacing, ratio = board_spacing(corners, BOARD)
+    assert spacing == pytest.approx((24 * 10.0 + 21 * 20.0) / 45)
+    assert ratio == pytest.approx(0.5)
 
 
 # --------------------------------------------------------------------------- rendered images

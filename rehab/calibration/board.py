@@ -131,11 +131,15 @@ def board_pdf(board: tuple[int, int], square_mm: float, page: str = "a4") -> byt
                f"{y_pdf(by + 14):.3f} l S")
     for xb in (bar_x, bar_x + 100.0):
         ops.append(f"{xb * k:.3f} {y_pdf(by + 11):.3f} m {xb * k:.3f} {y_pdf(by + 17):.3f} l S")
-    content = "\n".join(ops).encode("ascii")
+    return _pdf_file("\n".join(ops).encode("ascii"), pw * k, ph * k)
+
+
+def _pdf_file(content: bytes, width_pt: float, height_pt: float) -> bytes:
+    """A one-page PDF around a content stream (Helvetica as /F1), with its xref table."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw * k:.3f} {ph * k:.3f}] "
+        (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width_pt:.3f} {height_pt:.3f}] "
          "/Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>").encode("ascii"),
         b"<< /Length " + str(len(content)).encode("ascii") + b" >>\nstream\n" + content
         + b"\nendstream",

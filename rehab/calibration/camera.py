@@ -343,17 +343,25 @@ def load_calibration(path: str | os.PathLike[str], camera: str | None = None
     cams = _pose2sim_cameras(data)
     if not cams:
         raise ConfigError(f"{path}: {_NOT_CALIBRATION}")
+    key, table = _pick_pose2sim_camera(path, cams, camera)
+    return _from_pose2sim(path, key, table)
+
+
+def _pick_pose2sim_camera(path: Path, cams: Mapping[str, Mapping[str, Any]],
+                          camera: str | None) -> tuple[str, Mapping[str, Any]]:
+    """The ``(section, table)`` of ``camera`` (by section or ``name``) among ``cams``, or
+    of the first camera when ``camera`` is None (with a warning naming the others)."""
     names = ", ".join(str(t.get("name", k)) for k, t in cams.items())
     if camera is not None:
         for key, table in cams.items():
             if camera in (key, table.get("name")):
-                return _from_pose2sim(path, key, table)
+                return key, table
         raise ConfigError(f"{path}: no camera '{camera}' (cameras: {names})")
     key, table = next(iter(cams.items()))
     if len(cams) > 1:
         log.warning("%s: %d cameras, using the first ('%s'); choose another with camera=NAME "
                     "(cameras: %s)", path, len(cams), table.get("name", key), names)
-    return _from_pose2sim(path, key, table)
+    return key, table
 
 
 def load_pose2sim_cameras(path: str | os.PathLike[str]) -> list[CameraCalibration]:

@@ -13,6 +13,12 @@ that touches the frame edge). Corners are refined to sub-pixel at full resolutio
 The distortion model is chosen per calibration by leave-one-out reprojection error (see
 `select_model`): with the 5 to 20 views a clinic takes, the full 5-coefficient model often
 over-fits, and a simpler one predicts unseen views better.
+
+The fit runs in phases, each its own function: screen every input (`screen_detection`;
+from a video, `keep_varied` then picks the most varied views), drop mis-localised corners
+(`drop_outlier_corners`), drop outlier views with their reason (`drop_outlier_views`),
+choose the distortion model (`choose_model`), then the final fit, the per-input outcomes
+(`merge_outcomes`) and the advice (`calibration_warnings`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import cv2
 import numpy as np
 
 from rehab.calibration.camera import CameraCalibration, utc_now
+from rehab.capture import sample_frames
 from rehab.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -450,21 +457,35 @@ def _tilt_deg(rvec: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(abs(rot[2, 2]), 0.0, 1.0))))
 
 
-def _calibrate_views(labels: list[str], detections: list[Detection],
-                     size: tuple[int, int], board: tuple[int, int], square_mm: float,
-                     name: str, model: str, results: list[ImageResult],
-                     extra_warnings: Iterable[str] = ()) -> CalibrationReport:
-    """Shared tail of image and video calibration: fit, drop outliers, warn, report."""
-    warnings = list(extra_warnings)
-    labels, detections = list(labels), list(detections)
-    if len(detections) < MIN_VIEWS:
-        raise InputError(f"only {len(detections)} usable view(s) of the {board[0]}x{board[1]} "
+# --------------------------------------------------------------------------- fit phases
+
+def _check_model(model: str) -> None:
+    """Raise `ConfigError` unless ``model`` is ``auto`` or a key of `DISTORTION_MODELS`."""
+    if model != "auto" and model not in DISTORTION_MODELS:
+        raise ConfigError(f"unknown distortion model '{model}' "
+                          f"(choose auto or {', '.join(DISTORTION_MODELS)})")
+
+
+def _require_views(n_views: int, board: tuple[int, int]) -> None:
+    """Raise `InputError` when fewer than `MIN_VIEWS` views are usable."""
+    if n_views < MIN_VIEWS:
+        raise InputError(f"only {n_views} usable view(s) of the {board[0]}x{board[1]} "
                          f"board; need at least {MIN_VIEWS} ({RECOMMENDED_VIEWS}-20 "
                          "recommended, covering the whole frame at different tilts)")
-    obj = [board_object_points(d.pattern, square_mm).astype(np.float64) for d in detections]
-    img = [d.corners.astype(np.float64) for d in detections]
-    # 1) corners: drop single mis-localised corners (e.g. at the frame edge), k1k2 model
-    corner_notes: dict[str, str] = {}
+
+
+def drop_outlier_corners(obj: Sequence[np.ndarray], img: Sequence[np.ndarray],
+                         n_detected: Sequence[int], size: tuple[int, int]
+                         ) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[int, float]]]:
+    """Phase 1: drop single mis-localised corners (e.g. at the frame edge), one at a time.
+
+    Refits the ``k1k2`` model after each drop; a corner goes when its residual exceeds
+    `CORNER_OUTLIER_FACTOR` x the median residual and `CORNER_OUTLIER_MIN_PX`, unless its
+    view would keep fewer than half of its ``n_detected`` corners; at most
+    `MAX_CORNERS_DROPPED`. Returns new point lists and ``(view, residual px)`` per drop.
+    """
+    obj, img = list(obj), list(img)
+    dropped: list[tuple[int, float]] = []
     for _ in range(MAX_CORNERS_DROPPED):
         fit = calibrate_from_corners(obj, img, size, "k1k2")
         res = _corner_residuals(obj, img, fit)
@@ -472,72 +493,220 @@ def _calibrate_views(labels: list[str], detections: list[Detection],
                     CORNER_OUTLIER_MIN_PX)
         v = int(np.argmax([r.max() for r in res]))
         worst = int(np.argmax(res[v]))
-        if res[v][worst] <= limit or res[v].size - 1 < 0.5 * len(detections[v].corners):
+        if res[v][worst] <= limit or res[v].size - 1 < 0.5 * n_detected[v]:
             break
         keep = np.arange(res[v].size) != worst
         obj[v], img[v] = obj[v][keep], img[v][keep]
-        corner_notes[labels[v]] = (corner_notes.get(labels[v], "")
-                                   + f"; a corner {res[v][worst]:.1f} px off was dropped")
-    # 2) views: drop whole views far worse than the others
-    dropped: dict[str, str] = {}
+        dropped.append((v, float(res[v][worst])))
+    return obj, img, dropped
+
+
+def drop_outlier_views(obj: Sequence[np.ndarray], img: Sequence[np.ndarray],
+                       size: tuple[int, int]) -> tuple[list[int], dict[int, str]]:
+    """Phase 2: drop whole views far worse than the others, the worst first.
+
+    A view goes when its ``k1k2`` reprojection error exceeds `OUTLIER_FACTOR` x the median
+    view error and `OUTLIER_MIN_PX`, while more than `MIN_VIEWS` views remain. Returns the
+    indices kept (ascending) and the reason for each view dropped (in the order dropped).
+    """
+    kept = list(range(len(img)))
+    dropped: dict[int, str] = {}
     while True:
-        fit = calibrate_from_corners(obj, img, size, "k1k2")
+        fit = calibrate_from_corners([obj[i] for i in kept], [img[i] for i in kept], size,
+                                     "k1k2")
         med = float(np.median(fit.per_view_px))
         worst = int(np.argmax(fit.per_view_px))
         limit = max(OUTLIER_FACTOR * med, OUTLIER_MIN_PX)
-        if fit.per_view_px[worst] <= limit or len(img) <= MIN_VIEWS:
-            break
-        dropped[labels[worst]] = (f"reprojection error {fit.per_view_px[worst]:.2f} px, over "
-                                  f"{OUTLIER_FACTOR:g}x the median {med:.2f} px (corners "
-                                  "mis-detected or board not flat)")
-        log.info("%s: dropped as an outlier (%s)", labels[worst], dropped[labels[worst]])
-        del labels[worst], detections[worst], obj[worst], img[worst]
-    # 3) distortion model, then the final fit
-    if model == "auto":
-        chosen, loo = select_model(obj, img, size)
-    else:
-        chosen, loo = model, {}
-    fit = calibrate_from_corners(obj, img, size, chosen)
+        if fit.per_view_px[worst] <= limit or len(kept) <= MIN_VIEWS:
+            return kept, dropped
+        dropped[kept[worst]] = (f"reprojection error {fit.per_view_px[worst]:.2f} px, over "
+                                f"{OUTLIER_FACTOR:g}x the median {med:.2f} px (corners "
+                                "mis-detected or board not flat)")
+        del kept[worst]
 
-    view_err = dict(zip(labels, fit.per_view_px.tolist()))
-    per_image = []
+
+def choose_model(obj: Sequence[np.ndarray], img: Sequence[np.ndarray],
+                 size: tuple[int, int], model: str) -> tuple[str, dict[str, float]]:
+    """Phase 3: ``model``, or with ``auto`` the one `select_model` picks by leave-one-out.
+
+    Returns the model name and the leave-one-out RMS per candidate (empty unless ``auto``).
+    """
+    if model == "auto":
+        return select_model(obj, img, size)
+    return model, {}
+
+
+def merge_outcomes(results: Sequence[ImageResult], view_err: dict[str, float],
+                   dropped: dict[str, str]) -> list[ImageResult]:
+    """Every input's final outcome: ``used`` with its error, ``outlier`` with the reason,
+    or its screening result unchanged (keys are the views' labels)."""
+    out = []
     for r in results:
         if r.path in view_err:
-            per_image.append(ImageResult(r.path, "used", float(view_err[r.path])))
-            if r.path in corner_notes:
-                log.info("%s: %s", Path(r.path).name, corner_notes[r.path].lstrip("; "))
+            out.append(ImageResult(r.path, "used", float(view_err[r.path])))
         elif r.path in dropped:
-            per_image.append(ImageResult(r.path, "outlier", dropped[r.path]))
+            out.append(ImageResult(r.path, "outlier", dropped[r.path]))
         else:
-            per_image.append(r)
+            out.append(r)
+    return out
 
-    calib = CameraCalibration.from_opencv(name, size, fit.camera_matrix, fit.dist_coeffs,
-                                          rms_px=fit.rms_px, images_used=len(detections),
-                                          created=utc_now())
-    frac, missed = coverage(img, size)
-    if len(detections) < RECOMMENDED_VIEWS:
-        warnings.append(f"only {len(detections)} views used; {RECOMMENDED_VIEWS}-20 give a "
+
+def calibration_warnings(n_views: int, covered: float, missed: Sequence[str],
+                         tilts_deg: Sequence[float], rms_px: float) -> list[str]:
+    """Advice on a finished calibration: few views, poor coverage (``covered`` is the
+    fraction of the frame, ``missed`` the 3x3 zones never reached), no tilt, high RMS."""
+    warnings = []
+    if n_views < RECOMMENDED_VIEWS:
+        warnings.append(f"only {n_views} views used; {RECOMMENDED_VIEWS}-20 give a "
                         "more reliable calibration")
     if missed:
         warnings.append(f"the board never reached the {', '.join(missed)} of the frame "
-                        f"(boards cover {frac:.0%} of it): distortion there is extrapolated; "
-                        "add views with the board near those edges")
-    elif frac < 0.5:
-        warnings.append(f"the boards cover only {frac:.0%} of the frame; add views nearer "
+                        f"(boards cover {covered:.0%} of it): distortion there is "
+                        "extrapolated; add views with the board near those edges")
+    elif covered < 0.5:
+        warnings.append(f"the boards cover only {covered:.0%} of the frame; add views nearer "
                         "the edges and corners")
-    tilts = [_tilt_deg(r) for r in fit.rvecs]
-    if max(tilts) < 15.0:
-        warnings.append(f"all views face the camera (max tilt {max(tilts):.0f} deg): tilt "
+    if max(tilts_deg) < 15.0:
+        warnings.append(f"all views face the camera (max tilt {max(tilts_deg):.0f} deg): tilt "
                         "the board 20-45 deg in some views so the focal length is determined")
-    if fit.rms_px > 1.0:
-        warnings.append(f"RMS reprojection error {fit.rms_px:.2f} px is high (good: < 0.5 "
+    if rms_px > 1.0:
+        warnings.append(f"RMS reprojection error {rms_px:.2f} px is high (good: < 0.5 "
                         "px): check the board is flat and the square size is right, and "
                         "remove blurred views")
+    return warnings
+
+
+def _corner_notes(labels: Sequence[str], dropped: Sequence[tuple[int, float]]
+                  ) -> dict[str, str]:
+    """``label -> "a corner 9.1 px off was dropped; ..."`` from `drop_outlier_corners`."""
+    notes: dict[str, str] = {}
+    for v, residual in dropped:
+        notes[labels[v]] = (notes.get(labels[v], "")
+                            + f"; a corner {residual:.1f} px off was dropped")
+    return {label: note.lstrip("; ") for label, note in notes.items()}
+
+
+def _final_report(fit: CornerFit, img: Sequence[np.ndarray], size: tuple[int, int],
+                  board: tuple[int, int], square_mm: float, name: str,
+                  loo: dict[str, float], per_image: list[ImageResult],
+                  extra_warnings: Iterable[str]) -> CalibrationReport:
+    """Phase 4: the calibration of the final fit, its warnings (logged) and the report."""
+    calib = CameraCalibration.from_opencv(name, size, fit.camera_matrix, fit.dist_coeffs,
+                                          rms_px=fit.rms_px, images_used=len(img),
+                                          created=utc_now())
+    frac, missed = coverage(img, size)
+    warnings = [*extra_warnings, *calibration_warnings(
+        len(img), frac, missed, [_tilt_deg(r) for r in fit.rvecs], fit.rms_px)]
     for w_ in warnings:
         log.warning("%s", w_)
     std = dict(zip(("fx", "fy", "cx", "cy"), (float(v) for v in fit.std_px)))
-    return CalibrationReport(calib, per_image, warnings, chosen, loo, board,
+    return CalibrationReport(calib, per_image, warnings, fit.model, loo, board,
                              float(square_mm), frac, std)
+
+
+def _calibrate_views(labels: list[str], detections: list[Detection],
+                     size: tuple[int, int], board: tuple[int, int], square_mm: float,
+                     name: str, model: str, results: list[ImageResult],
+                     extra_warnings: Iterable[str] = ()) -> CalibrationReport:
+    """Shared tail of image and video calibration: fit, drop outliers, warn, report.
+
+    ``labels[i]`` names ``detections[i]`` in ``results`` (one entry per input, usable views
+    ``pending``).
+    """
+    _require_views(len(detections), board)
+    obj = [board_object_points(d.pattern, square_mm).astype(np.float64) for d in detections]
+    img = [d.corners.astype(np.float64) for d in detections]
+    obj, img, corner_drops = drop_outlier_corners(obj, img, [len(d.corners) for d in detections],
+                                                  size)
+    kept, view_drops = drop_outlier_views(obj, img, size)
+    for i, reason in view_drops.items():
+        log.info("%s: dropped as an outlier (%s)", labels[i], reason)
+    obj, img = [obj[i] for i in kept], [img[i] for i in kept]
+    chosen, loo = choose_model(obj, img, size, model)
+    fit = calibrate_from_corners(obj, img, size, chosen)
+    per_image = merge_outcomes(results, dict(zip([labels[i] for i in kept],
+                                                 fit.per_view_px.tolist())),
+                               {labels[i]: reason for i, reason in view_drops.items()})
+    notes = _corner_notes(labels, corner_drops)
+    for r in per_image:
+        if r.status == "used" and r.path in notes:
+            log.info("%s: %s", Path(r.path).name, notes[r.path])
+    return _final_report(fit, img, size, board, square_mm, name, loo, per_image,
+                         extra_warnings)
+
+
+# --------------------------------------------------------------------------- screening
+
+@dataclasses.dataclass
+class Screened:
+    """Every input looked at for the board: one result each (usable views ``pending``),
+    the usable views' labels and detections, and the image size (None if none was read)."""
+
+    results: list[ImageResult] = dataclasses.field(default_factory=list)
+    labels: list[str] = dataclasses.field(default_factory=list)
+    detections: list[Detection] = dataclasses.field(default_factory=list)
+    size: tuple[int, int] | None = None
+
+    def add(self, result: ImageResult, det: Detection | None = None) -> None:
+        """Record one input's result; a ``pending`` one is a usable view (``det``)."""
+        self.results.append(result)
+        if result.status == "pending":
+            assert det is not None
+            self.labels.append(result.path)
+            self.detections.append(det)
+
+
+def screen_detection(label: str, det: Detection | None, board: tuple[int, int],
+                     video: bool = False) -> ImageResult:
+    """The verdict on one view: ``no_board`` or ``blurred`` with the reason, else
+    ``pending`` (usable; the detail names the detector). Video frames get short reasons."""
+    if det is None:
+        if video:
+            return ImageResult(label, "no_board", "no complete board in the frame")
+        return ImageResult(label, "no_board",
+                           f"no {board[0]}x{board[1]} inner-corner board found (all "
+                           f"{board[0] * board[1]} inner corners must be visible: board cut "
+                           "by the frame edge, too oblique, too small or blurred?)")
+    if det.blurred:
+        if video:
+            return ImageResult(label, "blurred", f"board edges {det.edge_px:.1f} px wide: "
+                               "motion or focus blur")
+        limit = max(BLUR_EDGE_PX, BLUR_EDGE_FRACTION * det.square_px)
+        return ImageResult(label, "blurred", f"board edges {det.edge_px:.1f} px wide (limit "
+                           f"{limit:.1f} px): motion or focus blur")
+    return ImageResult(label, "pending", det.method)
+
+
+def _read_gray(path: Path) -> np.ndarray | ImageResult:
+    """The photo in gray, or its ``unreadable`` result."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+    if image is not None:
+        return image
+    return ImageResult(str(path), "unreadable",
+                       "not found" if not path.is_file() else "not an image OpenCV can read")
+
+
+def _screen_images(files: Sequence[Path], board: tuple[int, int]) -> Screened:
+    """Read every photo and look for the board; all readable photos must share one size."""
+    views = Screened()
+    size_from = ""
+    for p in files:
+        image = _read_gray(p)
+        if isinstance(image, ImageResult):
+            views.add(image)
+            log.info("%s: unreadable", p)
+            continue
+        this = (image.shape[1], image.shape[0])
+        if views.size is None:
+            views.size, size_from = this, p.name
+        elif this != views.size:
+            raise InputError(f"{p}: image is {this[0]}x{this[1]} but {size_from} is "
+                             f"{views.size[0]}x{views.size[1]}; calibrate one camera at one "
+                             "resolution at a time")
+        det = detect_board(image, board, partial=True)
+        views.add(screen_detection(str(p), det, board), det)
+        log.debug("%s: %s (%s)", p.name, views.results[-1].status, views.results[-1].detail)
+    return views
 
 
 def _default_name(paths: Sequence[Path]) -> str:
@@ -555,56 +724,19 @@ def calibrate_from_images(paths: Iterable[str | os.PathLike[str]],
     or fewer than `MIN_VIEWS` are usable.
     """
     board = _check_board(board, square_mm)
-    if model != "auto" and model not in DISTORTION_MODELS:
-        raise ConfigError(f"unknown distortion model '{model}' "
-                          f"(choose auto or {', '.join(DISTORTION_MODELS)})")
+    _check_model(model)
     files = [Path(p) for p in paths]
     if not files:
         raise InputError("no calibration images given")
-    results: list[ImageResult] = []
-    labels: list[str] = []
-    detections: list[Detection] = []
-    size: tuple[int, int] | None = None
-    size_from = ""
-    for p in files:
-        image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) if p.is_file() else None
-        if image is None:
-            results.append(ImageResult(str(p), "unreadable",
-                                       "not found" if not p.is_file() else
-                                       "not an image OpenCV can read"))
-            log.info("%s: unreadable", p)
-            continue
-        this = (image.shape[1], image.shape[0])
-        if size is None:
-            size, size_from = this, p.name
-        elif this != size:
-            raise InputError(f"{p}: image is {this[0]}x{this[1]} but {size_from} is "
-                             f"{size[0]}x{size[1]}; calibrate one camera at one resolution "
-                             "at a time")
-        det = detect_board(image, board, partial=True)
-        if det is None:
-            reason = (f"no {board[0]}x{board[1]} inner-corner board found (all "
-                      f"{board[0] * board[1]} inner corners must be visible: board cut by "
-                      "the frame edge, too oblique, too small or blurred?)")
-            results.append(ImageResult(str(p), "no_board", reason))
-        elif det.blurred:
-            limit = max(BLUR_EDGE_PX, BLUR_EDGE_FRACTION * det.square_px)
-            results.append(ImageResult(str(p), "blurred",
-                                       f"board edges {det.edge_px:.1f} px wide (limit "
-                                       f"{limit:.1f} px): motion or focus blur"))
-        else:
-            results.append(ImageResult(str(p), "pending", det.method))
-            labels.append(str(p))
-            detections.append(det)
-        log.debug("%s: %s (%s)", p.name, results[-1].status, results[-1].detail)
-    if size is None:
+    views = _screen_images(files, board)
+    if views.size is None:
         raise InputError(f"none of the {len(files)} calibration images could be read")
-    if not detections:
+    if not views.detections:
         raise InputError(f"no checkerboard with {board[0]}x{board[1]} inner corners found in "
                          f"any of the {len(files)} images ({_BOARD_HELP}; "
                          "see calibration/README.md)")
-    return _calibrate_views(labels, detections, size, board, square_mm,
-                            name or _default_name(files), model, results)
+    return _calibrate_views(views.labels, views.detections, views.size, board, square_mm,
+                            name or _default_name(files), model, views.results)
 
 
 # --------------------------------------------------------------------------- video
@@ -640,29 +772,32 @@ def select_views(features: np.ndarray, sharpness: np.ndarray, k: int) -> list[in
     return sorted(chosen)
 
 
-def _read_frames(path: Path, max_candidates: int) -> Iterable[tuple[int, np.ndarray]]:
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise InputError(f"{path}: cannot open video (missing, or a format OpenCV "
-                             "cannot decode)")
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        step = max(1, math.ceil(total / max_candidates)) if total > 0 else 1
-        index = 0
-        any_frame = False
-        while True:
-            if not cap.grab():
-                break
-            if index % step == 0:
-                ok, frame = cap.retrieve()
-                if ok and frame is not None:
-                    any_frame = True
-                    yield index, frame
-            index += 1
-        if not any_frame:
-            raise InputError(f"{path}: no frame could be decoded from the video")
-    finally:
-        cap.release()
+def _screen_video(path: Path, board: tuple[int, int], max_candidates: int) -> Screened:
+    """Look for the board in about ``max_candidates`` evenly spaced frames of the video."""
+    views = Screened()
+    for index, frame in sample_frames(path, max_candidates):
+        views.size = views.size or (frame.shape[1], frame.shape[0])
+        label = f"{path.name}#frame{index}"
+        det = detect_board(frame, board, partial=True)
+        views.add(screen_detection(label, det, board, video=True), det)
+    return views
+
+
+def keep_varied(views: Screened, max_frames: int) -> Screened:
+    """The ``max_frames`` most varied usable views (`select_views`, from the sharpest);
+    the other usable views become ``not_selected``."""
+    assert views.size is not None
+    size = views.size
+    feats = np.array([_view_features(d, size) for d in views.detections])
+    sharp = np.array([d.edge_px if math.isfinite(d.edge_px) else 99.0
+                      for d in views.detections])
+    keep = select_views(feats, sharp, max_frames)
+    kept = {views.labels[i] for i in keep}
+    results = [r if r.status != "pending" or r.path in kept else
+               ImageResult(r.path, "not_selected", "similar to a chosen view")
+               for r in views.results]
+    return Screened(results, [views.labels[i] for i in keep],
+                    [views.detections[i] for i in keep], size)
 
 
 def calibrate_from_video(path: str | os.PathLike[str], board: tuple[int, int] | str,
@@ -675,46 +810,20 @@ def calibrate_from_video(path: str | os.PathLike[str], board: tuple[int, int] | 
     board are kept and ``max_frames`` of them chosen to vary position, size and tilt.
     """
     board = _check_board(board, square_mm)
-    if model != "auto" and model not in DISTORTION_MODELS:
-        raise ConfigError(f"unknown distortion model '{model}' "
-                          f"(choose auto or {', '.join(DISTORTION_MODELS)})")
+    _check_model(model)
     if max_frames < MIN_VIEWS:
         raise ConfigError(f"max_frames must be at least {MIN_VIEWS}, got {max_frames}")
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: video not found")
-    results: list[ImageResult] = []
-    labels: list[str] = []
-    detections: list[Detection] = []
-    size: tuple[int, int] | None = None
-    searched = 0
-    for index, frame in _read_frames(path, max_candidates):
-        searched += 1
-        size = size or (frame.shape[1], frame.shape[0])
-        label = f"{path.name}#frame{index}"
-        det = detect_board(frame, board, partial=True)
-        if det is None:
-            results.append(ImageResult(label, "no_board", "no complete board in the frame"))
-        elif det.blurred:
-            results.append(ImageResult(label, "blurred", f"board edges {det.edge_px:.1f} px "
-                                       "wide: motion or focus blur"))
-        else:
-            results.append(ImageResult(label, "pending", det.method))
-            labels.append(label)
-            detections.append(det)
-    assert size is not None  # _read_frames raises when no frame decodes
-    n_blur = sum(r.status == "blurred" for r in results)
+    views = _screen_video(path, board, max_candidates)
+    assert views.size is not None  # sample_frames raises when no frame decodes
+    searched = len(views.results)
     log.info("%s: searched %d frames, board in %d sharp frames, %d blurred", path.name,
-             searched, len(detections), n_blur)
-    if not detections:
+             searched, len(views.detections),
+             sum(r.status == "blurred" for r in views.results))
+    if not views.detections:
         raise InputError(f"{path}: no sharp checkerboard with {board[0]}x{board[1]} inner "
                          f"corners found in {searched} frames ({_BOARD_HELP})")
-    feats = np.array([_view_features(d, size) for d in detections])
-    sharp = np.array([d.edge_px if math.isfinite(d.edge_px) else 99.0 for d in detections])
-    keep = select_views(feats, sharp, max_frames)
-    kept = {labels[i] for i in keep}
-    results = [r if r.status != "pending" or r.path in kept else
-               ImageResult(r.path, "not_selected", "similar to a chosen view")
-               for r in results]
-    return _calibrate_views([labels[i] for i in keep], [detections[i] for i in keep], size,
-                            board, square_mm, name or path.stem, model, results)
+    chosen = keep_varied(views, max_frames)
+    assert chosen.size is not None
+    return _calibrate_views(chosen.labels, chosen.detections, chosen.size, board, square_mm,
+                            name or path.stem, model, chosen.results)

@@ -21,7 +21,6 @@ Two sources:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
