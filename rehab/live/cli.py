@@ -19,6 +19,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from rehab.argtypes import finite_float, positive_float, positive_int
 from rehab.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -35,33 +36,6 @@ DEFAULT_REST_S = 60.0
 
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -83,14 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--list-cameras", action="store_true", help="list the cameras and exit")
     p.add_argument("--side", choices=("left", "right", "auto"), default=None,
                    help="limb to follow (default: the prescription's, else auto)")
-    p.add_argument("--reps", type=_positive_int, metavar="N",
+    p.add_argument("--reps", type=positive_int, metavar="N",
                    help=f"reps per set (default: the prescription's, else {DEFAULT_REPS})")
-    p.add_argument("--sets", type=_positive_int, metavar="N",
+    p.add_argument("--sets", type=positive_int, metavar="N",
                    help=f"sets (default: the prescription's, else {DEFAULT_SETS})")
-    p.add_argument("--rest", type=_positive_float, metavar="SEC", default=DEFAULT_REST_S,
+    p.add_argument("--rest", type=positive_float, metavar="SEC", default=DEFAULT_REST_S,
                    help=f"rest between sets (default {DEFAULT_REST_S:g} s)")
-    p.add_argument("--target-min", type=_float, metavar="DEG", help="target band, lower end")
-    p.add_argument("--target-max", type=_float, metavar="DEG", help="target band, upper end")
+    p.add_argument("--target-min", type=finite_float, metavar="DEG", help="target band, lower end")
+    p.add_argument("--target-max", type=finite_float, metavar="DEG", help="target band, upper end")
     p.add_argument("--patient", metavar="ID",
                    help="store the session and each rep in this patient's history; their "
                         "prescription supplies target, reps, sets and side")
@@ -107,9 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="show the image mirrored (default: yes for a camera, no for --source)")
     p.add_argument("--fullscreen", action="store_true", help="full-screen window")
-    p.add_argument("--max-seconds", type=_positive_float, metavar="SEC",
+    p.add_argument("--max-seconds", type=positive_float, metavar="SEC",
                    help="end the session after this long")
-    p.add_argument("--speed", type=_positive_float, default=1.0,
+    p.add_argument("--speed", type=positive_float, default=1.0,
                    help="playback speed of --source (default 1: real time); times and "
                         "tempo stay the recording's")
     p.add_argument("--exercises-dir", metavar="DIR",
