@@ -1,5 +1,5 @@
-"""Live coaching: the loop on replayed landmarks (no model), its faults, and ``rehab live``
-on real recordings through the real model."""
+"""Live coaching: the loop on replayed landmarks (no model), its faults, `run_session` from
+Python, and ``rehab live`` on real recordings through the real model."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ from rehab.capture import Frame, LiveSource, Source
 from rehab.cli import main
 from rehab.exercises import get_exercise
 from rehab.live.audio import AudioCoach
-from rehab.live.cli import _exit_code, _signals_end
+from rehab.errors import RehabError
+from rehab.live import run_session
+from rehab.live.cli import _exit_code
 from rehab.live.gate import PatientGate
 from rehab.live.player import PacedVideoReader, paced_source
+from rehab.live.runner import end_on_signals
 from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
 from rehab.live.writers import StoreWriter
 from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
@@ -148,6 +151,39 @@ def db(tmp_path: Path) -> Path:
 def stored(db: Path) -> list[tuple[SessionRecord, list[RepScore]]]:
     with open_store(db) as store:
         return [(s, store.reps(s.id)) for s in store.sessions("p1")]
+
+
+class TimedReplay:
+    """The recorded pose at each frame's time (so frames a slow loop drops are skipped)."""
+
+    model_name = "timed replay"
+    model_sha256 = ""
+
+    def __init__(self, seq: PoseSequence) -> None:
+        self.seq = seq
+        self.calls = 0
+
+    def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
+        self.calls += 1
+        i = int(np.clip(np.searchsorted(self.seq.timestamps, timestamp_s - 1e-6), 0,
+                        self.seq.n_frames - 1))
+        if not self.seq.detected[i]:
+            return None
+        return FramePose((PersonPose(self.seq.landmarks[i], self.seq.world[i],
+                                     self.seq.visibility[i]),))
+
+    def close(self) -> None:
+        pass
+
+
+def blank_video(path: Path, n_frames: int, fps: float = 30.0,
+                size: tuple[int, int] = (160, 120)) -> Path:
+    """A grey recording of ``n_frames`` (the poses come from a replaying estimator)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+    for _ in range(n_frames):
+        writer.write(np.full((size[1], size[0], 3), 90, np.uint8))
+    writer.release()
+    return path
 
 
 # --- counting: live agrees with offline -------------------------------------------------------
@@ -404,7 +440,7 @@ def test_sigterm_ends_the_session_and_saves_it(db: Path, tmp_path: Path, signals
                           LiveConfig(reps=100, sets=1, mirror=False, camera=False),
                           record_dir=tmp_path / "rec", store=store, patient_id="p1")
     before = signal.getsignal(signal.SIGTERM)
-    with _signals_end(session):
+    with end_on_signals(session):
         result = session.run()
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
     assert result.rep_count == 2 and result.stats.frames_processed == 286
@@ -514,6 +550,67 @@ def test_a_recording_played_faster_keeps_the_time_of_the_motion(tmp_path: Path) 
     assert np.all(np.diff(arrived) > 0)
     # played at 2x: the 0.55 s of the recording arrive in about 0.28 s of wall time
     assert 0.2 < arrived[-1] - arrived[0] < 0.45
+
+
+# --- run_session: a session started from Python ---------------------------------------------
+
+def test_run_session_plays_a_recording_headless(tmp_path: Path, db: Path) -> None:
+    """`rehab.live.run_session` on a recording (poses replayed at each frame's time): two
+    sets of two reps with a rest, the result files, the stored session, the spoken cues."""
+    seq = knee_sequence(4, lead_s=3.0)  # 4 reps, then 3 s at rest: the final screen lingers
+    clip = blank_video(tmp_path / "clip.mp4", seq.n_frames)
+    spoken = RecordingSpeaker()
+    estimator = TimedReplay(seq)
+    result = run_session("knee_extension", clip, reps=2, sets=2, rest_s=0.5, side="right",
+                         estimator=estimator, record_dir=tmp_path / "rec", patient_id="p1",
+                         db=db, audio=AudioCoach(lambda: spoken, max_age_s=60.0,
+                                                 queue_size=50),
+                         headless=True, speed=4.0)
+    assert isinstance(result, SessionResult)
+    assert result.end_reason == "complete" and result.source == str(clip)
+    assert result.rep_count == 4 and result.sets_done == 2
+    assert [r.set_no for r in result.reps] == [1, 1, 2, 2]
+    assert [r.rep.index for r in result.reps] == [1, 2, 3, 4]
+    assert all(r.rep.target_met for r in result.reps)
+    assert result.stats.frames_processed == estimator.calls  # not warmed up on a frame
+    # ended 2 s (the final screen) after the last set, before the end of the recording
+    assert result.reps[-1].rep.end_s + 2.0 <= result.duration_s < seq.timestamps[-1]
+    assert result.stats.frames_in < seq.n_frames
+    assert result.stats.frames_processed + result.stats.frames_dropped == result.stats.frames_in
+    assert set(result.files) == {"overlay_mp4", "result_json", "reps_csv", "angles_csv",
+                                 "landmarks_npz", "session_json"}
+    assert all(p.parent == tmp_path / "rec" for p in result.files.values())
+    doc = json.loads(result.files["session_json"].read_text())
+    assert doc["rep_count"] == 4 and doc["end_reason"] == "complete"
+    assert doc["session_id"] == result.session_id is not None
+    [(s, reps)] = stored(db)
+    assert s.id == result.session_id and s.ended is not None and len(reps) == 4
+    assert spoken.said[:2] == ["1", "2"] and "Set 1 done. Rest for 0.5 seconds." in spoken.said
+    assert spoken.said[-1] == "Well done. Session complete."
+
+
+def test_run_session_with_a_display_of_its_own(tmp_path: Path) -> None:
+    """A display passed in gets the frames and its keys (here ``q``) end the session."""
+    seq = knee_sequence(1)
+    clip = blank_video(tmp_path / "clip.mp4", seq.n_frames)
+    display = FakeDisplay({30: "quit"})
+    result = run_session(get_exercise("knee_extension"), str(clip), reps=3, sets=1,
+                         estimator=TimedReplay(seq), display=display, speed=4.0)
+    assert result.end_reason == "quit" and display.closed and display.shown == 30
+    assert result.rep_count == 0 and result.files == {} and result.session_id is None
+
+
+def test_run_session_refuses_a_bad_plan_before_opening_anything(tmp_path: Path,
+                                                                 db: Path) -> None:
+    missing = tmp_path / "missing.mp4"  # never opened: the plan is refused first
+    with pytest.raises(RehabError, match=r"reps and sets must be at least 1 \(got 0 x 2\)"):
+        run_session("squat", missing, reps=0, sets=2, headless=True)
+    with pytest.raises(ValueError, match="headless"):
+        run_session("squat", missing, headless=True, display=FakeDisplay({}))
+    with pytest.raises(RehabError, match="unknown patient 'nobody'"):
+        run_session("squat", missing, headless=True, patient_id="nobody", db=db)
+    with pytest.raises(RehabError, match="no such file"):
+        run_session("squat", missing, headless=True)
 
 
 # --- the command line ------------------------------------------------------------------------

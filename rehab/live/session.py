@@ -32,11 +32,13 @@ import numpy as np
 from rehab import __version__
 from rehab.analysis import Analysis, _rep_dict, write_outputs
 from rehab.capture import Source
-from rehab.errors import OutputError, RehabError
+from rehab.errors import OutputError
 from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
 from rehab.live.audio import AudioCoach
+from rehab.live.cues import CueScheduler
 from rehab.live.gate import PatientGate
-from rehab.live.ui import Cue, HudState, draw_live, mirror_points
+from rehab.live.sets import SetTracker
+from rehab.live.ui import HudState, draw_live, mirror_points
 from rehab.live.writers import (
     SessionInfo,
     StoreWriter,
@@ -155,6 +157,8 @@ class SessionResult:
     record_error: str | None
     store_error: str | None
     analysis: Analysis | None
+    source: str = ""
+    """The name of the frame source (``camera 0``, the recording's file name)."""
 
     @property
     def rep_count(self) -> int:
@@ -204,7 +208,13 @@ class _Accumulator:
 
 
 class LiveSession:
-    """One coaching session; call `run` once."""
+    """One coaching session; call `run` once.
+
+    The loop: each frame goes through the pose model, `PatientGate` and the counter; the
+    reps it completes go to the set tracker (`rehab.live.sets.SetTracker`) and the cue
+    scheduler (`rehab.live.cues.CueScheduler`), then the overlay is drawn, recorded and
+    shown. `rehab.live.run_session` builds one with a camera or a recording and the model.
+    """
 
     def __init__(self, source: Source, estimator: PoseEstimator, exercise: Exercise,
                  config: LiveConfig = LiveConfig(), *, display: Display | None = None,
@@ -213,11 +223,9 @@ class LiveSession:
                  audio: AudioCoach | None = None, store: StoreWriter | None = None,
                  patient_id: str | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        from rehab.reps import LiveRepCounter
+        from rehab.counter import LiveRepCounter
 
-        if config.reps < 1 or config.sets < 1:
-            raise RehabError(f"reps and sets must be at least 1 (got {config.reps} x "
-                             f"{config.sets})")
+        self.sets = SetTracker(config.reps, config.sets, config.rest_s)
         self.source = source
         self.estimator = estimator
         self.exercise = exercise
@@ -239,21 +247,12 @@ class LiveSession:
                                           factory=writer_factory)
         self.stats = LiveStats()
         self.reps: list[SessionRep] = []
-        self.notes: list[str] = []
         self.started = dt.datetime.now()
         self._acc = _Accumulator()
-        # set/rest state
-        self.set_no = 1
-        self.set_reps = 0
-        self.sets_done = 0
-        self._rest_until: float | None = None
-        self._finished_at: float | None = None
-        self.paused = False
-        # cues
-        self._cue: Cue | None = None
-        self._cue_until = -math.inf
-        self._last_visible = 0.0
-        self._lost_spoken = -math.inf
+        self.cues = CueScheduler(
+            exercise.cues.good, exercise.cues.not_visible, cue_s=config.cue_s,
+            lost_after_s=config.lost_after_s, repeat_lost_cue_s=config.repeat_lost_cue_s,
+            linger_s=config.linger_s, speak=None if audio is None else audio.say)
         self._t0: float | None = None
         self._last_t = -math.inf
         self._last_index: int | None = None
@@ -265,6 +264,29 @@ class LiveSession:
         if reason not in END_REASONS:
             raise ValueError(f"unknown end reason {reason!r}")
         self._stop_reason = self._stop_reason or reason
+
+    @property
+    def set_no(self) -> int:
+        """The set under way."""
+        return self.sets.set_no
+
+    @property
+    def set_reps(self) -> int:
+        """Reps counted in the set under way."""
+        return self.sets.set_reps
+
+    @property
+    def sets_done(self) -> int:
+        return self.sets.sets_done
+
+    @property
+    def paused(self) -> bool:
+        return self.sets.paused
+
+    @property
+    def notes(self) -> list[str]:
+        """What the session's record mentions about its sets (reps not counted, restarts)."""
+        return self.sets.notes
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -286,8 +308,8 @@ class LiveSession:
                     reason = self._stop_reason
                     log.info("session stopped (%s); saving what was done", reason)
                     break
-                if self._finished_at is not None and self._t() - self._finished_at >= \
-                        self.config.linger_s:
+                finished_at = self.sets.finished_at
+                if finished_at is not None and self._t() - finished_at >= self.config.linger_s:
                     reason = "complete"
                     break
                 if self.config.max_seconds is not None and self._t() >= self.config.max_seconds:
@@ -299,7 +321,7 @@ class LiveSession:
         except BaseException:
             self._shutdown(abandon=True)
             raise
-        if reason == "camera_lost" and self._finished_at is not None:
+        if reason == "camera_lost" and self.sets.finished:
             reason = "complete"
         return self._finish(reason)
 
@@ -326,8 +348,10 @@ class LiveSession:
         self._acc.add(t, lm, world, vis, self.counter.angle)
         for rep in completed:
             self._on_rep(rep, t)
-        self._update_visibility(t)
-        self._update_sets(t)
+        self.cues.visibility(self.counter.visible, t, finished=self.sets.finished)
+        event = self.sets.update(t)
+        if event is not None:
+            self.cues.set_event(event)
         out = self._draw(image, lm, vis, t)
         self.stats.latencies_ms.append(1000.0 * (self.clock() - captured))
         if self.recorder is not None:
@@ -338,88 +362,28 @@ class LiveSession:
             return None
         action = self.display.show(out)
         if action == "pause":
-            self.paused = not self.paused
-            self._say("Paused" if self.paused else "Go on", "cue")
+            self.cues.paused(self.sets.toggle_pause())
         elif action == "restart":
-            self._restart_set(t)
+            event = self.sets.restart(t)
+            if event is not None:
+                self.cues.set_event(event)
         return action
 
-    # --- reps, sets and cues ---------------------------------------------------------------
+    # --- reps ------------------------------------------------------------------------------
 
     def _on_rep(self, rep: RepScore, t: float) -> None:
-        if self.paused or self._finished_at is not None:
-            why = "paused" if self.paused else "after the last set"
-            self.notes.append(f"rep at {rep.end_s:.1f} s not counted ({why})")
+        if not self.sets.add_rep(t, rep.end_s):
             return
-        if self._rest_until is not None:  # started the next set before the rest was over
-            self._start_next_set(t, early=True)
         rep = dataclasses.replace(rep, index=len(self.reps) + 1)
         cue = cue_for(self.exercise, rep)
         self.reps.append(SessionRep(rep, self.set_no, cue))
-        self.set_reps += 1
         if self.store is not None:
             self._begin_store()
             self.store.add_rep(rep)
-        good = cue == self.exercise.cues.good
-        self._show(Cue(cue, "good" if good else "fix"), t)
-        self._say(str(self.set_reps) if good else f"{self.set_reps}. {cue}",
-                  "count" if good else "cue")
+        self.cues.rep_counted(cue, self.set_reps, t)
         log.info("rep %d (set %d): ROM %.0f deg, peak %.0f deg, score %d%s", rep.index,
                  self.set_no, rep.rom_deg, rep.peak_deg, rep.score,
                  f", {', '.join(rep.flags)}" if rep.flags else "")
-
-    def _update_sets(self, t: float) -> None:
-        c = self.config
-        if self._finished_at is None and self._rest_until is None and self.set_reps >= c.reps:
-            self.sets_done += 1
-            if self.set_no >= c.sets:
-                self._finished_at = t
-                self._show(Cue("Session complete", "good"), t, hold=c.linger_s + 1)
-                self._say("Well done. Session complete.", "cue")
-            else:
-                self._rest_until = t + c.rest_s
-                self._show(Cue(f"Set {self.set_no} done: rest", "good"), t)
-                self._say(f"Set {self.set_no} done. Rest for {c.rest_s:g} seconds.", "cue")
-        elif self._rest_until is not None and t >= self._rest_until:
-            self._start_next_set(t, early=False)
-
-    def _start_next_set(self, t: float, early: bool) -> None:
-        self._rest_until = None
-        self.set_no += 1
-        self.set_reps = 0
-        if early:
-            self.notes.append(f"set {self.set_no} started before the rest was over")
-        else:
-            self._show(Cue(f"Set {self.set_no}: go", "info"), t)
-            self._say(f"Set {self.set_no}. Go.", "cue")
-
-    def _restart_set(self, t: float) -> None:
-        if self._finished_at is not None:
-            return
-        self.notes.append(f"set {self.set_no} restarted after {self.set_reps} reps")
-        self.set_reps = 0
-        self._rest_until = None
-        self._show(Cue(f"Set {self.set_no} restarted", "info"), t)
-        self._say("Set restarted.", "cue")
-
-    def _update_visibility(self, t: float) -> None:
-        if self.counter.visible:
-            self._last_visible = t
-            return
-        if t - self._last_visible < self.config.lost_after_s or self._finished_at is not None:
-            return
-        self._show(Cue(self.exercise.cues.not_visible, "warn"), t, hold=0.0)
-        if t - self._lost_spoken >= self.config.repeat_lost_cue_s:
-            self._lost_spoken = t
-            self._say(self.exercise.cues.not_visible, "cue")
-
-    def _show(self, cue: Cue, t: float, hold: float | None = None) -> None:
-        self._cue = cue
-        self._cue_until = t + (self.config.cue_s if hold is None else hold)
-
-    def _say(self, text: str, kind: str) -> None:
-        if self.audio is not None:
-            self.audio.say(text, kind)
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -446,11 +410,8 @@ class LiveSession:
             last_rom=None if last is None else last.rom_deg,
             last_score=None if last is None else last.score,
             last_met=bool(last is not None and last.target_met),
-            cue=self._cue if t <= self._cue_until or (
-                self._cue is not None and self._cue.tone == "warn"
-                and not self.counter.visible) else None,
-            rest_left_s=None if self._rest_until is None else self._rest_until - t,
-            paused=self.paused, finished=self._finished_at is not None,
+            cue=self.cues.on_screen(t, self.counter.visible),
+            rest_left_s=self.sets.rest_left(t), paused=self.paused, finished=self.sets.finished,
         )
         draw_live(out, pts, vis, name, side if side != "none" else "left", hud)
         return out
@@ -483,12 +444,36 @@ class LiveSession:
             self.store.stop()
 
     def _finish(self, reason: str) -> SessionResult:
+        """Stop the workers, write the result files, finish the stored session."""
         ended = dt.datetime.now()
         grabbed = getattr(self.source, "grabbed", None)
         self._shutdown()
         self.stats.frames_in = int(grabbed) if grabbed is not None else \
             self.stats.frames_processed
         self.stats.frames_in = max(self.stats.frames_in, self.stats.frames_processed)
+        notes = self._end_notes(reason)
+        files: dict[str, Path] = {}
+        record_error = self._recording_outcome(notes, files)
+        analysis = self._analysis(notes, reason)
+        if self.store is not None and self.patient_id is not None and analysis is not None:
+            self._begin_store()  # a session without a counted rep is still a session
+        staging, record_error = self._write_result_files(analysis, files, notes, record_error)
+        session_id, store_error = self._finish_store(ended, notes, files)
+        if staging is not None:
+            staging.cleanup()
+            files = {k: v for k, v in files.items() if k == "overlay_mp4"}
+        result = SessionResult(
+            exercise=self.exercise, side=self.counter.side, reps=tuple(self.reps),
+            reps_goal=self.config.reps, sets_goal=self.config.sets, sets_done=self.sets_done,
+            end_reason=reason, started=self.started, duration_s=self._t(), stats=self.stats,
+            notes=tuple(notes), files=files, session_id=session_id, record_error=record_error,
+            store_error=store_error, analysis=analysis, source=self.source.name)
+        if self.record_dir is not None and record_error is None:
+            self._write_session_json(result)
+        return result
+
+    def _end_notes(self, reason: str) -> list[str]:
+        """Why the session ended, dropped frames, bystanders, then the sets' notes."""
         notes = [f"live session: {END_REASONS[reason]}"]
         if self.stats.frames_dropped:
             notes.append(f"live capture: {self.stats.frames_dropped} of {self.stats.frames_in} "
@@ -497,8 +482,12 @@ class LiveSession:
             notes.append(f"someone other than the patient was ignored in "
                          f"{self.gate.others_ignored} frames")
         notes += self.notes
+        return notes
+
+    def _recording_outcome(self, notes: list[str], files: dict[str, Path]) -> str | None:
+        """The overlay video into ``files`` (if written), its problems into ``notes``;
+        returns the recording's error."""
         record_error = None
-        files: dict[str, Path] = {}
         if self.recorder is not None:
             if self.recorder.error is not None:
                 record_error = f"recording stopped: {describe_error(self.recorder.error)}"
@@ -508,9 +497,14 @@ class LiveSession:
             if self.recorder.frames_dropped:
                 notes.append(f"overlay video: {self.recorder.frames_dropped} frames not "
                              "written (the writer fell behind)")
-        analysis = self._analysis(notes, reason)
-        if self.store is not None and self.patient_id is not None and analysis is not None:
-            self._begin_store()  # a session without a counted rep is still a session
+        return record_error
+
+    def _write_result_files(self, analysis: Analysis | None, files: dict[str, Path],
+                            notes: list[str], record_error: str | None
+                            ) -> tuple[tempfile.TemporaryDirectory[str] | None, str | None]:
+        """The files of ``rehab analyze`` into the record folder (or, for the store alone or
+        after a failed recording, a staging folder, returned for cleaning up), added to
+        ``files``; returns the staging folder and the record error."""
         staging = None
         if analysis is not None and (self.record_dir is not None or self.store is not None):
             out_dir = self.record_dir
@@ -523,6 +517,12 @@ class LiveSession:
             except OutputError as exc:
                 record_error = record_error or str(exc)
                 notes.append(f"result files not written: {exc}")
+        return staging, record_error
+
+    def _finish_store(self, ended: dt.datetime, notes: list[str],
+                      files: dict[str, Path]) -> tuple[int | None, str | None]:
+        """Mark the stored session finished with its result files (not the video); returns
+        its id and the store's error."""
         store_files = {k: v for k, v in files.items() if k != "overlay_mp4"}
         session_id = None
         store_error = None
@@ -531,24 +531,19 @@ class LiveSession:
             session_id = self.store.session_id
             if self.store.error is not None:
                 store_error = describe_error(self.store.error)
-        if staging is not None:
-            staging.cleanup()
-            files = {k: v for k, v in files.items() if k == "overlay_mp4"}
-        result = SessionResult(
-            exercise=self.exercise, side=self.counter.side, reps=tuple(self.reps),
-            reps_goal=self.config.reps, sets_goal=self.config.sets, sets_done=self.sets_done,
-            end_reason=reason, started=self.started, duration_s=self._t(), stats=self.stats,
-            notes=tuple(notes), files=files, session_id=session_id, record_error=record_error,
-            store_error=store_error, analysis=analysis)
-        if self.record_dir is not None and record_error is None:
-            path = self.record_dir / "session.json"
-            try:
-                path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n",
-                                encoding="utf-8")
-                files["session_json"] = path
-            except OSError as exc:
-                log.error("%s: cannot write (%s)", path, describe_error(exc))
-        return result
+        return session_id, store_error
+
+    def _write_session_json(self, result: SessionResult) -> None:
+        """``session.json`` into the record folder (a failure is logged)."""
+        assert self.record_dir is not None
+        files = result.files
+        path = self.record_dir / "session.json"
+        try:
+            path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n",
+                            encoding="utf-8")
+            files["session_json"] = path
+        except OSError as exc:
+            log.error("%s: cannot write (%s)", path, describe_error(exc))
 
     def _analysis(self, notes: list[str], reason: str) -> Analysis | None:
         """The session as an `Analysis` (for the same files as ``rehab analyze``)."""
@@ -594,7 +589,7 @@ class LiveSession:
 def warm_up_counter(exercise: Exercise) -> None:
     """Run a synthetic session through a throw-away counter so that every compiled kernel
     (angles, filter, state machine, scoring) is loaded before the first real frame."""
-    from rehab.reps import LiveRepCounter
+    from rehab.counter import LiveRepCounter
     from rehab.synthetic import rep_trajectory, synthetic_sequence
 
     name = exercise.counting.angle

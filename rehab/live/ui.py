@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from rehab.errors import InputError
+from rehab.live.cues import Cue
 from rehab.overlay import AMBER, FONT, GREEN, GREY, WHITE, annotate_frame
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,6 @@ RED = (60, 60, 230)
 KEY_ACTIONS = {ord(" "): "pause", ord("q"): "quit", ord("Q"): "quit", 27: "quit",
                ord("r"): "restart", ord("R"): "restart"}
 """Keys: space pause/resume, q (or Esc) end the session, r restart the set."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Cue:
-    """One short message for the patient; ``tone`` picks its colour."""
-
-    text: str
-    tone: str = "info"  # "good", "fix", "warn", "info"
 
 
 _TONE_COLOURS = {"good": GREEN, "fix": AMBER, "warn": RED, "info": WHITE}

@@ -196,12 +196,15 @@ class StoreWriter:
         self.reps_written = 0
         self.error: BaseException | None = None
         self._opener = opener
+        self._patient_id: str | None = None
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Open the store on the writer thread; raises its error if that fails."""
+    def start(self, timeout: float = 30.0, patient_id: str | None = None) -> None:
+        """Open the store on the writer thread (and check that ``patient_id`` is in it);
+        raises its error if that fails."""
+        self._patient_id = patient_id
         self._thread.start()
         if not self._ready.wait(timeout):
             raise OutputError(f"{self.db_path}: the patient database did not open "
@@ -244,6 +247,14 @@ class StoreWriter:
             self.error = exc
             self._ready.set()
             return
+        if self._patient_id is not None:
+            try:
+                store.get_patient(self._patient_id)
+            except (RehabError, OSError, sqlite3.Error) as exc:
+                self.error = exc
+                store.close()
+                self._ready.set()
+                return
         self._ready.set()
         writer: Any = None
         try:

@@ -1,0 +1,291 @@
+"""Start a live session from Python: `run_session`.
+
+It does the wiring ``rehab live`` needs around `rehab.live.session.LiveSession`: opens the
+camera (or the recording, played as a camera), loads the pose model and runs it once
+before the first frame, opens the window, audio and the patient's history, ends the session
+cleanly on SIGTERM/SIGHUP, and closes everything whatever happens. Heavy modules (OpenCV,
+MediaPipe) are imported when a session starts, not with this module.
+
+    from rehab.live import run_session
+    result = run_session("knee_extension", "clip.mp4", reps=5, sets=2, headless=True)
+    print(result.rep_count, [r.rep.score for r in result.reps])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rehab.errors import InputError, OutputError
+from rehab.live.sets import check_plan
+
+if TYPE_CHECKING:
+    from rehab.capture import Source
+    from rehab.exercises import Exercise
+    from rehab.live.audio import AudioCoach
+    from rehab.live.session import Display, LiveSession, SessionResult
+    from rehab.live.writers import StoreWriter
+    from rehab.pose.estimator import PoseEstimator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPS = 10
+DEFAULT_SETS = 3
+DEFAULT_REST_S = 60.0
+
+
+def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] = 0, *,
+                reps: int = DEFAULT_REPS, sets: int = DEFAULT_SETS,
+                rest_s: float = DEFAULT_REST_S, side: str = "auto",
+                model: str | os.PathLike[str] | None = None,
+                estimator: PoseEstimator | None = None,
+                record_dir: str | os.PathLike[str] | None = None,
+                patient_id: str | None = None, db: str | os.PathLike[str] | None = None,
+                audio: bool | AudioCoach = False, headless: bool = False,
+                display: Display | None = None, fullscreen: bool = False,
+                mirror: bool | None = None, max_seconds: float | None = None,
+                speed: float = 1.0, handle_signals: bool = True) -> SessionResult:
+    """Run one live coaching session to its end and return what was done.
+
+    Parameters:
+        exercise: the exercise (with the target to reach), or its id or ``.toml`` path.
+        source: a camera index (``int``), or a video file played as if it were the camera,
+            at its real frame rate (times and tempo stay the recording's).
+        reps, sets, rest_s: ``sets`` sets of ``reps`` repetitions, ``rest_s`` seconds of
+            rest between them (a rep during the rest starts the next set early).
+        side: the limb to follow: ``"left"``, ``"right"`` or ``"auto"`` (the one that moves).
+        model: pose model ``.task`` file (default: the full model); not used with
+            ``estimator``.
+        estimator: a pose estimator to use instead of loading ``model`` (used as it is: not
+            warmed up, not closed).
+        record_dir: folder for ``overlay.mp4``, ``session.json`` and the result files of
+            ``rehab analyze`` (created if missing).
+        patient_id, db: store the session and each rep as it completes in this patient's
+            history, in the database ``db`` (default: the default database).
+        audio: speak cues and counts (``True``: pyttsx3 or espeak-ng when installed, tones
+            otherwise), or the `rehab.live.audio.AudioCoach` to speak with.
+        headless: no window. Otherwise frames go to ``display`` or, without one, to an
+            OpenCV window (``fullscreen`` or not) whose keys pause, restart and end.
+        mirror: show the image mirrored (default: for a camera, not for a recording).
+        max_seconds: end the session after this long.
+        speed: playback speed of a recording (1: real time).
+        handle_signals: SIGTERM/SIGHUP end the session like ``q``, saved and stored (only
+            when called from the main thread).
+
+    Returns:
+        The `rehab.live.session.SessionResult`: reps with their set and cue, sets done,
+        why the session ended, frame statistics, notes, files written, the stored session
+        id, and recording/store errors (the session so far is saved despite them).
+
+    Raises:
+        rehab.errors.RehabError: bad plan, no camera, unreadable recording, no display,
+            unknown patient or unusable database, before the session starts.
+        ValueError: both ``headless`` and ``display``.
+    """
+    ex, record = _prepare(exercise, reps, sets, record_dir, headless, display)
+    from rehab.live.session import LiveConfig, LiveSession
+    from rehab.live.ui import Window
+
+    store = _start_store(patient_id, db)
+    resources: list[Any] = []
+    abort: Callable[[], None] | None = None
+    try:
+        opened = _open_source(source, speed)
+        abort = opened.abort
+        config = LiveConfig(reps=reps, sets=sets, rest_s=rest_s, side=side,
+                            mirror=opened.camera if mirror is None else mirror,
+                            max_seconds=max_seconds, camera=opened.camera)
+        if estimator is None:
+            estimator = _load_model(model, opened, config.max_size)
+            resources.append(estimator)
+        _warm_up_counter(ex)
+        if display is None and not headless:
+            display = Window(f"rehab live - {ex.name}", fullscreen=fullscreen)
+        coach = _audio_coach(audio)
+        frames = opened.start()
+        abort = None
+        resources.append(frames)
+        session = LiveSession(frames, estimator, ex, config, display=display, record_dir=record,
+                              audio=coach, store=store, patient_id=patient_id)
+        log.info("%s: %d sets of %d reps, target %g-%g deg, side %s", ex.name, sets, reps,
+                 ex.target.min_deg, ex.target.max_deg, side)
+        with end_on_signals(session) if handle_signals else contextlib.nullcontext():
+            result = session.run()
+        resources.remove(frames)  # closed by the session
+    finally:
+        if abort is not None:
+            abort()
+        if store is not None:
+            store.stop()
+        for r in reversed(resources):
+            r.close()
+    return result
+
+
+def _prepare(exercise: Exercise | str, reps: int, sets: int,
+             record_dir: str | os.PathLike[str] | None, headless: bool,
+             display: Display | None) -> tuple[Exercise, Path | None]:
+    """The exercise, and the record folder created, once the plan and the display are
+    checked: what can be refused is refused before a camera or a model is opened."""
+    from rehab.exercises import Exercise as _Exercise, get_exercise
+
+    ex = exercise if isinstance(exercise, _Exercise) else get_exercise(str(exercise))
+    check_plan(reps, sets)
+    if headless and display is not None:
+        raise ValueError("a display was given for a headless session")
+    record = _prepare_record_dir(record_dir, headless)
+    from rehab.live.ui import display_available
+
+    if not headless and display is None and not display_available():
+        raise InputError("no display to open a window on; use --headless "
+                         "(with --record DIR to keep the overlay video)")
+    return ex, record
+
+
+def _prepare_record_dir(record_dir: str | os.PathLike[str] | None,
+                        headless: bool) -> Path | None:
+    """The record folder, created; `OutputError` if it cannot be."""
+    if record_dir is None:
+        if headless:
+            log.info("--headless without --record: nothing is shown or recorded, only counted")
+        return None
+    record = Path(record_dir).expanduser()
+    try:
+        record.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{record}: cannot create the folder ({exc.strerror or exc})") \
+            from None
+    return record
+
+
+def _start_store(patient_id: str | None,
+                 db: str | os.PathLike[str] | None) -> StoreWriter | None:
+    """The patient-history writer, started, for a session with a patient (else None);
+    the patient must be in the database."""
+    if patient_id is None:
+        return None
+    from rehab.live.writers import StoreWriter
+
+    store = StoreWriter(Path(db).expanduser() if db else None)
+    store.start(patient_id=patient_id)
+    return store
+
+
+@dataclasses.dataclass(frozen=True)
+class _OpenedSource:
+    """A frame source opened but not started (see `_open_source`)."""
+
+    start: Callable[[], Source]
+    abort: Callable[[], None]
+    width: int
+    height: int
+    first_image: Any | None
+    camera: bool
+
+
+def _open_source(source: int | str | os.PathLike[str], speed: float) -> _OpenedSource:
+    """How to start the frame source, how to give it up unstarted, its frame size, its
+    first image when known (to warm the model up on), and whether it is a camera.
+
+    A camera is opened now (so a missing or busy one is reported before the model loads);
+    a recording is opened now but starts playing only when ``start`` is called, once
+    everything else is ready, so that no frame is late before the session begins.
+    """
+    from rehab.capture import open_camera
+    from rehab.live.player import PacedVideoReader, paced_source
+
+    if isinstance(source, int):
+        try:
+            camera = open_camera(source)
+        except InputError as exc:
+            reason = str(exc).split(";")[0]  # what failed, without capture's generic hint
+            raise InputError(f"{reason}; play a recording instead with --source VIDEO, or "
+                             f"see 'rehab live --list-cameras'") from None
+        return _OpenedSource(lambda: camera, camera.close, camera.width, camera.height,
+                             None, True)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path}: --source takes a video file (an image folder has no "
+                         "frame rate to play it at; use 'rehab analyze' for it)")
+    reader = PacedVideoReader(path, speed=speed)
+    return _OpenedSource(lambda: paced_source(reader), reader.release, reader.width,
+                         reader.height, reader.peek(), False)
+
+
+def _load_model(model: str | os.PathLike[str] | None, opened: _OpenedSource,
+                max_size: tuple[int, int]) -> PoseEstimator:
+    """The MediaPipe model for one person, warmed up at the session's frame size."""
+    from rehab.live.session import fit_size
+    from rehab.pose.mediapipe_estimator import MediaPipePoseEstimator
+
+    estimator = MediaPipePoseEstimator(model_path=model, num_poses=1)
+    try:
+        _warm_up_model(estimator, fit_size(opened.width, opened.height, max_size),
+                       opened.first_image)
+    except BaseException:
+        estimator.close()
+        raise
+    return estimator
+
+
+def _warm_up_model(estimator: PoseEstimator, size: tuple[int, int],
+                   image: Any | None) -> None:
+    """Run the model once before the first frame (on the first image when known), so that
+    its set-up does not stall the session's first frames."""
+    import cv2
+    import numpy as np
+
+    if image is None:
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+    estimator.process(cv2.resize(image, size, interpolation=cv2.INTER_AREA), -1.0)
+
+
+def _warm_up_counter(exercise: Exercise) -> None:
+    """Load the counter's compiled kernels before the first frame."""
+    from rehab.live.session import warm_up_counter
+
+    warm_up_counter(exercise)
+
+
+def _audio_coach(audio: bool | AudioCoach) -> AudioCoach | None:
+    if audio is True:
+        from rehab.live.audio import AudioCoach
+
+        return AudioCoach()
+    return audio or None
+
+
+@contextlib.contextmanager
+def end_on_signals(session: LiveSession) -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) end the session
+    like ``q``: after the current frame, saved and stored. A second one interrupts at once
+    (as Ctrl-C: what was stored stays). Only in the main thread, where signals arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        log.info("%s received: ending the session", signal.Signals(signum).name)
+        session.request_stop("terminated")
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+__all__ = ["DEFAULT_REPS", "DEFAULT_REST_S", "DEFAULT_SETS", "end_on_signals", "run_session"]
