@@ -1,37 +1,32 @@
 """``rehab live``: coaching in front of a webcam (or a recording played as one).
 
-`register(subparsers)` adds the subcommand; `cmd_live` wires the source, the pose model,
-the patient history, audio and the window into `rehab.live.session.LiveSession`. Heavy
-modules (OpenCV, MediaPipe) are imported when the command runs, not when it registers.
+`register(subparsers)` adds the subcommand; `cmd_live` parses its arguments, resolves the
+plan (exercise and target, reps, sets, side: command line, else the patient's prescription,
+else defaults), runs it with `rehab.live.runner.run_session`, prints the summary and maps
+the result to an exit code. Heavy modules (OpenCV, MediaPipe) are imported when the
+command runs, not when it registers.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rehab.argtypes import finite_float, positive_float, positive_int
 from rehab.errors import InputError, OutputError
+from rehab.live.runner import DEFAULT_REPS, DEFAULT_REST_S, DEFAULT_SETS
 
 if TYPE_CHECKING:
-    from rehab.capture import Source
     from rehab.exercises import Exercise
-    from rehab.live.session import LiveSession, SessionResult
+    from rehab.live.session import SessionResult
 
 log = logging.getLogger(__name__)
-
-DEFAULT_REPS = 10
-DEFAULT_SETS = 3
-DEFAULT_REST_S = 60.0
 
 
 def _out(text: str) -> None:
@@ -113,33 +108,13 @@ def _plan(args: argparse.Namespace) -> _Plan:
     return _Plan(exercise, reps or DEFAULT_REPS, sets or DEFAULT_SETS, side or "auto")
 
 
-def _open_source(args: argparse.Namespace) -> tuple[
-        Callable[[], "Source"], Callable[[], None], int, int, Any | None, bool]:
-    """How to start the frame source, how to give it up unstarted, its frame size, its
-    first image when known (to warm the model up on), and whether it is a camera.
-
-    A camera is opened now (so a missing or busy one is reported before the model loads);
-    a recording is opened now but starts playing only when the returned callable is called,
-    once everything else is ready, so that no frame is late before the session begins.
-    """
-    from rehab.capture import open_camera
-    from rehab.live.player import PacedVideoReader, paced_source
-
-    if args.source is None or args.source.strip().isdigit():
-        try:
-            camera = open_camera(int(args.source) if args.source else (args.camera or 0))
-        except InputError as exc:
-            reason = str(exc).split(";")[0]  # what failed, without capture's generic hint
-            raise InputError(f"{reason}; play a recording instead with --source VIDEO, or "
-                             f"see 'rehab live --list-cameras'") from None
-        return (lambda: camera), camera.close, camera.width, camera.height, None, True
-    path = Path(args.source).expanduser()
-    if path.is_dir():
-        raise InputError(f"{path}: --source takes a video file (an image folder has no "
-                         "frame rate to play it at; use 'rehab analyze' for it)")
-    reader = PacedVideoReader(path, speed=args.speed)
-    return (lambda: paced_source(reader)), reader.release, reader.width, reader.height, \
-        reader.peek(), False
+def _source(args: argparse.Namespace) -> int | str:
+    """``--camera N`` or ``--source VIDEO`` (a number given to ``--source`` is a camera)."""
+    if args.source is None:
+        return int(args.camera or 0)
+    if args.source.strip().isdigit():
+        return int(args.source)
+    return str(args.source)
 
 
 def _write_stats(path: str, result: "SessionResult") -> None:
@@ -167,113 +142,18 @@ def cmd_live(args: argparse.Namespace) -> int:
     if not args.exercise:
         raise InputError("--exercise is required (see 'rehab exercises')")
     plan = _plan(args)
-    if args.record:
-        record = Path(args.record).expanduser()
-        try:
-            record.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{record}: cannot create the folder ({exc.strerror or exc})") \
-                from None
-    elif args.headless:
-        log.info("--headless without --record: nothing is shown or recorded, only counted")
+    from rehab.live.runner import run_session
+    from rehab.live.session import format_summary
 
-    from rehab.live.session import LiveConfig, LiveSession, format_summary
-    from rehab.live.ui import Window, display_available
-
-    if not args.headless and not display_available():
-        raise InputError("no display to open a window on; use --headless "
-                         "(with --record DIR to keep the overlay video)")
-    store = None
-    if args.patient is not None:
-        from rehab.live.writers import StoreWriter
-
-        store = StoreWriter(Path(args.db).expanduser() if args.db else None)
-        store.start()
-    resources: list[Any] = []
-    abort: Callable[[], None] | None = None
-    try:
-        from rehab.live.session import fit_size
-        from rehab.pose.mediapipe_estimator import MediaPipePoseEstimator
-
-        start, abort, width, height, first_image, is_camera = _open_source(args)
-        estimator = MediaPipePoseEstimator(model_path=args.model, num_poses=1)
-        resources.append(estimator)
-        config = LiveConfig(reps=plan.reps, sets=plan.sets, rest_s=args.rest, side=plan.side,
-                            mirror=is_camera if args.mirror is None else args.mirror,
-                            max_seconds=args.max_seconds, camera=is_camera)
-        _warm_up(estimator, plan.exercise, fit_size(width, height, config.max_size),
-                 first_image)
-        display = None if args.headless else Window(
-            f"rehab live - {plan.exercise.name}", fullscreen=args.fullscreen)
-        audio = None
-        if args.audio:
-            from rehab.live.audio import AudioCoach
-
-            audio = AudioCoach()
-        source = start()
-        abort = None
-        resources.append(source)
-        session = LiveSession(source, estimator, plan.exercise, config, display=display,
-                              record_dir=args.record, audio=audio, store=store,
-                              patient_id=args.patient)
-        log.info("%s: %d sets of %d reps, target %g-%g deg, side %s", plan.exercise.name,
-                 plan.sets, plan.reps, plan.exercise.target.min_deg,
-                 plan.exercise.target.max_deg, plan.side)
-        with _signals_end(session):
-            result = session.run()
-        resources.remove(source)  # closed by the session
-    finally:
-        if abort is not None:
-            abort()
-        if store is not None:
-            store.stop()
-        for r in reversed(resources):
-            r.close()
+    result = run_session(
+        plan.exercise, _source(args), reps=plan.reps, sets=plan.sets, rest_s=args.rest,
+        side=plan.side, model=args.model, record_dir=args.record, patient_id=args.patient,
+        db=args.db, audio=args.audio, headless=args.headless, fullscreen=args.fullscreen,
+        mirror=args.mirror, max_seconds=args.max_seconds, speed=args.speed)
     _out(format_summary(result))
     if args.stats:
         _write_stats(args.stats, result)
-    return _exit_code(result, source.name)
-
-
-def _warm_up(estimator: Any, exercise: "Exercise", size: tuple[int, int],
-             image: Any | None) -> None:
-    """Run the model and the counter once before the first frame, so that their set-up
-    (graph, compiled kernels) does not stall the session's first frames."""
-    import cv2
-    import numpy as np
-
-    from rehab.live.session import warm_up_counter
-
-    if image is None:
-        image = np.zeros((size[1], size[0], 3), np.uint8)
-    estimator.process(cv2.resize(image, size, interpolation=cv2.INTER_AREA), -1.0)
-    warm_up_counter(exercise)
-
-
-@contextlib.contextmanager
-def _signals_end(session: "LiveSession") -> Iterator[None]:
-    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) end the session
-    like ``q``: after the current frame, saved and stored. A second one interrupts at once
-    (as Ctrl-C: what was stored stays). Only in the main thread, where signals arrive."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        log.info("%s received: ending the session", signal.Signals(signum).name)
-        session.request_stop("terminated")
-
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {sig: signal.signal(sig, handler) for sig in wanted}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return _exit_code(result, result.source)
 
 
 def _exit_code(result: "SessionResult", source_name: str) -> int:
@@ -295,14 +175,4 @@ def _exit_code(result: "SessionResult", source_name: str) -> int:
     return code
 
 
-def run_cli(argv: list[str]) -> int:
-    """``rehab live ARGS`` from Python (tests, benchmarks)."""
-    from rehab.cli import main
-
-    return main(["live", *argv])
-
-
-__all__ = ["cmd_live", "register", "run_cli"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_cli(sys.argv[1:]))
+__all__ = ["cmd_live", "register"]
