@@ -8,6 +8,7 @@ import platform
 import sys
 
 from rehab import __version__
+from rehab.settings import DEFAULT_SETTINGS, describe_settings
 from rehab.errors import RehabError
 
 
@@ -16,6 +17,11 @@ def _version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def settings_table() -> list[str]:
+    """One line per analysis setting: name, default and what it decides."""
+    return [f"  {name:26s} {default:<8g} {doc}" for name, default, doc in describe_settings()]
 
 
 def collect_info(model: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -32,7 +38,13 @@ def collect_info(model: str | os.PathLike[str] | None = None) -> dict[str, str]:
     }
     from rehab.exercises import builtin_exercises_dir, load_library
 
-    info["exercises"] = f"{len(load_library())} in {builtin_exercises_dir()}"
+    library = load_library()
+    info["exercises"] = f"{len(library)} in {builtin_exercises_dir()}"
+    info["settings"] = f"defaults {DEFAULT_SETTINGS.short_hash()}"
+    for ex_id, ex in sorted(library.items()):
+        if ex.settings != DEFAULT_SETTINGS:
+            changed = ", ".join(f"{k} {v:g}" for k, v in ex.settings.changed().items())
+            info[f"settings {ex_id}"] = f"{ex.settings.short_hash()} ({changed})"
     try:
         from rehab.pose.model import resolve_model
 

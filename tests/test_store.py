@@ -73,7 +73,7 @@ def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
                 f = Path(str(path) + suffix)
                 assert f.exists(), suffix
                 assert f.stat().st_mode & 0o777 == 0o600, suffix
-            session_files = list((path.parent / "files").rglob("*"))
+            session_files = list(store_db.files_dir(path).rglob("*"))
             assert session_files
             for f in session_files:
                 assert f.stat().st_mode & 0o077 == 0, f
@@ -92,7 +92,7 @@ def test_forward_migration_keeps_data(tmp_path: Path, monkeypatch: pytest.Monkey
         s.add_patient("p01", "Ada")
     applied = []
 
-    def m_extra(conn: sqlite3.Connection) -> None:
+    def m_extra(conn: sqlite3.Connection, db_path: Path) -> None:
         conn.execute("ALTER TABLE patients ADD COLUMN birth_year INTEGER")
         conn.execute("UPDATE patients SET birth_year = 1970")
         applied.append(True)
@@ -112,7 +112,7 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with open_store(path) as s:
         s.add_patient("p01", "Ada")
 
-    def m_broken(conn: sqlite3.Connection) -> None:
+    def m_broken(conn: sqlite3.Connection, db_path: Path) -> None:
         conn.execute("ALTER TABLE patients ADD COLUMN half_done INTEGER")
         raise sqlite3.OperationalError("boom")
 

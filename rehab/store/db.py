@@ -1,8 +1,9 @@
 """The SQLite file behind the patient store: location, opening, schema and migrations.
 
-One database file holds patients, prescriptions, sessions and repetitions; bulky per-session
-data (landmarks, angle traces, ``result.json``) live in files under ``<db dir>/files/`` and
-are referenced from the ``session_files`` table. The database is opened in WAL mode with
+One database file holds patients, prescriptions, sessions, repetitions and everything a
+report shows (distances, scale, settings, notes, the primary-angle trace); the session's
+files (landmarks, angle traces, ``result.json``) live in the database's own folder
+``<db name>-files/`` beside it (`files_dir`) and are referenced from ``session_files``. The database is opened in WAL mode with
 foreign keys on and ``synchronous=FULL``; it and its ``-wal``/``-shm`` companions are created
 readable by their owner only (the process umask is narrowed while they are created, and
 SQLite gives the companions the main file's permissions).
@@ -28,13 +29,20 @@ log = logging.getLogger(__name__)
 
 DB_ENV = "REHAB_DB"
 DB_FILENAME = "rehab.sqlite"
-FILES_DIRNAME = "files"
+FILES_SUFFIX = "-files"
 PRIVATE_UMASK = 0o077
 BUSY_TIMEOUT_S = 30.0
 
 
 class StoreError(RehabError):
     """The patient store cannot be opened or does not hold what was asked for."""
+
+
+def files_dir(db_path: str | os.PathLike[str]) -> Path:
+    """The folder of one database's session files: ``rehab.sqlite`` -> ``rehab.sqlite-files``
+    (like SQLite's own ``-wal`` and ``-shm``: two databases never share it)."""
+    p = Path(db_path)
+    return p.with_name(p.name + FILES_SUFFIX)
 
 
 def default_db_path() -> Path:
@@ -66,7 +74,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-def _m1_initial(conn: sqlite3.Connection) -> None:
+def _m1_initial(conn: sqlite3.Connection, db_path: Path) -> None:
     """Patients, prescriptions, sessions, reps and session files."""
     _run_script(conn, """
         CREATE TABLE patients (
@@ -148,8 +156,15 @@ def _m1_initial(conn: sqlite3.Connection) -> None:
     """)
 
 
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [_m1_initial]
+def _m2(conn: sqlite3.Connection, db_path: Path) -> None:
+    """Everything the report shows, in the store (see `rehab.store.migrate_v2`)."""
+    from rehab.store.migrate_v2 import m2_results_in_store
+
+    m2_results_in_store(conn, db_path)
+
+
+Migration = Callable[[sqlite3.Connection, Path], None]
+MIGRATIONS: list[Migration] = [_m1_initial, _m2]
 """Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
 
 
@@ -171,7 +186,7 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "database") -> int:
             if schema_version(conn) != i:  # another process migrated meanwhile
                 conn.execute("ROLLBACK")
                 continue
-            MIGRATIONS[i](conn)
+            MIGRATIONS[i](conn, Path(path))
             conn.execute(f"PRAGMA user_version = {i + 1}")
             conn.execute("COMMIT")
         except BaseException:

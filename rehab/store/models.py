@@ -1,4 +1,4 @@
-"""Typed records read from the patient store (repetitions come back as `RepScore`)."""
+"""Typed records read from the patient store (repetitions come back as `rehab.model.Rep`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from rehab.model import CalibrationRef, Note, Scale
+from rehab.settings import AnalysisSettings
 from rehab.store.db import StoreError
 
 PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -102,14 +104,23 @@ class SessionRecord:
     mode: str
     model: str
     model_sha256: str
-    calibration: str | None
+    calibration: CalibrationRef | None
     software_version: str
     target_min: float | None
     target_max: float | None
     rep_count: int
-    notes: tuple[str, ...]
+    notes: tuple[Note, ...]
     files: dict[str, Path]
     """Absolute paths of the session's stored files by kind (``angles_csv``, ...)."""
+    angle_space: str = "image"
+    settings: AnalysisSettings | None = None
+    """The analysis settings used (None: not recorded)."""
+    settings_hash: str = ""
+    scale: Scale | None = None
+    """The cm scale of the analysis (None: no distances)."""
+    start_state: str = ""
+    low_threshold_deg: float | None = None
+    high_threshold_deg: float | None = None
 
     @property
     def interrupted(self) -> bool:

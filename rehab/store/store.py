@@ -8,13 +8,14 @@ live session killed mid-way keeps its session row (``ended`` NULL: "interrupted"
 reps written so far.
 
 Session files are first written to a staging folder, then renamed into
-``files/<patient>/<session id>/`` inside the transaction that references them. A crash can
+``<db name>-files/<patient>/<session id>/`` inside the transaction that references them.
+Rows are written and read through `rehab.codec`, so a rep or session header field added to
+`rehab.model` reaches the store, the exports and the report without a hand-written copy. A crash can
 leave an unreferenced folder behind, never a reference to a missing or half-written file.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import json
@@ -26,19 +27,35 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
+
+import numpy as np
 
 from rehab import __version__
+from rehab.codec import (
+    REP_DB_COLUMNS,
+    csv_text,
+    decode,
+    encode,
+    flat_row,
+    notes_from_json,
+    notes_json,
+    rep_db_values,
+    rep_from_db,
+)
 from rehab.errors import OutputError
-from rehab.scoring import RepScore
+from rehab.fileio import write_json_atomic, write_text_atomic
+from rehab.model import Analysis, CalibrationRef, Note, Rep, Scale, SessionHeader
+from rehab.settings import AnalysisSettings
 from rehab.store.db import (
-    FILES_DIRNAME,
     StoreError,
     connect,
     default_db_path,
+    files_dir,
     private_umask,
     transaction,
 )
+from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME, trace_array, trace_blob
 from rehab.store.models import (
     MODES,
     Patient,
@@ -51,9 +68,6 @@ from rehab.store.models import (
     to_db_time,
 )
 
-if TYPE_CHECKING:
-    from rehab.analysis import Analysis
-
 log = logging.getLogger(__name__)
 
 ANALYSIS_FILES = {"result_json": "result.json", "reps_csv": "reps.csv",
@@ -62,47 +76,13 @@ ANALYSIS_FILES = {"result_json": "result.json", "reps_csv": "reps.csv",
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_S = 24 * 3600.0
 
-_REP_COLUMNS = ("session_id", "seq", "rep_index", "kind", "start_s", "peak_s", "end_s",
-                "start_frame", "peak_frame", "end_frame", "min_deg", "max_deg", "rom_deg",
-                "peak_deg", "target_met", "duration_s", "time_to_peak_s", "tracked_fraction",
-                "score", "flags", "compensations")
+_REP_COLUMNS = ("session_id", "seq") + REP_DB_COLUMNS
 
 
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-def _nan(x: float | None) -> float:
-    return math.nan if x is None else float(x)
-
-
-def _rep_row(session_id: int, seq: int, r: RepScore) -> tuple[Any, ...]:
-    comps = {k: (_num(v) if v is not None else None) for k, v in r.compensations.items()}
-    return (session_id, seq, r.index, r.kind, r.start_s, r.peak_s, r.end_s, r.start_frame,
-            r.peak_frame, r.end_frame, _num(r.min_deg), _num(r.max_deg), _num(r.rom_deg),
-            _num(r.peak_deg), int(r.target_met), r.duration_s, r.time_to_peak_s,
-            r.tracked_fraction, int(r.score), json.dumps(list(r.flags)),
-            json.dumps(comps, allow_nan=False))
-
-
-def _rep_from_row(row: sqlite3.Row) -> RepScore:
-    comps = json.loads(row["compensations"])
-    return RepScore(
-        index=row["rep_index"], kind=row["kind"], start_frame=row["start_frame"],
-        peak_frame=row["peak_frame"], end_frame=row["end_frame"], start_s=row["start_s"],
-        peak_s=row["peak_s"], end_s=row["end_s"], min_deg=_nan(row["min_deg"]),
-        max_deg=_nan(row["max_deg"]), rom_deg=_nan(row["rom_deg"]),
-        peak_deg=_nan(row["peak_deg"]), target_met=bool(row["target_met"]),
-        duration_s=row["duration_s"], time_to_peak_s=row["time_to_peak_s"],
-        tracked_fraction=row["tracked_fraction"],
-        compensations={k: (None if v is None else float(v)) for k, v in comps.items()},
-        score=row["score"], flags=tuple(json.loads(row["flags"])),
-    )
-
-
-def _insert_rep(conn: sqlite3.Connection, session_id: int, seq: int, rep: RepScore) -> None:
+def _insert_rep(conn: sqlite3.Connection, session_id: int, seq: int, rep: Rep) -> None:
     conn.execute(f"INSERT INTO reps ({', '.join(_REP_COLUMNS)}) "
-                 f"VALUES ({', '.join('?' * len(_REP_COLUMNS))})", _rep_row(session_id, seq, rep))
+                 f"VALUES ({', '.join('?' * len(_REP_COLUMNS))})",
+                 (session_id, seq, *rep_db_values(rep)))
     if rep.counted:
         conn.execute("UPDATE sessions SET rep_count = rep_count + 1 WHERE id = ?", (session_id,))
 
@@ -115,20 +95,37 @@ def _insert_session(conn: sqlite3.Connection, **fields: Any) -> int:
     return int(cur.lastrowid)
 
 
-def _describe(exercise_id: str, side: str, name: str, angle: str,
-              rest: str) -> tuple[str, str, str]:
-    """Fill in an exercise's name, primary angle column and rest from the library."""
+def _header(exercise_id: str, side: str, mode: str, **fields: Any) -> SessionHeader:
+    """A session header, with the exercise's name, angle, rest and settings from the library
+    when it is known there."""
     from rehab.errors import ConfigError
-    from rehab.exercises import TRUNK_ANGLES, get_exercise
+    from rehab.exercises import get_exercise
 
     try:
         ex = get_exercise(exercise_id)
     except ConfigError:
-        return name or exercise_id, angle, rest
-    column = ex.counting.angle
-    if column not in TRUNK_ANGLES and side in ("left", "right"):
-        column = f"{side}_{column}"
-    return name or ex.name, angle or column, ex.counting.rest
+        fields.setdefault("exercise_name", exercise_id)
+        fields.setdefault("angle", "")
+        fields.setdefault("rest", "low")
+        return SessionHeader(exercise_id=exercise_id, side=side, mode=mode,  # type: ignore
+                             **fields)
+    fields = {k: v for k, v in fields.items() if v or k not in ("exercise_name", "angle")}
+    return SessionHeader.for_exercise(ex, side, mode, **fields)  # type: ignore[arg-type]
+
+
+def _trace_values(session_id: int, trace: tuple[np.ndarray, np.ndarray]) -> tuple[Any, ...]:
+    t, a = trace
+    if len(t) != len(a):
+        raise StoreError(f"session {session_id}: trace times and angles differ in length")
+    return session_id, trace_blob(t), trace_blob(a)
+
+
+def _json_model(cls: type, text: str | None) -> Any:
+    """A model object stored as JSON text (None stays None)."""
+    if text is None:
+        return None
+    doc = json.loads(text)
+    return None if doc is None else decode(cls, doc)
 
 
 def _check_target(target_min: float | None, target_max: float | None) -> None:
@@ -152,7 +149,7 @@ class SessionWriter:
         self._seq = int(row[0])
         self.finished = False
 
-    def add_rep(self, rep: RepScore) -> None:
+    def add_rep(self, rep: Rep) -> None:
         """Store one repetition (counted or not) and commit."""
         if self.finished:
             raise StoreError(f"session {self.session_id} is finished; no more reps can be added")
@@ -161,15 +158,20 @@ class SessionWriter:
         self._seq += 1
 
     def finish(self, ended: dt.datetime, notes: Iterable[str] = (),
-               files: Mapping[str, str | os.PathLike[str]] | None = None) -> None:
-        """Mark the session complete; copy ``files`` (kind -> path) next to the database."""
+               files: Mapping[str, str | os.PathLike[str]] | None = None,
+               trace: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Mark the session complete; copy ``files`` (kind -> path) next to the database;
+        keep ``trace`` (times in s, smoothed primary angle in degrees) for the report."""
         if self.finished:
             raise StoreError(f"session {self.session_id} is already finished")
         staged = self._store._stage_files(self.patient_id, files or {})
         try:
             with transaction(self._store.conn) as conn:
                 conn.execute("UPDATE sessions SET ended = ?, notes = ? WHERE id = ?",
-                             (to_db_time(ended), json.dumps(list(notes)), self.session_id))
+                             (to_db_time(ended), notes_json(notes), self.session_id))
+                if trace is not None:
+                    conn.execute("INSERT OR REPLACE INTO session_traces VALUES (?, ?, ?)",
+                                 _trace_values(self.session_id, trace))
                 self._store._attach_files(conn, self.patient_id, self.session_id, staged)
         finally:
             if staged is not None and staged[0].exists():
@@ -189,7 +191,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().resolve()
         self.conn = connect(self.path)
-        self.files_root = self.path.parent / FILES_DIRNAME
+        self.files_root = files_dir(self.path)
+        self._adopt_legacy_files()
         self._clean_stale_staging()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -306,52 +309,58 @@ class Store:
 
     def begin_session(self, patient_id: str, exercise_id: str, side: str, started: dt.datetime,
                       source: str, mode: str, model: str = "", model_sha256: str = "",
-                      calibration: str | None = None, target_min: float | None = None,
-                      target_max: float | None = None, *, exercise_name: str = "",
-                      angle: str = "", rest: str = "low") -> SessionWriter:
+                      calibration: CalibrationRef | None = None,
+                      target_min: float | None = None, target_max: float | None = None, *,
+                      exercise_name: str = "", angle: str = "", rest: str = "low"
+                      ) -> SessionWriter:
         """Open a session now (committed, ``ended`` NULL) and return its rep writer.
 
-        ``exercise_name``, ``angle`` (primary angle column) and ``rest`` default to what the
-        exercise library says for ``exercise_id`` and ``side``.
+        ``exercise_name``, ``angle`` (primary angle column), ``rest`` and the settings come
+        from the exercise library for ``exercise_id`` and ``side`` when not given.
         """
+        header = _header(exercise_id, side, mode, source=source, model=model,
+                         model_sha256=model_sha256, calibration=calibration,
+                         target_min=target_min, target_max=target_max,
+                         exercise_name=exercise_name, angle=angle, rest=rest)
+        return self.begin(patient_id, header, started)
+
+    def begin(self, patient_id: str, header: SessionHeader, started: dt.datetime
+              ) -> SessionWriter:
+        """Open a session described by ``header`` (committed, ``ended`` NULL)."""
         self.get_patient(patient_id)
-        if not (exercise_name and angle):
-            exercise_name, angle, rest = _describe(exercise_id, side, exercise_name, angle,
-                                                   rest)
-        fields = self._session_fields(patient_id, exercise_id, side, started, source, mode,
-                                      model, model_sha256, calibration, target_min, target_max,
-                                      exercise_name, angle, rest)
+        fields = self._session_fields(patient_id, header, started)
         with transaction(self.conn) as conn:
             sid = _insert_session(conn, **fields)
         return SessionWriter(self, sid, patient_id)
 
-    def record_analysis(self, patient_id: str, analysis: "Analysis", started: dt.datetime,
+    def record_analysis(self, patient_id: str, analysis: Analysis, started: dt.datetime,
                         out_dir: str | os.PathLike[str] | None = None,
                         mode: str = "offline") -> int:
-        """Store a finished analysis: session, all reps and its files, in one transaction.
+        """Store a finished analysis: session, all reps, its trace and files, in one
+        transaction.
 
         The analysis files (landmarks, angle trace, reps, result.json) are copied from
         ``out_dir`` when it holds them, else written from ``analysis``. Returns the session id.
         """
         self.get_patient(patient_id)
-        seq = analysis.sequence
-        ex = analysis.exercise
-        calibration = analysis.extra.get("calibration")
-        fields = self._session_fields(
-            patient_id, ex.id, analysis.side, started, seq.source, mode, seq.model,
-            seq.model_sha256,
-            None if calibration is None else json.dumps(calibration, default=str),
-            ex.target.min_deg, ex.target.max_deg, ex.name, analysis.primary_column,
-            ex.counting.rest)
-        fields["ended"] = to_db_time(started + dt.timedelta(seconds=seq.duration))
-        fields["notes"] = json.dumps(list(analysis.notes))
+        header = SessionHeader.of_analysis(analysis, mode)  # type: ignore[arg-type]
+        fields = self._session_fields(patient_id, header, started)
+        seg = analysis.segmentation
+        fields.update(
+            ended=to_db_time(started + dt.timedelta(seconds=analysis.sequence.duration)),
+            notes=notes_json(analysis.notes), start_state=seg.start_state,
+            low_threshold_deg=encode(seg.low_threshold),
+            high_threshold_deg=encode(seg.high_threshold))
         staged = self._stage_analysis(patient_id, analysis, out_dir)
         reps = sorted(list(analysis.reps) + list(analysis.partial), key=lambda r: r.start_frame)
+        trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
         try:
             with transaction(self.conn) as conn:
                 sid = _insert_session(conn, **fields)
                 for i, rep in enumerate(reps, start=1):
                     _insert_rep(conn, sid, i, rep)
+                conn.execute("INSERT INTO session_traces VALUES (?, ?, ?)",
+                             _trace_values(sid, trace))
                 self._attach_files(conn, patient_id, sid, staged)
         finally:
             if staged[0].exists():
@@ -359,22 +368,29 @@ class Store:
         log.debug("stored session %d for %s (%d reps)", sid, patient_id, analysis.rep_count)
         return sid
 
-    def _session_fields(self, patient_id: str, exercise_id: str, side: str,
-                        started: dt.datetime, source: str, mode: str, model: str,
-                        model_sha256: str, calibration: str | None, target_min: float | None,
-                        target_max: float | None, exercise_name: str, angle: str,
-                        rest: str) -> dict[str, Any]:
-        if mode not in MODES:
-            raise StoreError(f"session mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if rest not in ("low", "high"):
-            raise StoreError(f"rest must be 'low' or 'high', not {rest!r}")
-        _check_target(target_min, target_max)
-        return {"patient_id": patient_id, "exercise_id": exercise_id,
-                "exercise_name": exercise_name or exercise_id, "side": side, "angle": angle,
-                "rest": rest, "started": to_db_time(started), "source": str(source),
-                "mode": mode, "model": model or "", "model_sha256": model_sha256 or "",
-                "calibration": calibration, "software_version": __version__,
-                "target_min": target_min, "target_max": target_max}
+    def _session_fields(self, patient_id: str, header: SessionHeader,
+                        started: dt.datetime) -> dict[str, Any]:
+        """The ``sessions`` row of a new session."""
+        if header.mode not in MODES:
+            raise StoreError(f"session mode must be one of {', '.join(MODES)}, "
+                             f"not {header.mode!r}")
+        if header.rest not in ("low", "high"):
+            raise StoreError(f"rest must be 'low' or 'high', not {header.rest!r}")
+        _check_target(header.target_min, header.target_max)
+        calibration = encode(header.calibration)
+        scale = encode(header.scale)
+        return {"patient_id": patient_id, "exercise_id": header.exercise_id,
+                "exercise_name": header.exercise_name or header.exercise_id,
+                "side": header.side, "angle": header.angle, "rest": header.rest,
+                "started": to_db_time(started), "source": str(header.source),
+                "mode": header.mode, "model": header.model or "",
+                "model_sha256": header.model_sha256 or "",
+                "calibration": None if calibration is None else json.dumps(calibration),
+                "software_version": __version__, "target_min": header.target_min,
+                "target_max": header.target_max, "angle_space": header.angle_space,
+                "settings": json.dumps(header.settings.to_dict()),
+                "settings_hash": header.settings_hash,
+                "scale": None if scale is None else json.dumps(scale)}
 
     def sessions(self, patient_id: str, start: dt.date | None = None, end: dt.date | None = None,
                  exercise_id: str | None = None) -> list[SessionRecord]:
@@ -414,27 +430,39 @@ class Store:
             exercise_name=r["exercise_name"], side=r["side"], angle=r["angle"], rest=r["rest"],
             started=from_db_time(r["started"]) or dt.datetime.min,
             ended=from_db_time(r["ended"]), source=r["source"], mode=r["mode"],
-            model=r["model"], model_sha256=r["model_sha256"], calibration=r["calibration"],
+            model=r["model"], model_sha256=r["model_sha256"],
+            calibration=_json_model(CalibrationRef, r["calibration"]),
             software_version=r["software_version"], target_min=r["target_min"],
             target_max=r["target_max"], rep_count=r["rep_count"],
-            notes=tuple(json.loads(r["notes"])), files=files)
+            notes=notes_from_json(r["notes"]), files=files, angle_space=r["angle_space"],
+            settings=None if r["settings"] is None else
+            AnalysisSettings.from_dict(json.loads(r["settings"])),
+            settings_hash=r["settings_hash"], scale=_json_model(Scale, r["scale"]),
+            start_state=r["start_state"], low_threshold_deg=r["low_threshold_deg"],
+            high_threshold_deg=r["high_threshold_deg"])
 
-    def reps(self, session_id: int, counted_only: bool = False) -> list[RepScore]:
+    def trace(self, session_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The session's smoothed primary-angle trace (times in s, degrees), if stored."""
+        row = self.conn.execute("SELECT time_s, angle_deg FROM session_traces "
+                                "WHERE session_id = ?", (session_id,)).fetchone()
+        return None if row is None else (trace_array(row[0]), trace_array(row[1]))
+
+    def reps(self, session_id: int, counted_only: bool = False) -> list[Rep]:
         """The session's repetitions in order (uncounted ones too unless ``counted_only``)."""
         return self.reps_for([session_id], counted_only).get(session_id, [])
 
     def reps_for(self, session_ids: Iterable[int],
-                 counted_only: bool = False) -> dict[int, list[RepScore]]:
+                 counted_only: bool = False) -> dict[int, list[Rep]]:
         """Repetitions of many sessions at once, by session id."""
         ids = list(session_ids)
-        out: dict[int, list[RepScore]] = {i: [] for i in ids}
+        out: dict[int, list[Rep]] = {i: [] for i in ids}
         kind = " AND kind = 'complete'" if counted_only else ""
         for k in range(0, len(ids), 500):
             chunk = ids[k:k + 500]
             q = (f"SELECT * FROM reps WHERE session_id IN ({', '.join('?' * len(chunk))}){kind} "
                  f"ORDER BY session_id, seq")
             for row in self.conn.execute(q, chunk):
-                out[row["session_id"]].append(_rep_from_row(row))
+                out[row["session_id"]].append(rep_from_db(row))
         return out
 
     # --- files -----------------------------------------------------------------------------
@@ -516,6 +544,28 @@ class Store:
             shutil.rmtree(final, ignore_errors=True)
             raise
 
+    def _adopt_legacy_files(self) -> None:
+        """Move a schema-v1 database's session files from the shared ``files/`` folder into
+        its own (`files_dir`), once, after the migration asked for it. Only the folders its
+        own rows reference move; a crash part-way resumes at the next open."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'legacy_files_dir'"
+                                ).fetchone()
+        if row is None:
+            return
+        legacy = self.path.parent / str(row[0] or LEGACY_FILES_DIRNAME)
+        folders = {Path(r[0]).parent for r in self.conn.execute(
+            "SELECT path FROM session_files")}
+        with private_umask():
+            for rel in sorted(folders):
+                old, new = legacy / rel, self.files_root / rel
+                if new.exists() or not old.is_dir():
+                    continue
+                new.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(old, new)
+        with transaction(self.conn) as conn:
+            conn.execute("DELETE FROM meta WHERE key = 'legacy_files_dir'")
+        log.info("%s: session files moved from %s to %s", self.path, legacy, self.files_root)
+
     def _clean_stale_staging(self) -> None:
         if not self.files_root.is_dir():
             return
@@ -536,102 +586,62 @@ class Store:
         sessions = self.sessions(patient_id)
         reps = self.reps_for(s.id for s in sessions)
         prescriptions = self.prescriptions(patient_id)
-        written: list[Path] = []
         try:
             with private_umask():
                 out.mkdir(parents=True, exist_ok=True)
-                files_out = out / "files"
-                session_docs = []
+                written, session_docs = [], []
                 for s in sessions:
-                    copied: dict[str, str] = {}
-                    for kind, src in s.files.items():
-                        if not src.is_file():
-                            log.warning("session %d: stored file missing: %s", s.id, src)
-                            continue
-                        dst = files_out / str(s.id) / src.name
-                        dst.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(src, dst)
-                        written.append(dst)
-                        copied[kind] = dst.relative_to(out).as_posix()
-                    doc = _jsonable(dataclasses.asdict(s))
-                    doc.update(status=s.status, files=copied,
-                               reps=[_jsonable(dataclasses.asdict(r)) for r in reps[s.id]])
-                    session_docs.append(doc)
-                document = {
-                    "format": "rehab patient export", "format_version": 1,
-                    "rehab_version": __version__,
-                    "exported": dt.datetime.now().isoformat(timespec="seconds"),
-                    "patient": _jsonable(dataclasses.asdict(patient)),
-                    "prescriptions": [_jsonable(dataclasses.asdict(p)) for p in prescriptions],
-                    "sessions": session_docs,
-                }
-                written.append(_write_text(out / "patient.json",
-                                           json.dumps(document, indent=2, allow_nan=False)))
-                written.append(_write_csv(out / "prescriptions.csv",
-                                          [_flat(dataclasses.asdict(p)) for p in prescriptions],
-                                          [f.name for f in dataclasses.fields(Prescription)]))
-                s_cols = [f.name for f in dataclasses.fields(SessionRecord) if f.name != "files"]
-                written.append(_write_csv(
-                    out / "sessions.csv",
-                    [_flat({**{c: getattr(s, c) for c in s_cols}, "status": s.status})
-                     for s in sessions], s_cols + ["status"]))
-                r_cols = ["session_id", "date"] + [f.name for f in dataclasses.fields(RepScore)]
-                written.append(_write_csv(
-                    out / "reps.csv",
-                    [_flat({"session_id": s.id, "date": s.started, **dataclasses.asdict(r)})
-                     for s in sessions for r in reps[s.id]], r_cols))
+                    copied = self._export_files(s, out)
+                    written += [out / p for p in copied.values()]
+                    session_docs.append({**encode(s), "status": s.status, "files": copied,
+                                         "reps": [encode(r) for r in reps[s.id]]})
+                written += self._export_tables(patient, prescriptions, sessions, reps,
+                                               session_docs, out)
         except OSError as exc:
             raise OutputError(f"{exc.filename or out}: cannot write the export "
                               f"({exc.strerror or exc})") from None
         return written
 
+    def _export_files(self, s: SessionRecord, out: Path) -> dict[str, str]:
+        """Copy one session's stored files into the export; kind -> path inside it."""
+        copied: dict[str, str] = {}
+        for kind, src in s.files.items():
+            if not src.is_file():
+                log.warning("session %d: stored file missing: %s", s.id, src)
+                continue
+            dst = out / "files" / str(s.id) / src.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            copied[kind] = dst.relative_to(out).as_posix()
+        return copied
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (dt.date, dt.datetime)):
-        return x.isoformat()
-    if isinstance(x, Path):
-        return str(x)
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _flat(d: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in d.items():
-        v = _jsonable(v)
-        if v is None:
-            out[k] = ""
-        elif isinstance(v, (list, dict)):
-            out[k] = json.dumps(v)
-        elif isinstance(v, bool):
-            out[k] = "true" if v else "false"
-        elif isinstance(v, float):
-            out[k] = f"{v:.3f}"
-        else:
-            out[k] = str(v)
-    return out
-
-
-def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _write_csv(path: Path, rows: list[dict[str, str]], columns: list[str]) -> Path:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
-    return path
+    @staticmethod
+    def _export_tables(patient: Patient, prescriptions: list[Prescription],
+                       sessions: list[SessionRecord], reps: dict[int, list[Rep]],
+                       session_docs: list[dict[str, Any]], out: Path) -> list[Path]:
+        """``patient.json``, ``prescriptions.csv``, ``sessions.csv`` and ``reps.csv``."""
+        document = {
+            "format": "rehab patient export", "format_version": 2,
+            "rehab_version": __version__,
+            "exported": dt.datetime.now().isoformat(timespec="seconds"),
+            "patient": encode(patient), "prescriptions": [encode(p) for p in prescriptions],
+            "sessions": session_docs,
+        }
+        s_rows = [flat_row({**{k: v for k, v in encode(s).items() if k != "files"},
+                            "status": s.status}) for s in sessions]
+        r_rows = [flat_row({"session_id": s.id, "date": s.started, **encode(r)})
+                  for s in sessions for r in reps[s.id]]
+        p_rows = [flat_row(encode(p)) for p in prescriptions]
+        return [
+            write_json_atomic(out / "patient.json", document),
+            write_text_atomic(out / "prescriptions.csv", csv_text(
+                [f.name for f in dataclasses.fields(Prescription)], p_rows)),
+            write_text_atomic(out / "sessions.csv", csv_text(
+                [f.name for f in dataclasses.fields(SessionRecord) if f.name != "files"]
+                + ["status"], s_rows)),
+            write_text_atomic(out / "reps.csv", csv_text(
+                ["session_id", "date"] + [f.name for f in dataclasses.fields(Rep)], r_rows)),
+        ]
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
