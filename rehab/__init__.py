@@ -1,11 +1,49 @@
 """rehab: camera-based physical rehabilitation analysis.
 
 Pipeline: capture -> pose -> kinematics -> repetitions & scoring -> store -> reports.
-Importing the package has no side effects (no logging configuration, no backend choice).
+
+The public API (documented in `rehab.api` and `rehab.model`)::
+
+    import rehab
+    seq = rehab.load("squat.mp4")                  # or a landmarks .npz
+    result = rehab.analyze(seq, "squat", side="right")
+    rehab.save_results(result, "out/")
+
+Importing the package has no side effects and loads no stage: the names below are looked
+up when first used.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_API: dict[str, str] = {
+    "load": "rehab.api", "analyze": "rehab.api", "save_results": "rehab.api",
+    "AnalysisSettings": "rehab.settings", "DEFAULT_SETTINGS": "rehab.settings",
+    "Exercise": "rehab.exercises", "get_exercise": "rehab.exercises",
+    "load_library": "rehab.exercises",
+    "load_npz": "rehab.sequence", "save_npz": "rehab.sequence",
+    "RehabError": "rehab.errors",
+    **{name: "rehab.model" for name in (
+        "Analysis", "AngleSet", "CalibrationRef", "Distances", "Flag", "Note", "NoteCode",
+        "PoseSequence", "Rep", "RepKind", "Scale", "Segment", "Segmentation",
+        "SessionHeader", "Side", "angle_column")},
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rehab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

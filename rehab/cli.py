@@ -129,10 +129,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Versions and the model in use, for bug reports."""
-    from rehab.info import collect_info
+    from rehab.info import collect_info, settings_table
 
     for key, value in collect_info(model=args.model).items():
         _out(f"{key + ':':18s} {value}")
+    _out("analysis settings (defaults; an exercise's [settings] table overrides them):")
+    for line in settings_table():
+        _out(line)
     return 0
 
 

@@ -88,7 +88,7 @@ def decode(cls: type[T], data: Mapping[str, Any]) -> T:
     """A model dataclass from `encode`'s output (missing optional fields take defaults)."""
     if cls is AnalysisSettings:
         return AnalysisSettings.from_dict(data)  # type: ignore[return-value]
-    hints = _hints(cls)
+    hints = _hints(typing.cast(type, cls))
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:

@@ -386,10 +386,6 @@ class Distances:
     ankle_separation_change_cm: float | None = _cm("step length: change in ankle separation")
 
 
-def _f(digits: int) -> Any:
-    return dataclasses.field(metadata={"digits": digits})
-
-
 @dataclasses.dataclass(frozen=True)
 class Rep:
     """One scored repetition (times in seconds of the recording, angles in degrees)."""
@@ -400,19 +396,19 @@ class Rep:
     start_frame: int
     peak_frame: int
     end_frame: int
-    start_s: float = _f(4)
-    peak_s: float = _f(4)
-    end_s: float = _f(4)
-    min_deg: float = _f(3)
-    max_deg: float = _f(3)
-    rom_deg: float = _f(3)
+    start_s: float = dataclasses.field(metadata={"digits": 4})
+    peak_s: float = dataclasses.field(metadata={"digits": 4})
+    end_s: float = dataclasses.field(metadata={"digits": 4})
+    min_deg: float = dataclasses.field(metadata={"digits": 3})
+    max_deg: float = dataclasses.field(metadata={"digits": 3})
+    rom_deg: float = dataclasses.field(metadata={"digits": 3})
     """In-rep excursion (max - min)."""
-    peak_deg: float = _f(3)
+    peak_deg: float = dataclasses.field(metadata={"digits": 3})
     """The rep's extreme away from the exercise's rest: what the target band refers to."""
     target_met: bool = dataclasses.field()
-    duration_s: float = _f(4)
-    time_to_peak_s: float = _f(4)
-    tracked_fraction: float = _f(4)
+    duration_s: float = dataclasses.field(metadata={"digits": 4})
+    time_to_peak_s: float = dataclasses.field(metadata={"digits": 4})
+    tracked_fraction: float = dataclasses.field(metadata={"digits": 4})
     compensations: dict[str, float | None] = dataclasses.field(metadata={"digits": 3})
     """Each compensation's measured value by id (None where not measurable)."""
     score: int = dataclasses.field()

@@ -31,7 +31,7 @@ from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
 from rehab.live.writers import StoreWriter
 from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
 from rehab.sequence import PoseSequence, load_npz
-from rehab.scoring import RepScore
+from rehab.model import Rep as RepScore
 from rehab.store import SessionRecord, open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import math
 import os
@@ -30,7 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from rehab import __version__
-from rehab.analysis import Analysis, _rep_dict, write_outputs
+from rehab.analysis import write_outputs
+from rehab.codec import encode
 from rehab.capture import Source
 from rehab.errors import OutputError
 from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
@@ -40,7 +40,6 @@ from rehab.live.gate import PatientGate
 from rehab.live.sets import SetTracker
 from rehab.live.ui import HudState, draw_live, mirror_points
 from rehab.live.writers import (
-    SessionInfo,
     StoreWriter,
     VideoRecorder,
     WriterFactory,
@@ -48,9 +47,19 @@ from rehab.live.writers import (
     describe_error,
 )
 from rehab.pose.estimator import PoseEstimator
-from rehab.reps import Segmentation
-from rehab.scoring import RepScore, cue_for
-from rehab.sequence import N_LANDMARKS, PoseSequence
+from rehab.fileio import write_json_atomic
+from rehab.model import (
+    N_LANDMARKS,
+    Analysis,
+    LiveInfo,
+    Note,
+    NoteCode,
+    PoseSequence,
+    Rep,
+    Segmentation,
+    SessionHeader,
+)
+from rehab.scoring import cue_for
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +115,7 @@ class LiveConfig:
 class SessionRep:
     """A counted rep of the session (``rep.index`` numbers reps across sets)."""
 
-    rep: RepScore
+    rep: Rep
     set_no: int
     cue: str
 
@@ -175,7 +184,8 @@ class SessionResult:
             "rep_count": self.rep_count, "sets_done": self.sets_done,
             "end_reason": self.end_reason, "started": self.started.isoformat(timespec="seconds"),
             "duration_s": round(self.duration_s, 3), "session_id": self.session_id,
-            "reps": [{**_rep_dict(r.rep), "set": r.set_no, "cue": r.cue} for r in self.reps],
+            "reps": [{**encode(r.rep, rounded=True), "set": r.set_no, "cue": r.cue}
+                     for r in self.reps],
             "stats": self.stats.to_dict(self.rep_count), "notes": list(self.notes),
             "record_error": self.record_error, "store_error": self.store_error,
             "files": {k: str(v) for k, v in self.files.items()},
@@ -371,7 +381,7 @@ class LiveSession:
 
     # --- reps ------------------------------------------------------------------------------
 
-    def _on_rep(self, rep: RepScore, t: float) -> None:
+    def _on_rep(self, rep: Rep, t: float) -> None:
         if not self.sets.add_rep(t, rep.end_s):
             return
         rep = dataclasses.replace(rep, index=len(self.reps) + 1)
@@ -421,15 +431,11 @@ class LiveSession:
     def _begin_store(self) -> None:
         if self.store is None or self.store.began or self.patient_id is None:
             return
-        ex = self.exercise
-        side = self.counter.side
-        angle = ex.counting.angle if side == "none" else f"{side}_{ex.counting.angle}"
-        self.store.begin(SessionInfo(
-            patient_id=self.patient_id, exercise_id=ex.id, exercise_name=ex.name, side=side,
-            angle=angle, rest=ex.counting.rest, source=self.source.name,
+        self.store.begin(self.patient_id, SessionHeader.for_exercise(
+            self.exercise, self.counter.side, "live", source=self.source.name,
             model=getattr(self.estimator, "model_name", ""),
             model_sha256=getattr(self.estimator, "model_sha256", ""),
-            target_min=ex.target.min_deg, target_max=ex.target.max_deg, started=self.started))
+            angle_space=self.counter.space, settings=self.counter.settings), self.started)
 
     def _shutdown(self, abandon: bool = False) -> None:
         """Stop capture, audio and the video writer; on ``abandon`` also the store writer."""
@@ -472,35 +478,43 @@ class LiveSession:
             self._write_session_json(result)
         return result
 
-    def _end_notes(self, reason: str) -> list[str]:
+    def _end_notes(self, reason: str) -> list[Note]:
         """Why the session ended, dropped frames, bystanders, then the sets' notes."""
-        notes = [f"live session: {END_REASONS[reason]}"]
+        notes: list[Note] = [Note(NoteCode.LIVE_END, f"live session: {END_REASONS[reason]}",
+                      {"reason": reason})]
         if self.stats.frames_dropped:
-            notes.append(f"live capture: {self.stats.frames_dropped} of {self.stats.frames_in} "
-                         "frames dropped because processing was slower than the camera")
+            notes.append(Note(NoteCode.FRAMES_DROPPED,
+                              f"live capture: {self.stats.frames_dropped} of "
+                              f"{self.stats.frames_in} frames dropped because processing was "
+                              "slower than the camera",
+                              {"dropped": self.stats.frames_dropped, "of": self.stats.frames_in}))
         if self.gate.others_ignored:
-            notes.append(f"someone other than the patient was ignored in "
-                         f"{self.gate.others_ignored} frames")
-        notes += self.notes
+            notes.append(Note(NoteCode.SEVERAL_PEOPLE,
+                              f"someone other than the patient was ignored in "
+                              f"{self.gate.others_ignored} frames",
+                              {"frames": self.gate.others_ignored}))
+        notes += [n if isinstance(n, Note) else Note(NoteCode.LIVE, n) for n in self.notes]
         return notes
 
-    def _recording_outcome(self, notes: list[str], files: dict[str, Path]) -> str | None:
+    def _recording_outcome(self, notes: list[Note], files: dict[str, Path]) -> str | None:
         """The overlay video into ``files`` (if written), its problems into ``notes``;
         returns the recording's error."""
         record_error = None
         if self.recorder is not None:
             if self.recorder.error is not None:
                 record_error = f"recording stopped: {describe_error(self.recorder.error)}"
-                notes.append(record_error)
+                notes.append(Note(NoteCode.RECORDING, record_error))
             elif self.recorder.frames_written:
                 files["overlay_mp4"] = self.recorder.path
             if self.recorder.frames_dropped:
-                notes.append(f"overlay video: {self.recorder.frames_dropped} frames not "
-                             "written (the writer fell behind)")
+                notes.append(Note(NoteCode.RECORDING,
+                                  f"overlay video: {self.recorder.frames_dropped} frames not "
+                                  "written (the writer fell behind)",
+                                  {"frames": self.recorder.frames_dropped}))
         return record_error
 
     def _write_result_files(self, analysis: Analysis | None, files: dict[str, Path],
-                            notes: list[str], record_error: str | None
+                            notes: list[Note], record_error: str | None
                             ) -> tuple[tempfile.TemporaryDirectory[str] | None, str | None]:
         """The files of ``rehab analyze`` into the record folder (or, for the store alone or
         after a failed recording, a staging folder, returned for cleaning up), added to
@@ -516,10 +530,10 @@ class LiveSession:
                 files.update(paths)
             except OutputError as exc:
                 record_error = record_error or str(exc)
-                notes.append(f"result files not written: {exc}")
+                notes.append(Note(NoteCode.RECORDING, f"result files not written: {exc}"))
         return staging, record_error
 
-    def _finish_store(self, ended: dt.datetime, notes: list[str],
+    def _finish_store(self, ended: dt.datetime, notes: list[Note],
                       files: dict[str, Path]) -> tuple[int | None, str | None]:
         """Mark the stored session finished with its result files (not the video); returns
         its id and the store's error."""
@@ -527,7 +541,9 @@ class LiveSession:
         session_id = None
         store_error = None
         if self.store is not None:
-            self.store.finish(ended, notes=notes, files=store_files or None)
+            trace = (np.asarray(self._acc.t, np.float64),
+                     np.asarray(self._acc.angle, np.float64)) if self._acc.t else None
+            self.store.finish(ended, notes=notes, files=store_files or None, trace=trace)
             session_id = self.store.session_id
             if self.store.error is not None:
                 store_error = describe_error(self.store.error)
@@ -539,13 +555,12 @@ class LiveSession:
         files = result.files
         path = self.record_dir / "session.json"
         try:
-            path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n",
-                            encoding="utf-8")
+            write_json_atomic(path, result.to_dict())
             files["session_json"] = path
-        except OSError as exc:
+        except (OSError, OutputError) as exc:
             log.error("%s: cannot write (%s)", path, describe_error(exc))
 
-    def _analysis(self, notes: list[str], reason: str) -> Analysis | None:
+    def _analysis(self, notes: list[Note], reason: str) -> Analysis | None:
         """The session as an `Analysis` (for the same files as ``rehab analyze``)."""
         from rehab.kinematics import compute_angles, smooth_signal
 
@@ -564,11 +579,14 @@ class LiveSession:
             model=getattr(self.estimator, "model_name", ""),
             model_sha256=getattr(self.estimator, "model_sha256", ""), notes=tuple(notes))
         ex = self.exercise
-        angles = compute_angles(seq, space=self.counter.space)
+        settings = self.counter.settings
+        angles = compute_angles(seq, space=self.counter.space,
+                                min_visibility=settings.min_visibility)
         side = self.counter.side
         smoothed = {"primary": np.asarray(acc.angle, np.float64)}
         for comp in ex.compensations:
-            smoothed[comp.id] = smooth_signal(angles[compensation_column(comp, side)], t)
+            smoothed[comp.id] = smooth_signal(angles[compensation_column(comp, side)], t,
+                                              settings.cutoff_hz, settings.max_gap_s)
         th = self.counter.thresholds
         rest = ex.counting.rest
         if self.counter.start_state == "settled":
@@ -581,9 +599,9 @@ class LiveSession:
         return Analysis(
             exercise=ex, side=side, sequence=seq, angles=angles, smoothed=smoothed,
             segmentation=segmentation, reps=tuple(r.rep for r in self.reps), partial=(),
-            side_scores={}, notes=tuple(notes),
-            extra={"live": {"end_reason": reason, "prescribed_reps": self.config.reps,
-                            "prescribed_sets": self.config.sets, "sets_done": self.sets_done}})
+            side_scores={}, notes=tuple(notes), settings=settings,
+            live=LiveInfo(end_reason=reason, prescribed_reps=self.config.reps,
+                          prescribed_sets=self.config.sets, sets_done=self.sets_done))
 
 
 def warm_up_counter(exercise: Exercise) -> None:

@@ -16,14 +16,14 @@ import queue
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from rehab.errors import OutputError, RehabError
-from rehab.scoring import RepScore
+from rehab.model import Rep, SessionHeader
 
 log = logging.getLogger(__name__)
 
@@ -159,24 +159,6 @@ def describe_error(exc: BaseException) -> str:
     return str(exc)
 
 
-@dataclasses.dataclass(frozen=True)
-class SessionInfo:
-    """What the store needs to open a live session."""
-
-    patient_id: str
-    exercise_id: str
-    exercise_name: str
-    side: str
-    angle: str
-    rest: str
-    source: str
-    model: str
-    model_sha256: str
-    target_min: float
-    target_max: float
-    started: dt.datetime
-
-
 class StoreWriter:
     """The patient-history writer: a thread owning its own store connection.
 
@@ -212,20 +194,22 @@ class StoreWriter:
         if self.error is not None:
             raise self.error
 
-    def begin(self, info: SessionInfo) -> None:
+    def begin(self, patient_id: str, header: SessionHeader, started: dt.datetime) -> None:
         """Queue the opening of the session (once)."""
         if not self.began:
             self.began = True
-            self._queue.put(("begin", info))
+            self._queue.put(("begin", (patient_id, header, started)))
 
-    def add_rep(self, rep: RepScore) -> None:
+    def add_rep(self, rep: Rep) -> None:
         """Queue one rep (returns at once)."""
         self._queue.put(("rep", rep))
 
-    def finish(self, ended: dt.datetime, notes: list[str],
-               files: dict[str, Path] | None = None, timeout: float = 60.0) -> None:
-        """Queue the end of the session and wait until it is written (or failed)."""
-        self._queue.put(("finish", (ended, notes, files)))
+    def finish(self, ended: dt.datetime, notes: Sequence[str],
+               files: dict[str, Path] | None = None, timeout: float = 60.0,
+               trace: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Queue the end of the session (with its angle ``trace``) and wait until it is
+        written (or failed)."""
+        self._queue.put(("finish", (ended, notes, files, trace)))
         self.stop(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -266,12 +250,7 @@ class StoreWriter:
                     continue
                 try:
                     if kind == "begin":
-                        i: SessionInfo = payload
-                        writer = store.begin_session(
-                            i.patient_id, i.exercise_id, i.side, i.started, i.source,
-                            mode="live", model=i.model, model_sha256=i.model_sha256,
-                            target_min=i.target_min, target_max=i.target_max,
-                            exercise_name=i.exercise_name, angle=i.angle, rest=i.rest)
+                        writer = store.begin(*payload)
                         self.session_id = writer.session_id
                     elif writer is None:
                         raise OutputError("the session was never opened in the patient history")
@@ -279,8 +258,8 @@ class StoreWriter:
                         writer.add_rep(payload)
                         self.reps_written += 1
                     elif kind == "finish":
-                        ended, notes, files = payload
-                        writer.finish(ended, notes=notes, files=files)
+                        ended, notes, files, trace = payload
+                        writer.finish(ended, notes=notes, files=files, trace=trace)
                 except (RehabError, OSError, sqlite3.Error) as exc:
                     self.error = exc
                     log.error("patient history: %s; nothing more is stored for this session",

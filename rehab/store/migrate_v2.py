@@ -124,8 +124,12 @@ def _from_result_json(conn: sqlite3.Connection, sid: int, path: Path | None) -> 
     doc = _read_json(path) if path is not None else None
     if doc is None:
         return
-    seg = doc.get("segmentation") if isinstance(doc.get("segmentation"), dict) else {}
-    scale = doc.get("scale") if isinstance(doc.get("scale"), dict) else None
+    seg: dict[str, Any] = doc.get("segmentation") or {}
+    scale: dict[str, Any] | None = doc.get("scale")
+    if not isinstance(seg, dict):
+        seg = {}
+    if not isinstance(scale, dict):
+        scale = None
     conn.execute(
         "UPDATE sessions SET angle_space = ?, scale = ?, start_state = ?, "
         "low_threshold_deg = ?, high_threshold_deg = ? WHERE id = ?",
