@@ -220,8 +220,7 @@ def test_latest_session_distances_in_cm(scaled_history, tmp_path: Path) -> None:
     assert d is not None and data.latest is not None
     assert d.headers == ("Hip excursion (cm)", "Heel rise (cm)", "Step length (cm)")
     assert len(d.values) == data.latest.n_reps == scaled.rep_count
-    expected = [scaled.rep_extra[r.start_frame]["distances_cm"]["hip_excursion_cm"]
-                for r in scaled.reps]
+    expected = [r.distances_cm.hip_excursion_cm for r in scaled.reps]
     assert [v[0] for v in d.values] == pytest.approx(expected)
     assert all(20 < v[0] < 70 for v in d.values)  # squat depth of an adult, in cm
     assert d.note.startswith("Distances in cm; scale from patient height 170 cm (±3%)")
@@ -258,19 +257,20 @@ def test_sessions_without_scale_have_no_cm_columns(history, scaled_history,
 
 
 def test_scale_note_text() -> None:
+    from rehab.model import Scale
     from rehab.reports.data import _scale_note
 
-    assert _scale_note({"source": "patient height 172 cm", "detail": "median eye-to-floor "
+    assert _scale_note(Scale(1.0, "patient height 172 cm", "median eye-to-floor "
                         "493.9 px over 139 standing frames (IQR 1.8%); expected error about "
-                        "+/-3%; valid in the plane of the person facing the camera"}
+                        "+/-3%; valid in the plane of the person facing the camera")
                        ) == "Distances in cm; scale from patient height 172 cm (±3%)"
-    assert _scale_note({"source": "checkerboard 9x6, 25 mm squares in scene",
-                        "detail": "median corner spacing 30.2 px in 12 of 40 frames; valid in "
+    assert _scale_note(Scale(1.0, "checkerboard 9x6, 25 mm squares in scene",
+                        "median corner spacing 30.2 px in 12 of 40 frames; valid in "
                                   "the board's plane; board tilted (spacing differs 8% between "
-                                  "its axes): scale uncertain by about that much"}
+                                  "its axes): scale uncertain by about that much")
                        ) == ("Distances in cm; scale from checkerboard 9x6, 25 mm squares in "
                              "scene (uncertain)")
-    assert _scale_note({"source": "tape", "detail": "1 m tape"}) == (
+    assert _scale_note(Scale(1.0, "tape", "1 m tape")) == (
         "Distances in cm; scale from tape (1 m tape)")
 
 

@@ -7,10 +7,8 @@ in the per-rep table as "excursion".
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import json
 import logging
 import math
 import re
@@ -19,7 +17,7 @@ import numpy as np
 
 from rehab import __version__
 from rehab.reports.norms import normative_deg
-from rehab.scoring import RepScore
+from rehab.model import Flag, Note, NoteCode, Rep, Scale
 from rehab.store import Patient, Prescription, SessionRecord, Store
 from rehab.store.db import StoreError
 
@@ -29,7 +27,7 @@ MAX_QUALITY_GROUPS = 60
 DISTANCE_COLUMNS = (("hip_excursion_cm", "Hip excursion (cm)"),
                     ("heel_rise_cm", "Heel rise (cm)"),
                     ("ankle_separation_change_cm", "Step length (cm)"))
-"""Per-rep distances the latest-session table may show (key in ``result.json``, header),
+"""Per-rep distances the latest-session table may show (`rehab.model.Distances` field, header),
 in this order; a column is shown when any rep has a value for it."""
 MAX_DISTANCE_COLUMNS = 3
 SHORT_DETAIL_CHARS = 40
@@ -44,9 +42,9 @@ class SessionSummary:
     """
 
     session: SessionRecord
-    reps: tuple[RepScore, ...]
+    reps: tuple[Rep, ...]
     """Counted repetitions."""
-    uncounted: tuple[RepScore, ...]
+    uncounted: tuple[Rep, ...]
     median: float
     best: float
     q25: float
@@ -161,7 +159,7 @@ class Trace:
 
     time_s: np.ndarray
     angle_deg: np.ndarray
-    reps: tuple[RepScore, ...]
+    reps: tuple[Rep, ...]
     target: tuple[float, float] | None
     label: str
 
@@ -211,10 +209,10 @@ class RepDistances:
                 [r[:-1] + c + r[-1:] for r, c in zip(rows, cells)])
 
 
-def _scale_note(scale: dict) -> str:
+def _scale_note(scale: Scale) -> str:
     """``Distances in cm; scale from patient height 172 cm (±3%)``."""
-    source = str(scale.get("source") or "unknown source")
-    detail = str(scale.get("detail") or "").strip()
+    source = scale.source or "unknown source"
+    detail = scale.detail.strip()
     if detail and len(detail) <= SHORT_DETAIL_CHARS:
         extra = [detail]
     else:
@@ -225,42 +223,25 @@ def _scale_note(scale: dict) -> str:
                                                       else "")
 
 
-def read_distances(session: SessionRecord, reps: tuple[RepScore, ...]) -> RepDistances | None:
-    """Per-rep distances from the session's stored ``result.json``; None without a scale
-    (or without the file, or when no rep has a distance)."""
-    path = session.files.get("result_json")
-    if path is None or not reps:
+def read_distances(session: SessionRecord, reps: tuple[Rep, ...]) -> RepDistances | None:
+    """Per-rep distances of the stored reps; None without a scale (or when no rep has a
+    distance)."""
+    if session.scale is None or not reps:
         return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("session %d: cannot read %s (%s)", session.id, path, exc)
-        return None
-    scale = doc.get("scale") if isinstance(doc, dict) else None
-    if not isinstance(scale, dict):
-        return None
-    by_frame: dict[int, dict] = {}
-    for r in doc.get("reps") or ():
-        if (isinstance(r, dict) and isinstance(r.get("start_frame"), int)
-                and isinstance(r.get("distances_cm"), dict)):
-            by_frame[r["start_frame"]] = r["distances_cm"]
 
-    def value(d: dict, key: str) -> float | None:
-        v = d.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return None
-        return float(v)
+    def value(r: Rep, key: str) -> float | None:
+        v = None if r.distances_cm is None else getattr(r.distances_cm, key)
+        return None if v is None or not math.isfinite(v) else float(v)
 
-    per_rep = [by_frame.get(r.start_frame, {}) for r in reps]
     keys = [(k, h) for k, h in DISTANCE_COLUMNS
-            if any(value(d, k) is not None for d in per_rep)][:MAX_DISTANCE_COLUMNS]
+            if any(value(r, k) is not None for r in reps)][:MAX_DISTANCE_COLUMNS]
     if not keys:
         return None
-    note = _scale_note(scale)
+    note = _scale_note(session.scale)
     if any(k == "ankle_separation_change_cm" for k, _ in keys):
         note += "; step length = change in ankle separation during the rep"
     return RepDistances(headers=tuple(h for _, h in keys),
-                        values=tuple(tuple(value(d, k) for k, _ in keys) for d in per_rep),
+                        values=tuple(tuple(value(r, k) for k, _ in keys) for r in reps),
                         note=note)
 
 
@@ -295,7 +276,7 @@ class ReportData:
         return sum(s.session.interrupted for s in self.sessions)
 
 
-def _summary(session: SessionRecord, reps: list[RepScore]) -> SessionSummary:
+def _summary(session: SessionRecord, reps: list[Rep]) -> SessionSummary:
     counted = tuple(r for r in reps if r.counted)
     peaks = np.array([r.peak_deg for r in counted
                       if math.isfinite(r.peak_deg) and "tracking_lost" not in r.flags],
@@ -372,30 +353,42 @@ def _prescribed(prescriptions: list[Prescription], days: list[dt.date], start: d
     return total if any_active else None
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"-?\d+(?:\.\d+)?", "#", text)
+QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN})
+"""Note codes that are no quality issue (which side was analysed is shown elsewhere)."""
+
+
+def quality_key(note: Note) -> tuple[str, ...]:
+    """What makes two notes the same remark: their code and the words in their data (the
+    numbers vary from session to session); uncoded notes group by their text without
+    numbers."""
+    if note.code == NoteCode.TEXT:
+        return (note.code, re.sub(r"-?\d+(?:\.\d+)?", "#", note.text))
+    words = tuple(f"{k}={v}" for k, v in sorted(note.data.items()) if isinstance(v, str))
+    return (note.code, *words)
+
+
+def _session_remarks(s: SessionSummary) -> list[Note]:
+    """A session's quality remarks: interrupted, reps lost to tracking, its notes."""
+    out = []
+    if s.session.interrupted:
+        out.append(Note("interrupted", f"session interrupted after {s.session.rep_count} "
+                        f"rep(s) ({s.session.mode})", {"mode": s.session.mode}))
+    for r in s.reps:
+        if Flag.TRACKING_LOST in r.flags:
+            out.append(Note(Flag.TRACKING_LOST, f"rep {r.index} rejected for tracking loss: "
+                            f"angle measured in {100 * r.tracked_fraction:.0f}% of its frames "
+                            f"(score scaled down)"))
+    return out + [n for n in s.session.notes if n.code not in QUALITY_SKIPPED]
 
 
 def _quality(summaries: list[SessionSummary],
              names: dict[str, str]) -> tuple[list[QualityNote], int]:
-    groups: dict[tuple[str, str], list[tuple[dt.date, str]]] = {}
-
-    def add(s: SessionSummary, text: str) -> None:
-        key = (names.get(s.session.exercise_id, s.session.exercise_name), _normalise(text))
-        groups.setdefault(key, []).append((s.session.day, text))
-
+    """Remarks grouped by exercise and `quality_key`, most frequent first."""
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[dt.date, str]]] = {}
     for s in summaries:
-        if s.session.interrupted:
-            add(s, f"session interrupted after {s.session.rep_count} rep(s) "
-                   f"({s.session.mode})")
-        for r in s.reps:
-            if "tracking_lost" in r.flags:
-                add(s, f"rep {r.index} rejected for tracking loss: angle measured in "
-                       f"{100 * r.tracked_fraction:.0f}% of its frames (score scaled down)")
-        for note in s.session.notes:
-            if note.startswith("side auto:"):
-                continue  # which side was analysed is shown elsewhere; not a quality issue
-            add(s, note)
+        name = names.get(s.session.exercise_id, s.session.exercise_name)
+        for note in _session_remarks(s):
+            groups.setdefault((name, quality_key(note)), []).append((s.session.day, note.text))
     notes = []
     for (exercise, _), items in groups.items():
         days = [d for d, _ in items]
@@ -405,29 +398,14 @@ def _quality(summaries: list[SessionSummary],
     return notes[:MAX_QUALITY_GROUPS], max(0, len(notes) - MAX_QUALITY_GROUPS)
 
 
-def read_trace(session: SessionRecord, reps: tuple[RepScore, ...],
-               target: tuple[float, float] | None) -> tuple[Trace | None, str]:
-    """The smoothed primary angle from the session's stored ``angles.csv``."""
-    path = session.files.get("angles_csv")
-    if path is None:
+def read_trace(session: SessionRecord, reps: tuple[Rep, ...],
+               target: tuple[float, float] | None,
+               trace: tuple[np.ndarray, np.ndarray] | None) -> tuple[Trace | None, str]:
+    """The latest session's stored smoothed primary angle (`Store.trace`) as a `Trace`."""
+    if trace is None:
         return None, "no angle trace was stored with this session"
-    column = f"{session.angle}_smoothed"
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader)
-            if column not in header or "time_s" not in header:
-                return None, f"{path.name} has no column {column}"
-            it, ia = header.index("time_s"), header.index(column)
-            t, a = [], []
-            for row in reader:
-                t.append(float(row[it]))
-                a.append(float(row[ia]) if row[ia] else math.nan)
-    except (OSError, StopIteration, ValueError, IndexError) as exc:
-        log.warning("session %d: cannot read %s (%s)", session.id, path, exc)
-        return None, f"the stored angle trace cannot be read ({path.name})"
     label = f"{session.exercise_name}, {session.angle.replace('_', ' ')}"
-    return Trace(np.array(t), np.array(a), reps, target, label), ""
+    return Trace(trace[0], trace[1], reps, target, label), ""
 
 
 def parse_day(text: str, what: str = "date") -> dt.date:
@@ -558,8 +536,8 @@ class LatestSession:
     distances: RepDistances | None
 
 
-def latest_section(summaries: list[SessionSummary],
-                   prescriptions: list[Prescription]) -> LatestSession:
+def latest_section(summaries: list[SessionSummary], prescriptions: list[Prescription],
+                   store: Store | None = None) -> LatestSession:
     """The last of ``summaries`` with its angle trace (against the target in force on its
     day) and its per-rep distances."""
     if not summaries:
@@ -567,7 +545,8 @@ def latest_section(summaries: list[SessionSummary],
     latest = summaries[-1]
     target = _target_for(prescriptions, [latest], latest.session.exercise_id,
                          latest.session.day)
-    trace, problem = read_trace(latest.session, latest.reps, target)
+    trace, problem = read_trace(latest.session, latest.reps, target,
+                                None if store is None else store.trace(latest.session.id))
     return LatestSession(latest, trace, problem, read_distances(latest.session, latest.reps))
 
 
@@ -605,7 +584,7 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
     names = exercise_names(summaries, shown_prescriptions)
     trends, headlines = trends_and_headlines(summaries, prescriptions, names, end)
     weeks, adherence = adherence_section(summaries, prescriptions, names, start, end)
-    latest = latest_section(summaries, prescriptions)
+    latest = latest_section(summaries, prescriptions, store)
     quality, omitted = _quality(summaries, names)
     return ReportData(
         patient=patient, start=start, end=end, generated=dt.datetime.now(),
