@@ -15,8 +15,7 @@ up when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rehab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,14 +35,4 @@ _API: dict[str, str] = {
 __all__ = ["__version__", *sorted(_API)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rehab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_exports(__name__, _API, globals())

@@ -31,6 +31,7 @@ from rehab.model import (
     NoteCode,
     Side,
     angle_column,
+    sides_of,
 )
 from rehab.reps import segment_reps, side_score
 from rehab.scoring import score_reps
@@ -101,8 +102,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     def smooth(x: np.ndarray) -> np.ndarray:
         return smooth_signal(x, t, settings.cutoff_hz, settings.max_gap_s)
 
-    sides = (Side.NONE,) if name in TRUNK_ANGLES else (Side.LEFT, Side.RIGHT)
-    sides_smoothed = {str(s): smooth(angles.column(name, s)) for s in sides}
+    sides_smoothed = {str(s): smooth(angles.column(name, s)) for s in sides_of(name)}
     chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed, settings)
     raw = angles.column(name, chosen)
     notes = list(seq.notes) + _check_measured(seq, exercise, chosen, raw, settings)
@@ -163,8 +163,7 @@ def angles_csv(analysis: Analysis) -> str:
     t = seq.timestamps
     cols: list[tuple[str, np.ndarray]] = []
     name = ex.counting.angle
-    sides = (Side.NONE,) if name in TRUNK_ANGLES else (Side.LEFT, Side.RIGHT)
-    for s in sides:
+    for s in sides_of(name):
         cols.append((f"{angle_column(name, s)}_raw", analysis.angles.column(name, s)))
     cols.append((f"{analysis.primary_column}_smoothed", analysis.smoothed["primary"]))
     vel = K.velocity(np.ascontiguousarray(analysis.smoothed["primary"]), t)

@@ -172,6 +172,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("exercises", parents=[common], help="list the exercise library")
     p.set_defaults(func=cmd_exercises)
 
+    _add_analyze_parser(sub, common)
+
+    p = sub.add_parser("validate", parents=[common], help="counting accuracy on a labelled set",
+                       description="Rows: file,exercise,reps_true[,side]; files relative to "
+                                   "the manifest (videos or landmarks .npz).")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("--model", metavar="PATH.task", help="pose model for video rows")
+    p.add_argument("--out", "-o", metavar="DIR", help="write validation.json/.csv here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("info", help="versions of rehab and its dependencies; the model in use")
+    p.add_argument("--model", metavar="PATH.task", help="report on this model instead")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("sample", help="fetch a sample recording (or find it offline) and "
+                                      "print its path")
+    p.add_argument("name", nargs="?", default="shoulder_abduction.mp4",
+                   help="sample file name (default: shoulder_abduction.mp4)")
+    p.set_defaults(func=cmd_sample)
+
+    _register_extensions(sub)
+    return parser
+
+
+def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                        common: argparse.ArgumentParser) -> None:
+    """``rehab analyze`` and its options."""
     p = sub.add_parser("analyze", parents=[common], help="analyse a recorded exercise",
                        description="Analyse a video, an image folder or a landmarks .npz.")
     p.add_argument("input", help="video file, image folder, or landmarks .npz")
@@ -214,28 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analyze_options(p)
     p.set_defaults(func=cmd_analyze)
-
-    p = sub.add_parser("validate", parents=[common], help="counting accuracy on a labelled set",
-                       description="Rows: file,exercise,reps_true[,side]; files relative to "
-                                   "the manifest (videos or landmarks .npz).")
-    p.add_argument("manifest", help="manifest CSV")
-    p.add_argument("--model", metavar="PATH.task", help="pose model for video rows")
-    p.add_argument("--out", "-o", metavar="DIR", help="write validation.json/.csv here")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("info", help="versions of rehab and its dependencies; the model in use")
-    p.add_argument("--model", metavar="PATH.task", help="report on this model instead")
-    p.set_defaults(func=cmd_info)
-
-    p = sub.add_parser("sample", help="fetch a sample recording (or find it offline) and "
-                                      "print its path")
-    p.add_argument("name", nargs="?", default="shoulder_abduction.mp4",
-                   help="sample file name (default: shoulder_abduction.mp4)")
-    p.set_defaults(func=cmd_sample)
-
-    _register_extensions(sub)
-    return parser
 
 
 EXTENSION_MODULES: tuple[str, ...] = (

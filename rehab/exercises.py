@@ -224,7 +224,21 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
         raise _err(path, "counting", "min_duration_s is greater than max_duration_s")
     if counting.min_amplitude_deg <= 0:
         raise _err(path, "counting.min_amplitude_deg", "must be positive")
-    comps_raw = data.get("compensations", [])
+    comps = _parse_compensations(data.get("compensations", []), path)
+    cues = _build(Cues, data.get("cues", {}), path, "cues")
+    landmarks, sources = _parse_lists(data, path)
+    description = _check_type(path, "description", data.get("description", ""), str)
+    settings = _parse_settings(data.get("settings", {}), path)
+    return Exercise(
+        id=ex_id, name=_check_type(path, "name", data["name"], str), description=description,
+        view=view, bilateral=bilateral, landmarks=tuple(landmarks), counting=counting,
+        target=target, tempo=tempo, compensations=tuple(comps), cues=cues,
+        sources=tuple(sources), path=str(path), settings=settings,
+    )
+
+
+def _parse_compensations(comps_raw: Any, path: Path) -> list[Compensation]:
+    """The ``[[compensations]]`` tables: known angles, unique and unreserved ids."""
     if not isinstance(comps_raw, list):
         raise _err(path, "compensations", "expected an array of tables ([[compensations]])")
     comps: list[Compensation] = []
@@ -241,7 +255,11 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
         if any(c.id == comp.id for c in comps):
             raise _err(path, f"compensations[{i}].id", f"duplicate id {comp.id!r}")
         comps.append(comp)
-    cues = _build(Cues, data.get("cues", {}), path, "cues")
+    return comps
+
+
+def _parse_lists(data: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """``landmarks`` (known names) and ``sources`` (at least one citation)."""
     landmarks = data.get("landmarks", [])
     sources = data["sources"]
     for key, seq in (("landmarks", landmarks), ("sources", sources)):
@@ -252,20 +270,18 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
     for name in landmarks:
         if name not in LANDMARK_INDEX:
             raise _err(path, "landmarks", f"unknown landmark {name!r}")
-    description = _check_type(path, "description", data.get("description", ""), str)
-    table = data.get("settings", {})
+    return landmarks, sources
+
+
+def _parse_settings(table: Any, path: Path) -> AnalysisSettings:
+    """The ``[settings]`` table over the defaults."""
     if not isinstance(table, dict):
         raise _err(path, "settings", "expected a table ([settings])")
     try:
         settings = AnalysisSettings.from_mapping(table, "settings")
     except ConfigError as exc:
         raise ConfigError(f"{path}: key {exc}") from None
-    return Exercise(
-        id=ex_id, name=_check_type(path, "name", data["name"], str), description=description,
-        view=view, bilateral=bilateral, landmarks=tuple(landmarks), counting=counting,
-        target=target, tempo=tempo, compensations=tuple(comps), cues=cues,
-        sources=tuple(sources), path=str(path), settings=settings,
-    )
+    return settings
 
 
 def load_exercise_file(path: str | os.PathLike[str]) -> Exercise:

@@ -114,6 +114,11 @@ def angle_column(name: str, side: str | None) -> str:
     return f"{side}_{name}"
 
 
+def sides_of(name: str) -> tuple[Side, ...]:
+    """The sides an angle is measured on: (none,) for a trunk angle, else (left, right)."""
+    return (Side.NONE,) if name in TRUNK_ANGLES else (Side.LEFT, Side.RIGHT)
+
+
 def column_side(column: str) -> tuple[str, str]:
     """(angle name, side) of an angle column: ``right_knee_flexion`` -> (knee_flexion,
     right); a trunk column -> (its name, none)."""

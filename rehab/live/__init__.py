@@ -1,7 +1,7 @@
 """Live coaching in front of a webcam: ``rehab live``, or `run_session` from Python.
 
 The session loop (`rehab.live.session`) runs the offline pipeline's exercise library,
-kinematics and scoring in their causal, frame-by-frame form (`rehab.reps.LiveRepCounter`):
+kinematics and scoring in their causal, frame-by-frame form (`rehab.counter.LiveRepCounter`):
 
 - capture on its own thread, one-slot queue where the newest frame wins (`rehab.capture`),
   fed by a camera or by a recording played at its real frame rate (`rehab.live.player`);
@@ -19,8 +19,9 @@ the CLI registers ``rehab live`` from `rehab.live.cli` on every start.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rehab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from rehab.live.runner import run_session
@@ -37,15 +38,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, imported when first used."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

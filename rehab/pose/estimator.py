@@ -152,54 +152,17 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
     patient are NaN (landmarks, world) and 0 (visibility). ``max_frames`` stops early.
     A live source stops cleanly on Ctrl-C. Raises `NoPoseError` if nobody is ever seen.
     """
-    timestamps: list[float] = []
-    cand_lm: list[np.ndarray] = []
-    cand_world: list[np.ndarray] = []
-    cand_vis: list[np.ndarray] = []
-    total = source.frame_count if max_frames is None or source.frame_count is None \
-        else min(source.frame_count, max_frames)
-    bar = tqdm(total=total, unit="frame", desc="pose", disable=not _progress_enabled(progress),
-               leave=False)
-    revise = getattr(estimator, "take_revisions", None)
-    try:
-        for frame in source:
-            if max_frames is not None and len(timestamps) >= max_frames:
-                break
-            result = estimator.process(frame.image, frame.timestamp)
-            timestamps.append(frame.timestamp)
-            lm, world, vis = _candidates(result)
-            cand_lm.append(lm)
-            cand_world.append(world)
-            cand_vis.append(vis)
-            if revise is not None:
-                for index, pose in revise().items():
-                    cand_lm[index], cand_world[index], cand_vis[index] = _candidates(pose)
-            bar.update(1)
-    except KeyboardInterrupt:
-        if not source.is_live:
-            raise
-        logger.info("%s: capture stopped by the user after %d frames", source.name,
-                    len(timestamps))
-    finally:
-        bar.close()
-    finish = getattr(estimator, "finish", None)
-    if finish is not None:
-        finish()
-        if revise is not None:
-            for index, pose in revise().items():
-                if index < len(cand_lm):
-                    cand_lm[index], cand_world[index], cand_vis[index] = _candidates(pose)
-
+    timestamps, cand = _collect_candidates(source, estimator, progress, max_frames)
     n = len(timestamps)
     if n == 0:
         raise InputError(f"{source.name}: no frames to analyse")
-    selection = select_person(cand_lm, cand_vis, source.width, source.height, weights)
+    selection = select_person(cand[0], cand[2], source.width, source.height, weights)
     seq_lm = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
     seq_world = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
     seq_vis = np.zeros((n, N_LANDMARKS), np.float32)
     for t, k in enumerate(selection.chosen):
         if k >= 0:
-            seq_lm[t], seq_world[t], seq_vis[t] = cand_lm[t][k], cand_world[t][k], cand_vis[t][k]
+            seq_lm[t], seq_world[t], seq_vis[t] = cand[0][t][k], cand[1][t][k], cand[2][t][k]
     found = int((selection.chosen >= 0).sum())
     if found == 0:
         raise NoPoseError(f"{source.name}: no person detected in {n} frames; check that the "
@@ -218,3 +181,51 @@ def estimate_sequence(source: Source, estimator: PoseEstimator, progress: bool =
         width=source.width, height=source.height, source=source.name,
         model=estimator.model_name, model_sha256=estimator.model_sha256, notes=tuple(notes),
     )
+
+
+_Candidates = tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]
+
+
+def _collect_candidates(source: Source, estimator: PoseEstimator, progress: bool,
+                        max_frames: int | None) -> tuple[list[float], _Candidates]:
+    """Timestamps and every detected person's (landmarks, world, visibility) per frame,
+    with the estimator's later revisions of earlier frames applied."""
+    timestamps: list[float] = []
+    lms: list[np.ndarray] = []
+    worlds: list[np.ndarray] = []
+    vises: list[np.ndarray] = []
+    total = source.frame_count if max_frames is None or source.frame_count is None \
+        else min(source.frame_count, max_frames)
+    bar = tqdm(total=total, unit="frame", desc="pose", disable=not _progress_enabled(progress),
+               leave=False)
+    revise = getattr(estimator, "take_revisions", None)
+
+    def apply_revisions() -> None:
+        if revise is not None:
+            for index, pose in revise().items():
+                if index < len(lms):
+                    lms[index], worlds[index], vises[index] = _candidates(pose)
+
+    try:
+        for frame in source:
+            if max_frames is not None and len(timestamps) >= max_frames:
+                break
+            lm, world, vis = _candidates(estimator.process(frame.image, frame.timestamp))
+            timestamps.append(frame.timestamp)
+            lms.append(lm)
+            worlds.append(world)
+            vises.append(vis)
+            apply_revisions()
+            bar.update(1)
+    except KeyboardInterrupt:
+        if not source.is_live:
+            raise
+        logger.info("%s: capture stopped by the user after %d frames", source.name,
+                    len(timestamps))
+    finally:
+        bar.close()
+    finish = getattr(estimator, "finish", None)
+    if finish is not None:
+        finish()
+        apply_revisions()
+    return timestamps, (lms, worlds, vises)
