@@ -260,9 +260,7 @@ def test_rehab_analyze_patient_end_to_end(db: Path, shared_data: Path,
     parser = build_parser()
     analyze_action = next(a for a in parser._subparsers._group_actions  # type: ignore[union-attr]
                           if isinstance(a, argparse._SubParsersAction))
-    if "--patient" not in analyze_action.choices["analyze"].format_help():
-        pytest.skip("rehab analyze does not have --patient yet (rehab.cli wires "
-                    "rehab.store.cli.add_analyze_options)")
+    assert "--patient" in analyze_action.choices["analyze"].format_help()
     run(capsys, "patient", "add", "p01", "--name", "Ada")
     run(capsys, "prescribe", "p01", "squat", "--target-min", "85", "--target-max", "115",
         "--reps", "10", "--sets", "3", "--side", "left")

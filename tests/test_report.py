@@ -123,8 +123,8 @@ def test_report_data_from_real_sessions(history) -> None:
 
 
 def _page_images(pdf: Path, tmp: Path, dpi: int = 30) -> list[np.ndarray]:
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm not installed (Debian/Ubuntu: apt-get install poppler-utils)")
+    # `make test` installs it (scripts/system-deps.sh): a missing one is a failure, not a skip
+    assert shutil.which("pdftoppm"), "pdftoppm not installed (apt-get install poppler-utils)"
     subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(tmp / "page")],
                    check=True, capture_output=True)
     from PIL import Image
