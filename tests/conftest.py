@@ -1,13 +1,30 @@
-"""Shared fixtures: the real-data folder beside the checkout, and isolated caches."""
+"""Fixtures shared by every layer of tests (unit, integration, cli, model, install).
+
+- `_restore_logging` (autouse) takes ``rehab.cli.main``'s log handler off after each test.
+- `shared_dir`, `shared_data`, `shared_videos`, `shared_video` find ``../shared/data``
+  beside the checkout (``$REHAB_SHARED_DATA`` overrides); all but `shared_dir` skip with
+  the reason when what they look for is absent.
+- `rehab` runs the ``rehab`` command in a new process; `assert_one_line_error` checks its
+  failure is one clear line (tests/cli and tests/model).
+- `squat_analysis` builds a squat `Analysis` with exact reps (tests/cli and integration).
+
+Helpers are fixtures that return the function, so test modules never import each other.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from rehab.analysis import Analysis
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +52,13 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared/data`` whether it is there or not (for a test that skips on a part of
+    it, e.g. the calibration photos)."""
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real recordings and landmark sets, or a skip with the reason."""
     d = shared_data_dir()
@@ -49,3 +73,79 @@ def shared_videos(shared_data: Path) -> Path:
     if not d.is_dir():
         pytest.skip(f"real videos not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session")
+def shared_video() -> Callable[[str], Path]:
+    """``shared_video(name)``: a video of ``../shared/data/videos``; skips the test with the
+    reason when the folder or the video is absent."""
+
+    def lookup(name: str) -> Path:
+        root = shared_data_dir()
+        if not (root / "videos").is_dir():
+            pytest.skip(f"shared test data not found at {root} (set REHAB_SHARED_DATA)")
+        path = root / "videos" / name
+        if not path.is_file():
+            pytest.skip(f"shared video {path} not found")
+        return path
+
+    return lookup
+
+
+# --- the command line, as a user runs it ---------------------------------------------------
+
+
+def _rehab(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+           check: bool | None = True) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``rehab`` command like a user (new process, real argv)."""
+    full_env = {**os.environ, **(env or {})}
+    res = subprocess.run([sys.executable, "-m", "rehab", *args], capture_output=True, text=True,
+                         cwd=cwd, env=full_env, timeout=600)
+    if check is True:
+        assert res.returncode == 0, f"rehab {' '.join(args)} failed:\n{res.stderr}"
+    return res
+
+
+def _assert_one_line_error(res: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A clear one-line message on stderr, non-zero exit, no traceback."""
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("rehab: error:")]
+    assert len(errors) == 1, res.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture(scope="session")
+def rehab() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``rehab(*args, cwd=None, env=None, check=True)``: ``python -m rehab ARGS`` in a new
+    process (``env`` added to the environment); with ``check``, asserts it succeeded."""
+    return _rehab
+
+
+@pytest.fixture(scope="session")
+def assert_one_line_error() -> Callable[..., None]:
+    """``assert_one_line_error(res, *needles)``: ``res`` failed with one ``rehab: error:``
+    line on stderr containing every needle, and no traceback."""
+    return _assert_one_line_error
+
+
+# --- analyses -------------------------------------------------------------------------------
+
+
+def _squat_analysis(n_reps: int = 3, peak: float = 100.0) -> Analysis:
+    """A squat analysis with ``n_reps`` exact reps to ``peak`` degrees of knee flexion."""
+    from rehab.analysis import analyze_sequence
+    from rehab.exercises import get_exercise
+    from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+    t, knee = rep_trajectory(n_reps, 30.0, rest=0.0, peak=peak)
+    seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
+    return analyze_sequence(seq, get_exercise("squat"), side="right")
+
+
+@pytest.fixture(scope="session")
+def squat_analysis() -> Callable[..., Analysis]:
+    """``squat_analysis(n_reps=3, peak=100.0)``: a right-side squat `Analysis` of
+    ``n_reps`` exact reps to ``peak`` degrees of knee flexion."""
+    return _squat_analysis

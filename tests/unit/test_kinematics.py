@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +16,7 @@ from rehab.kinematics.filters import butter_lowpass_coeffs
 from rehab.sequence import LANDMARK_INDEX as I
 from rehab.synthetic import synthetic_sequence
 
-from conftest import REPO
-
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 import numpy_reference as ref  # noqa: E402
 

@@ -1,12 +1,15 @@
 """Layer 2: real recordings from ../shared/data, through the real model (tolerances).
 
 Skipped with a reason when the shared folder is absent. The model version is recorded in
-every result and checked here.
+every result and checked here. ``rehab`` runs through the `rehab` and
+`assert_one_line_error` fixtures (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -16,10 +19,11 @@ import pytest
 from rehab.pipeline import analyze
 from rehab.validate import read_manifest
 
-from test_cli import assert_one_line_error, rehab
+Rehab = Callable[..., subprocess.CompletedProcess[str]]  # the `rehab` fixture
 
 
-def test_counts_on_the_landmark_development_set(shared_data: Path, tmp_path: Path) -> None:
+def test_counts_on_the_landmark_development_set(shared_data: Path, tmp_path: Path,
+                                                 rehab: Rehab) -> None:
     """The issue's bar: at least 9/10 exact and 10/10 within one."""
     res = rehab("validate", str(shared_data / "landmarks" / "manifest.csv"), "--out",
                 str(tmp_path))
@@ -45,7 +49,8 @@ def test_each_development_clip_gives_plausible_angles(shared_data: Path, row: in
 
 
 @pytest.mark.model
-def test_demo_video_end_to_end_with_overlay(shared_videos: Path, tmp_path: Path) -> None:
+def test_demo_video_end_to_end_with_overlay(shared_videos: Path, tmp_path: Path,
+                                            rehab: Rehab) -> None:
     video = shared_videos / "shoulder_abduction.mp4"
     out = tmp_path / "demo"
     res = rehab("analyze", str(video), "--exercise", "shoulder_abduction", "--overlay",
@@ -80,7 +85,8 @@ def _write_clip(frames: list[np.ndarray], path: Path, fps: float = 25.0) -> Path
 
 
 @pytest.mark.model
-def test_no_person_in_a_real_video(tmp_path: Path) -> None:
+def test_no_person_in_a_real_video(tmp_path: Path, rehab: Rehab,
+                                   assert_one_line_error: Callable[..., None]) -> None:
     clip = _write_clip([np.full((360, 640, 3), 90, np.uint8)] * 20, tmp_path / "empty_room.mp4")
     res = rehab("analyze", str(clip), "-e", "squat", "--out", str(tmp_path / "o"), check=False,
                 env={"REHAB_CACHE_DIR": str(tmp_path / "cache")})
@@ -89,7 +95,8 @@ def test_no_person_in_a_real_video(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_person_partly_out_of_frame(shared_videos: Path, tmp_path: Path) -> None:
+def test_person_partly_out_of_frame(shared_videos: Path, tmp_path: Path, rehab: Rehab,
+                                    assert_one_line_error: Callable[..., None]) -> None:
     """The demo patient is filmed waist-up: a squat cannot be measured, and we say why."""
     cap = cv2.VideoCapture(str(shared_videos / "shoulder_abduction.mp4"))
     frames = []
@@ -107,7 +114,8 @@ def test_person_partly_out_of_frame(shared_videos: Path, tmp_path: Path) -> None
 
 @pytest.mark.model
 def test_two_people_in_view_follows_the_patient_and_says_so(shared_videos: Path,
-                                                             tmp_path: Path) -> None:
+                                                             tmp_path: Path,
+                                                             rehab: Rehab) -> None:
     out = tmp_path / "two"
     rehab("analyze", str(shared_videos / "pose2sim_two_people_cam02.mp4"), "-e", "hip_hinge",
           "--out", str(out), env={"REHAB_CACHE_DIR": str(tmp_path / "cache")})

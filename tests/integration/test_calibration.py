@@ -1,8 +1,8 @@
 """Camera calibration, undistortion, TOML formats, printable board and cm scale.
 
 Layers: exact recovery from synthetic projections; full pipeline on rendered (distorted)
-images and a rendered video; the real Pose2Sim lab photos (skipped when the shared data is
-absent); the CLI run as a user would. Outputs go to ``tmp_path`` only.
+images and a rendered video; the real Pose2Sim lab photos (the `lab` fixture, skipped when
+the shared data is absent); the CLI run as a user would. Outputs go to ``tmp_path`` only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import os
 import re
 import zlib
 from pathlib import Path
@@ -62,12 +61,7 @@ from rehab.errors import ConfigError, InputError
 from rehab.sequence import LANDMARK_INDEX, N_LANDMARKS, PoseSequence
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("REHAB_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-LAB = _shared_data() / "calibration" / "pose2sim_lab"
+REPO = Path(__file__).resolve().parents[2]
 
 # A wide-angle camera at 640x480 with barrel distortion and an off-centre principal point.
 K_TRUE = np.array([[600.0, 0.0, 331.0], [0.0, 598.0, 236.5], [0.0, 0.0, 1.0]])
@@ -437,10 +431,18 @@ LAB_EXPECTED = {
 }
 
 
-@pytest.mark.skipif(not LAB.is_dir(), reason=f"shared calibration photos not found at {LAB}")
+@pytest.fixture(scope="module")
+def lab(shared_dir: Path) -> Path:
+    """The Pose2Sim lab's calibration photos in ../shared/data, or a skip with the reason."""
+    path = shared_dir / "calibration" / "pose2sim_lab"
+    if not path.is_dir():
+        pytest.skip(f"shared calibration photos not found at {path}")
+    return path
+
+
 @pytest.mark.parametrize("cam", sorted(LAB_EXPECTED))
-def test_real_lab_cameras(cam: str) -> None:
-    images = sorted((LAB / cam).glob("*.jpg"))
+def test_real_lab_cameras(cam: str, lab: Path) -> None:
+    images = sorted((lab / cam).glob("*.jpg"))
     assert len(images) == 7
     report = calibrate_from_images(images, (4, 7), 60.0, name=cam)
     c = report.calibration
@@ -461,9 +463,8 @@ def test_real_lab_cameras(cam: str) -> None:
     assert any("never reached" in w or "cover" in w for w in report.warnings)
 
 
-@pytest.mark.skipif(not LAB.is_dir(), reason=f"shared calibration photos not found at {LAB}")
-def test_real_board_found_in_both_orientations() -> None:
-    image = cv2.imread(str(LAB / "cam01" / "cam01_02_int.jpg"), 0)  # default detector fails
+def test_real_board_found_in_both_orientations(lab: Path) -> None:
+    image = cv2.imread(str(lab / "cam01" / "cam01_02_int.jpg"), 0)  # default detector fails
     assert detect_board(image, (4, 7)) is not None
     assert detect_board(image, (7, 4)) is not None
 
@@ -645,7 +646,7 @@ def test_board_that_does_not_fit() -> None:
 
 
 def test_shipped_board_matches_generator() -> None:
-    shipped = Path(__file__).resolve().parents[1] / "calibration" / "checkerboard_7x4_30mm_a4.pdf"
+    shipped = REPO / "calibration" / "checkerboard_7x4_30mm_a4.pdf"
     assert shipped.read_bytes() == board_pdf((7, 4), 30.0, "a4")
 
 

@@ -1,17 +1,20 @@
-"""Helpers shared by test_capture.py and test_pose.py (imported explicitly, not a conftest).
+"""Fixtures of the integration tests: synthetic videos and landmarks with known content.
 
-- `shared_data` locates ``../shared/data`` (``$REHAB_SHARED_DATA`` overrides) or skips.
-- `write_video` writes a small MP4 with OpenCV, then edits its boxes to add rotation
-  metadata (track header matrix) or variable frame durations (``stts``), so both are
-  tested offline without ffmpeg.
-- `synthetic_person` / `synthetic_sequence` build landmark arrays with known geometry.
+- `frame_image` draws the frame a test video holds at index ``i`` (green level ``10 * i``).
+- `write_video` writes a small MP4 of those frames with OpenCV, then edits its boxes to add
+  rotation metadata (track header matrix) or variable frame durations (``stts``), so both
+  are tested offline without ffmpeg.
+- `synthetic_person` / `pose_frames` build landmark arrays with known geometry (a person
+  standing, a waving person over frames; not `rehab.synthetic.synthetic_sequence`, which
+  builds a moving skeleton from joint angles).
+
+Each fixture returns the function, so a test module asks for it instead of importing it.
 """
 
 from __future__ import annotations
 
-import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -21,32 +24,12 @@ import pytest
 from rehab.sequence import N_LANDMARKS, PoseSequence
 
 
-def shared_data() -> Path:
-    """The shared data folder, or skip the test with the reason."""
-    override = os.environ.get("REHAB_SHARED_DATA")
-    root = Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (root / "videos").is_dir():
-        pytest.skip(f"shared test data not found at {root} (set REHAB_SHARED_DATA)")
-    return root
-
-
-def shared_video(name: str) -> Path:
-    """A video of ``shared/data/videos``, or skip."""
-    path = shared_data() / "videos" / name
-    if not path.is_file():
-        pytest.skip(f"shared video {path} not found")
-    return path
-
-
-def test_frame(i: int, width: int, height: int) -> np.ndarray:
+def _frame_image(i: int, width: int, height: int) -> np.ndarray:
     """A BGR frame with a white block in the top-left corner and green level ``10 * i``."""
     image = np.zeros((height, width, 3), np.uint8)
     image[..., 1] = (10 * i) % 256
     image[: height // 4, : width // 3] = 255
     return image
-
-
-test_frame.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest
 
 
 def _children(data: bytes | bytearray, start: int, end: int) -> list[tuple[int, int, bytes]]:
@@ -73,17 +56,17 @@ def _find(data: bytes | bytearray, path: Sequence[bytes]) -> list[tuple[int, int
 _STBL = (b"moov", b"trak", b"mdia", b"minf", b"stbl")
 
 
-def write_video(path: Path, n_frames: int, fps: float = 10.0, width: int = 64,
-                height: int = 48, rotation: int = 0,
-                durations: Sequence[float] | None = None) -> Path:
-    """Write an MP4 of `test_frame` images; optionally rotated or with frame durations (s).
+def _write_video(path: Path, n_frames: int, fps: float = 10.0, width: int = 64,
+                 height: int = 48, rotation: int = 0,
+                 durations: Sequence[float] | None = None) -> Path:
+    """Write an MP4 of `_frame_image` images; optionally rotated or with frame durations (s).
 
     ``durations`` must add up to ``n_frames / fps`` (the container's edit list).
     """
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     assert writer.isOpened()
     for i in range(n_frames):
-        writer.write(test_frame(i, width, height))
+        writer.write(_frame_image(i, width, height))
     writer.release()
     data = bytearray(path.read_bytes())
     if rotation:
@@ -118,8 +101,8 @@ def write_video(path: Path, n_frames: int, fps: float = 10.0, width: int = 64,
     return path
 
 
-def synthetic_person(cx: float, cy: float, height: float, visibility: float = 0.9,
-                     wave: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _synthetic_person(cx: float, cy: float, height: float, visibility: float = 0.9,
+                      wave: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A standing figure centred at (cx, cy), ``height`` tall (normalised units).
 
     Returns landmarks (33, 3), world (33, 3) and visibility (33,), float32. ``wave`` raises
@@ -140,16 +123,16 @@ def synthetic_person(cx: float, cy: float, height: float, visibility: float = 0.
     return lm, world, vis
 
 
-def synthetic_sequence(n_frames: int, fps: float = 30.0, missing: Sequence[int] = (),
-                       cx: float = 0.5, cy: float = 0.5, height: float = 0.6,
-                       width_px: int = 64, height_px: int = 48) -> PoseSequence:
+def _pose_frames(n_frames: int, fps: float = 30.0, missing: Sequence[int] = (),
+                 cx: float = 0.5, cy: float = 0.5, height: float = 0.6,
+                 width_px: int = 64, height_px: int = 48) -> PoseSequence:
     """A waving person for ``n_frames`` frames at ``fps``; frames in ``missing`` are empty."""
     lm = np.empty((n_frames, N_LANDMARKS, 3), np.float32)
     world = np.empty_like(lm)
     vis = np.empty((n_frames, N_LANDMARKS), np.float32)
     for t in range(n_frames):
-        lm[t], world[t], vis[t] = synthetic_person(cx, cy, height, 0.9,
-                                                   wave=0.2 * np.sin(t / 3.0))
+        lm[t], world[t], vis[t] = _synthetic_person(cx, cy, height, 0.9,
+                                                    wave=0.2 * np.sin(t / 3.0))
     for t in missing:
         lm[t] = np.nan
         world[t] = np.nan
@@ -157,3 +140,33 @@ def synthetic_sequence(n_frames: int, fps: float = 30.0, missing: Sequence[int] 
     return PoseSequence(landmarks=lm, world=world, visibility=vis,
                         timestamps=np.arange(n_frames) / fps, fps=fps, width=width_px,
                         height=height_px, model="synthetic", model_sha256="0" * 64)
+
+
+@pytest.fixture(scope="session")
+def frame_image() -> Callable[[int, int, int], np.ndarray]:
+    """``frame_image(i, width, height)``: a BGR frame with a white block in the top-left
+    corner and green level ``10 * i`` (so a decoded frame tells its index)."""
+    return _frame_image
+
+
+@pytest.fixture(scope="session")
+def write_video() -> Callable[..., Path]:
+    """``write_video(path, n_frames, fps=10.0, width=64, height=48, rotation=0,
+    durations=None)``: an MP4 of `frame_image` frames, optionally rotated (90, 180, 270) or
+    with per-frame durations in seconds (adding up to ``n_frames / fps``); returns ``path``."""
+    return _write_video
+
+
+@pytest.fixture(scope="session")
+def synthetic_person() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``synthetic_person(cx, cy, height, visibility=0.9, wave=0.0)``: landmarks (33, 3),
+    world (33, 3) and visibility (33,) of a standing figure centred at (cx, cy)."""
+    return _synthetic_person
+
+
+@pytest.fixture(scope="session")
+def pose_frames() -> Callable[..., PoseSequence]:
+    """``pose_frames(n_frames, fps=30.0, missing=(), cx=0.5, cy=0.5, height=0.6,
+    width_px=64, height_px=48)``: a `PoseSequence` of a waving person; the frames in
+    ``missing`` are empty."""
+    return _pose_frames

@@ -22,7 +22,7 @@ from rehab.exercises import (
     load_library,
 )
 
-EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+EXERCISES_DIR = Path(__file__).resolve().parents[2] / "exercises"
 SHIPPED = sorted(EXERCISES_DIR.glob("*.toml"))
 
 REQUIRED_IDS = {

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,18 +17,12 @@ from rehab.analysis import write_outputs
 from rehab.cli import build_parser, main
 from rehab.errors import RehabError
 from rehab.store import open_store
-from rehab.analysis import Analysis, analyze_sequence
-from rehab.exercises import get_exercise
+from rehab.analysis import Analysis
 from rehab.store.cli import (PatientPlan, add_analyze_options, after_analyze, check_patient,
                              patient_plan, prescribed_target)
-from rehab.synthetic import rep_trajectory, synthetic_sequence
 
 
-def squat_analysis(n_reps: int = 3, peak: float = 100.0) -> Analysis:
-    """A squat analysis with ``n_reps`` exact reps to ``peak`` degrees of knee flexion."""
-    t, knee = rep_trajectory(n_reps, 30.0, rest=0.0, peak=peak)
-    seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
-    return analyze_sequence(seq, get_exercise("squat"), side="right")
+SquatAnalysis = Callable[..., Analysis]  # the `squat_analysis` fixture (tests/conftest.py)
 
 
 @pytest.fixture()
@@ -43,7 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_patient_lifecycle(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_patient_lifecycle(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           squat_analysis: SquatAnalysis) -> None:
     code, _, err = run(capsys, "patient", "list")
     assert code != 0 and "no patient database" in err and err.count("\n") == 1
     assert run(capsys, "patient", "add", "p01", "--name", "Ada <L>", "--side", "left",
@@ -76,7 +72,8 @@ def test_patient_lifecycle(db: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (db.parent / "files" / "p01").exists()
 
 
-def test_report_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        squat_analysis: SquatAnalysis) -> None:
     run(capsys, "patient", "add", "p01", "--name", "Ada")
     with open_store(db) as store:
         store.record_analysis("p01", squat_analysis(3, peak=95),
@@ -191,7 +188,7 @@ def analyze_parser() -> argparse.ArgumentParser:
     return p
 
 
-def test_analyze_hooks(db: Path, tmp_path: Path) -> None:
+def test_analyze_hooks(db: Path, tmp_path: Path, squat_analysis: SquatAnalysis) -> None:
     with open_store(db) as store:
         store.add_patient("p01", "Ada")
         store.prescribe("p01", "squat", 85, 115, reps=10, sets=3, start=dt.date(2024, 2, 1))

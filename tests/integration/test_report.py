@@ -22,7 +22,7 @@ from rehab.reports.assets import reports_dir
 from rehab.reports.norms import NORMATIVE_ROM_DEG, normative_deg
 from rehab.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TODAY = dt.date.today()
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>&amp;$\\frac{1}{0}$'
 HOSTILE_NOTES = "</textarea><b onclick=alert(3)>notes</b>"

@@ -1,16 +1,19 @@
-"""Frame sources: video files, image folders, live producers, bad inputs."""
+"""Frame sources: video files, image folders, live producers, bad inputs.
+
+The videos and frames are written with the `write_video` and `frame_image` fixtures
+(tests/integration/conftest.py); the shared recordings come from `shared_video`."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest_pose import shared_video, test_frame, write_video
 from rehab import capture
 from rehab.capture import (
     Frame,
@@ -37,7 +40,7 @@ def _one_line(exc: pytest.ExceptionInfo[InputError]) -> str:
 
 # --- video files ------------------------------------------------------------------------
 
-def test_video_constant_rate(tmp_path: Path) -> None:
+def test_video_constant_rate(tmp_path: Path, write_video: Callable[..., Path]) -> None:
     path = write_video(tmp_path / "cfr.mp4", 10, fps=10.0, width=64, height=48)
     with open_source(path) as src:
         assert isinstance(src, VideoFileSource)
@@ -50,7 +53,8 @@ def test_video_constant_rate(tmp_path: Path) -> None:
     assert [_green(f) for f in frames] == pytest.approx([10 * i for i in range(10)], abs=3)
 
 
-def test_video_variable_frame_rate_uses_container_timestamps(tmp_path: Path) -> None:
+def test_video_variable_frame_rate_uses_container_timestamps(
+        tmp_path: Path, write_video: Callable[..., Path]) -> None:
     durations = [0.1, 0.05, 0.15, 0.1, 0.05, 0.05, 0.2, 0.1]
     path = write_video(tmp_path / "vfr.mp4", 8, fps=10.0, durations=durations)
     with open_source(path) as src:
@@ -63,7 +67,9 @@ def test_video_variable_frame_rate_uses_container_timestamps(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("rotation", [90, 270])
-def test_video_rotation_metadata_is_applied(tmp_path: Path, rotation: int) -> None:
+def test_video_rotation_metadata_is_applied(tmp_path: Path, rotation: int,
+                                            write_video: Callable[..., Path],
+                                            frame_image: Callable[..., np.ndarray]) -> None:
     path = write_video(tmp_path / f"rot{rotation}.mp4", 4, width=64, height=48,
                        rotation=rotation)
     with open_source(path) as src:
@@ -71,7 +77,7 @@ def test_video_rotation_metadata_is_applied(tmp_path: Path, rotation: int) -> No
         assert src.rotation == rotation
         frames = list(src)
         assert src.notes == (f"video rotated {rotation} deg as its metadata asks",)
-    upright = test_frame(0, 64, 48)
+    upright = frame_image(0, 64, 48)
     turn = cv2.ROTATE_90_CLOCKWISE if rotation == 90 else cv2.ROTATE_90_COUNTERCLOCKWISE
     expected = cv2.rotate(upright, turn)
     assert frames[0].image.shape == (64, 48, 3)
@@ -80,7 +86,7 @@ def test_video_rotation_metadata_is_applied(tmp_path: Path, rotation: int) -> No
     np.testing.assert_array_equal(white, expected[..., 0] > 200)
 
 
-def test_video_can_be_iterated_twice(tmp_path: Path) -> None:
+def test_video_can_be_iterated_twice(tmp_path: Path, write_video: Callable[..., Path]) -> None:
     path = write_video(tmp_path / "twice.mp4", 5)
     with VideoFileSource(path) as src:
         first = [f.timestamp for f in src]
@@ -129,15 +135,23 @@ def test_video_writer_without_frames_is_not_readable(tmp_path: Path) -> None:
 
 # --- image folders ----------------------------------------------------------------------
 
-def _write_images(folder: Path, names: list[str], width: int = 40, height: int = 30) -> None:
-    folder.mkdir(exist_ok=True)
-    for i, name in enumerate(names):
-        cv2.imwrite(str(folder / name), test_frame(i, width, height))
+@pytest.fixture
+def write_images(frame_image: Callable[..., np.ndarray]) -> Callable[..., None]:
+    """``write_images(folder, names, width=40, height=30)``: `frame_image` 0, 1, ... saved
+    under those names."""
+
+    def write(folder: Path, names: list[str], width: int = 40, height: int = 30) -> None:
+        folder.mkdir(exist_ok=True)
+        for i, name in enumerate(names):
+            cv2.imwrite(str(folder / name), frame_image(i, width, height))
+
+    return write
 
 
-def test_image_folder_natural_order_and_fps(tmp_path: Path) -> None:
+def test_image_folder_natural_order_and_fps(tmp_path: Path,
+                                            write_images: Callable[..., None]) -> None:
     names = [f"img{i}.png" for i in range(1, 12)]
-    _write_images(tmp_path / "imgs", names)
+    write_images(tmp_path / "imgs", names)
     (tmp_path / "imgs" / "readme.txt").write_text("ignored")
     with open_source(tmp_path / "imgs", fps=25) as src:
         assert isinstance(src, ImageFolderSource)
@@ -148,8 +162,9 @@ def test_image_folder_natural_order_and_fps(tmp_path: Path) -> None:
     np.testing.assert_allclose([f.timestamp for f in frames], np.arange(11) / 25.0)
 
 
-def test_image_folder_default_fps_and_formats(tmp_path: Path) -> None:
-    _write_images(tmp_path / "mix", ["a.jpg", "b.BMP", "c.png"])
+def test_image_folder_default_fps_and_formats(tmp_path: Path,
+                                              write_images: Callable[..., None]) -> None:
+    write_images(tmp_path / "mix", ["a.jpg", "b.BMP", "c.png"])
     with open_source(tmp_path / "mix") as src:
         assert src.fps == 30.0
         assert [f.timestamp for f in src] == [0.0, 1 / 30, 2 / 30]
@@ -163,17 +178,18 @@ def test_empty_folder(tmp_path: Path) -> None:
     assert _one_line(exc).startswith(f"{tmp_path / 'empty'}: no image files (.bmp, .jpeg, ")
 
 
-def test_image_folder_size_change(tmp_path: Path) -> None:
-    _write_images(tmp_path / "sizes", ["a.png"], 40, 30)
-    cv2.imwrite(str(tmp_path / "sizes" / "b.png"), test_frame(1, 20, 30))
+def test_image_folder_size_change(tmp_path: Path, write_images: Callable[..., None],
+                                  frame_image: Callable[..., np.ndarray]) -> None:
+    write_images(tmp_path / "sizes", ["a.png"], 40, 30)
+    cv2.imwrite(str(tmp_path / "sizes" / "b.png"), frame_image(1, 20, 30))
     with pytest.raises(InputError) as exc:
         list(open_source(tmp_path / "sizes"))
     assert _one_line(exc) == (f"{tmp_path / 'sizes' / 'b.png'}: image is 20x30, the folder's "
                               "first image is 40x30")
 
 
-def test_image_folder_bad_fps(tmp_path: Path) -> None:
-    _write_images(tmp_path / "imgs", ["a.png"])
+def test_image_folder_bad_fps(tmp_path: Path, write_images: Callable[..., None]) -> None:
+    write_images(tmp_path / "imgs", ["a.png"])
     with pytest.raises(InputError, match="--fps must be a positive number"):
         open_source(tmp_path / "imgs", fps=0)
 
@@ -181,10 +197,12 @@ def test_image_folder_bad_fps(tmp_path: Path) -> None:
 # --- live sources -----------------------------------------------------------------------
 
 class FastReader:
-    """Produces ``n`` frames as fast as it can, then reports failure."""
+    """Produces ``n`` frames (drawn by ``image``, e.g. `frame_image`) as fast as it can,
+    then reports failure."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, image: Callable[[int, int, int], np.ndarray]) -> None:
         self.n, self.i = n, 0
+        self.image = image
         self.exhausted = threading.Event()
         self.released = False
 
@@ -193,7 +211,7 @@ class FastReader:
             self.exhausted.set()
             return False, None
         self.i += 1
-        return True, test_frame(self.i - 1, 16, 12)
+        return True, self.image(self.i - 1, 16, 12)
 
     def release(self) -> None:
         self.released = True
@@ -202,8 +220,8 @@ class FastReader:
 class PacedReader(FastReader):
     """Delivers the next frame only after the consumer has taken the previous one."""
 
-    def __init__(self, n: int) -> None:
-        super().__init__(n)
+    def __init__(self, n: int, image: Callable[[int, int, int], np.ndarray]) -> None:
+        super().__init__(n, image)
         self.taken = threading.Semaphore(0)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -212,8 +230,9 @@ class PacedReader(FastReader):
         return super().read()
 
 
-def test_live_newest_frame_wins_and_stale_frames_are_counted() -> None:
-    reader = FastReader(10)
+def test_live_newest_frame_wins_and_stale_frames_are_counted(
+        frame_image: Callable[..., np.ndarray]) -> None:
+    reader = FastReader(10, frame_image)
     src = LiveSource(reader, name="fake", max_failures=1)
     assert (src.width, src.height, src.is_live, src.frame_count) == (16, 12, True, None)
     src.start()
@@ -228,8 +247,9 @@ def test_live_newest_frame_wins_and_stale_frames_are_counted() -> None:
     assert reader.released
 
 
-def test_live_keeps_every_frame_when_consumer_keeps_up() -> None:
-    reader = PacedReader(6)
+def test_live_keeps_every_frame_when_consumer_keeps_up(
+        frame_image: Callable[..., np.ndarray]) -> None:
+    reader = PacedReader(6, frame_image)
     frames = []
     before = time.monotonic()
     with LiveSource(reader, name="fake", max_failures=1) as src:
@@ -244,8 +264,8 @@ def test_live_keeps_every_frame_when_consumer_keeps_up() -> None:
     assert before - 1.0 < stamps[0] and stamps[-1] <= after  # time.monotonic() clock
 
 
-def test_live_reader_without_frames() -> None:
-    reader = FastReader(0)
+def test_live_reader_without_frames(frame_image: Callable[..., np.ndarray]) -> None:
+    reader = FastReader(0, frame_image)
     with pytest.raises(InputError) as exc:
         LiveSource(reader, name="camera 7")
     assert _one_line(exc) == "camera 7: no frame could be read"
@@ -261,6 +281,7 @@ def test_real_camera_index_that_does_not_exist() -> None:
 
 class _FakeCapture:
     opened: set[int] = set()
+    image: np.ndarray  # set by the test (a `frame_image`)
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -269,7 +290,7 @@ class _FakeCapture:
         return self.index in self.opened
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        return (True, test_frame(0, 16, 12)) if self.isOpened() else (False, None)
+        return (True, self.image) if self.isOpened() else (False, None)
 
     def get(self, prop: int) -> float:
         return 0.0
@@ -281,8 +302,10 @@ class _FakeCapture:
         pass
 
 
-def test_camera_that_cannot_be_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_camera_that_cannot_be_opened(monkeypatch: pytest.MonkeyPatch,
+                                      frame_image: Callable[..., np.ndarray]) -> None:
     monkeypatch.setattr(capture.cv2, "VideoCapture", _FakeCapture)
+    monkeypatch.setattr(_FakeCapture, "image", frame_image(0, 16, 12), raising=False)
     monkeypatch.setattr(_FakeCapture, "opened", set())
     with pytest.raises(InputError) as exc:
         open_source(0)
@@ -291,8 +314,10 @@ def test_camera_that_cannot_be_opened(monkeypatch: pytest.MonkeyPatch) -> None:
         open_source("2")
 
 
-def test_camera_source_and_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_camera_source_and_listing(monkeypatch: pytest.MonkeyPatch,
+                                   frame_image: Callable[..., np.ndarray]) -> None:
     monkeypatch.setattr(capture.cv2, "VideoCapture", _FakeCapture)
+    monkeypatch.setattr(_FakeCapture, "image", frame_image(0, 16, 12), raising=False)
     monkeypatch.setattr(_FakeCapture, "opened", {1, 3})
     assert list_cameras() == [1, 3]
     assert list_cameras(max_index=2) == [1]
@@ -311,8 +336,8 @@ def test_camera_source_and_listing(monkeypatch: pytest.MonkeyPatch) -> None:
     ("pose2sim_single_cam01.mp4", 100, 60.0, (1080, 1920)),
     ("pose2sim_two_people_cam02.mp4", 100, 60.0, (1088, 1920)),
 ])
-def test_shared_videos_decode_fully(name: str, frames: int, fps: float,
-                                    size: tuple[int, int]) -> None:
+def test_shared_videos_decode_fully(name: str, frames: int, fps: float, size: tuple[int, int],
+                                    shared_video: Callable[[str], Path]) -> None:
     with open_source(shared_video(name)) as src:
         assert (src.width, src.height) == size
         assert src.fps == pytest.approx(fps, abs=0.01)

@@ -1,12 +1,14 @@
-"""Layer 3: every CLI subcommand run as a user would, outputs checked for content."""
+"""Layer 3: every CLI subcommand run as a user would, outputs checked for content.
+
+``rehab`` runs in a new process through the `rehab` fixture; `assert_one_line_error` checks
+a failure (both in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -18,25 +20,9 @@ from rehab.synthetic import rep_trajectory, synthetic_sequence
 from rehab.sequence import save_npz
 
 
-def rehab(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-          check: bool | None = True) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``rehab`` command like a user (new process, real argv)."""
-    full_env = {**os.environ, **(env or {})}
-    res = subprocess.run([sys.executable, "-m", "rehab", *args], capture_output=True, text=True,
-                         cwd=cwd, env=full_env, timeout=600)
-    if check is True:
-        assert res.returncode == 0, f"rehab {' '.join(args)} failed:\n{res.stderr}"
-    return res
-
-
-def assert_one_line_error(res: subprocess.CompletedProcess[str], *needles: str) -> None:
-    """A clear one-line message on stderr, non-zero exit, no traceback."""
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("rehab: error:")]
-    assert len(errors) == 1, res.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
+REPO = Path(__file__).resolve().parents[2]
+Rehab = Callable[..., subprocess.CompletedProcess[str]]  # the `rehab` fixture
+OneLineError = Callable[..., None]  # the `assert_one_line_error` fixture
 
 
 @pytest.fixture()
@@ -46,14 +32,14 @@ def squat_npz(tmp_path: Path) -> Path:
     return save_npz(seq, tmp_path / "squat4.npz")
 
 
-def test_version_and_help() -> None:
+def test_version_and_help(rehab: Rehab) -> None:
     assert rehab("--version").stdout.startswith("rehab ")
     out = rehab("--help").stdout
     for cmd in ("exercises", "analyze", "validate", "info"):
         assert cmd in out
 
 
-def test_exercises_lists_the_library() -> None:
+def test_exercises_lists_the_library(rehab: Rehab) -> None:
     out = rehab("exercises").stdout
     lines = out.strip().splitlines()
     assert lines[0].split()[:3] == ["id", "joint", "angle"]
@@ -66,7 +52,8 @@ def test_exercises_lists_the_library() -> None:
     assert "knee_flexion" in squat and "80-130" in squat
 
 
-def test_analyze_landmarks_file_writes_all_outputs(squat_npz: Path, tmp_path: Path) -> None:
+def test_analyze_landmarks_file_writes_all_outputs(squat_npz: Path, tmp_path: Path, rehab: Rehab
+                                                  ) -> None:
     out = tmp_path / "out"
     res = rehab("analyze", str(squat_npz), "--exercise", "squat", "--out", str(out))
     assert "4 repetition(s)" in res.stdout
@@ -95,7 +82,7 @@ def test_analyze_landmarks_file_writes_all_outputs(squat_npz: Path, tmp_path: Pa
     assert not list(out.glob("*.part*"))
 
 
-def test_analyze_target_override_and_side(squat_npz: Path, tmp_path: Path) -> None:
+def test_analyze_target_override_and_side(squat_npz: Path, tmp_path: Path, rehab: Rehab) -> None:
     rehab("analyze", str(squat_npz), "-e", "squat", "--side", "right", "--target-min", "100",
           "--target-max", "140", "--out", str(tmp_path / "o"))
     doc = json.loads((tmp_path / "o" / "result.json").read_text())
@@ -103,15 +90,16 @@ def test_analyze_target_override_and_side(squat_npz: Path, tmp_path: Path) -> No
     assert all(not r["target_met"] and "short_of_target" in r["flags"] for r in doc["reps"])
 
 
-def test_analyze_default_output_folder(squat_npz: Path, tmp_path: Path) -> None:
+def test_analyze_default_output_folder(squat_npz: Path, tmp_path: Path, rehab: Rehab) -> None:
     rehab("analyze", str(squat_npz), "-e", "squat", cwd=tmp_path)
     assert (tmp_path / "rehab-out" / "squat4" / "result.json").is_file()
 
 
-def test_custom_exercise_file_without_touching_code(squat_npz: Path, tmp_path: Path) -> None:
+def test_custom_exercise_file_without_touching_code(squat_npz: Path, tmp_path: Path, rehab: Rehab
+                                                   ) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
-    text = Path(__file__).resolve().parents[1].joinpath("exercises", "squat.toml").read_text()
+    text = REPO.joinpath("exercises", "squat.toml").read_text()
     (folder / "mini_squat.toml").write_text(
         text.replace('id = "squat"', 'id = "mini_squat"').replace("min_deg = 80", "min_deg = 40"))
     out = rehab("exercises", "--exercises-dir", str(folder)).stdout
@@ -123,14 +111,14 @@ def test_custom_exercise_file_without_touching_code(squat_npz: Path, tmp_path: P
 
 # --- bad input: one clear line, non-zero exit, nothing half-written ----------------------
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError) -> None:
     res = rehab("analyze", str(tmp_path / "nope.mp4"), "-e", "squat", "--out", str(tmp_path / "o"),
                 check=False)
     assert_one_line_error(res, "nope.mp4")
     assert not (tmp_path / "o" / "result.json").exists()
 
 
-def test_not_a_video(tmp_path: Path) -> None:
+def test_not_a_video(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError) -> None:
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n")
     res = rehab("analyze", str(fake), "-e", "squat", "--out", str(tmp_path / "o"), check=False)
@@ -138,35 +126,40 @@ def test_not_a_video(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "result.json").exists()
 
 
-def test_zero_length_video(tmp_path: Path) -> None:
+def test_zero_length_video(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError
+                          ) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     assert_one_line_error(rehab("analyze", str(empty), "-e", "squat", check=False), "empty.mp4")
 
 
-def test_unknown_exercise(squat_npz: Path) -> None:
+def test_unknown_exercise(squat_npz: Path, rehab: Rehab, assert_one_line_error: OneLineError
+                         ) -> None:
     res = rehab("analyze", str(squat_npz), "-e", "moonwalk", check=False)
     assert_one_line_error(res, "unknown exercise 'moonwalk'", "squat")
 
 
-def test_malformed_exercise_toml(squat_npz: Path, tmp_path: Path) -> None:
+def test_malformed_exercise_toml(squat_npz: Path, tmp_path: Path, rehab: Rehab,
+                                 assert_one_line_error: OneLineError) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('id = "bad"\nname = [unclosed\n')
     assert_one_line_error(rehab("analyze", str(squat_npz), "-e", str(bad), check=False),
                           "bad.toml", "malformed TOML")
-    bad.write_text(Path(__file__).resolve().parents[1].joinpath("exercises", "squat.toml")
+    bad.write_text(REPO.joinpath("exercises", "squat.toml")
                    .read_text().replace('id = "squat"', 'id = "bad"\ncolour = "red"'))
     assert_one_line_error(rehab("analyze", str(squat_npz), "-e", str(bad), check=False),
                           "bad.toml", "colour")
 
 
-def test_target_min_greater_than_max(squat_npz: Path) -> None:
+def test_target_min_greater_than_max(squat_npz: Path, rehab: Rehab,
+                                     assert_one_line_error: OneLineError) -> None:
     res = rehab("analyze", str(squat_npz), "-e", "squat", "--target-min", "120",
                 "--target-max", "90", check=False)
     assert_one_line_error(res, "target min 120", "greater than")
 
 
-def test_unwritable_output(squat_npz: Path, tmp_path: Path) -> None:
+def test_unwritable_output(squat_npz: Path, tmp_path: Path, rehab: Rehab,
+                           assert_one_line_error: OneLineError) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     res = rehab("analyze", str(squat_npz), "-e", "squat", "--out", str(blocker / "sub"),
@@ -174,7 +167,8 @@ def test_unwritable_output(squat_npz: Path, tmp_path: Path) -> None:
     assert_one_line_error(res, "cannot create output folder")
 
 
-def test_no_person_in_landmarks(tmp_path: Path) -> None:
+def test_no_person_in_landmarks(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError
+                               ) -> None:
     seq = synthetic_sequence(np.arange(30) / 30.0, {})
     empty = seq.replace(landmarks=np.full_like(seq.landmarks, np.nan),
                         world=np.full_like(seq.world, np.nan),
@@ -185,7 +179,8 @@ def test_no_person_in_landmarks(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "result.json").exists()
 
 
-def test_limb_out_of_view_in_landmarks(tmp_path: Path) -> None:
+def test_limb_out_of_view_in_landmarks(tmp_path: Path, rehab: Rehab,
+                                       assert_one_line_error: OneLineError) -> None:
     t, x = rep_trajectory(3, 30.0, 0.0, 100.0)
     seq = synthetic_sequence(t, {"knee_flexion": x})
     vis = seq.visibility.copy()
@@ -195,12 +190,14 @@ def test_limb_out_of_view_in_landmarks(tmp_path: Path) -> None:
     assert_one_line_error(res, "knee flexion could be measured in only 0%", "out of view")
 
 
-def test_overlay_needs_a_video(squat_npz: Path) -> None:
+def test_overlay_needs_a_video(squat_npz: Path, rehab: Rehab, assert_one_line_error: OneLineError
+                              ) -> None:
     assert_one_line_error(rehab("analyze", str(squat_npz), "-e", "squat", "--overlay",
                                 check=False), "--overlay needs the video")
 
 
-def test_corrupt_landmarks_file(tmp_path: Path) -> None:
+def test_corrupt_landmarks_file(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError
+                               ) -> None:
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04garbage")
     assert_one_line_error(rehab("analyze", str(bad), "-e", "squat", check=False), "bad.npz")
@@ -208,7 +205,7 @@ def test_corrupt_landmarks_file(tmp_path: Path) -> None:
 
 # --- validate, info, sample -------------------------------------------------------------
 
-def test_validate_synthetic_manifest(tmp_path: Path) -> None:
+def test_validate_synthetic_manifest(tmp_path: Path, rehab: Rehab) -> None:
     for n in (2, 5):
         t, knee = rep_trajectory(n, 30.0, 0.0, 100.0)
         save_npz(synthetic_sequence(t, {"knee_flexion": knee}), tmp_path / f"sq{n}.npz")
@@ -220,7 +217,8 @@ def test_validate_synthetic_manifest(tmp_path: Path) -> None:
     assert doc["normalised_mae"] == pytest.approx((0 + 1 / 6) / 2)
 
 
-def test_validate_reports_broken_rows_and_fails(tmp_path: Path) -> None:
+def test_validate_reports_broken_rows_and_fails(tmp_path: Path, rehab: Rehab,
+                                                assert_one_line_error: OneLineError) -> None:
     (tmp_path / "m.csv").write_text("file,exercise,reps_true\nmissing.npz,squat,3\n")
     res = rehab("validate", str(tmp_path / "m.csv"), check=False)
     assert res.returncode == 1 and "error" in res.stdout and "failed: 1" in res.stdout
@@ -229,7 +227,7 @@ def test_validate_reports_broken_rows_and_fails(tmp_path: Path) -> None:
                           "lacks column")
 
 
-def test_info_reports_versions_and_model(tmp_path: Path) -> None:
+def test_info_reports_versions_and_model(tmp_path: Path, rehab: Rehab) -> None:
     out = rehab("info", env={"REHAB_CACHE_DIR": str(tmp_path)}).stdout
     for key in ("rehab:", "mediapipe:", "opencv:", "numba:", "numpy:", "model:",
                 "model sha256:"):
@@ -237,7 +235,8 @@ def test_info_reports_versions_and_model(tmp_path: Path) -> None:
     assert "0.10.21" in out
 
 
-def test_sample_from_offline_mirror(shared_videos: Path, tmp_path: Path) -> None:
+def test_sample_from_offline_mirror(shared_videos: Path, tmp_path: Path, rehab: Rehab,
+                                    assert_one_line_error: OneLineError) -> None:
     res = rehab("sample", env={"REHAB_DATA_DIR": str(shared_videos)})
     assert Path(res.stdout.strip()) == shared_videos / "shoulder_abduction.mp4"
     bad = tmp_path / "mirror"
@@ -259,7 +258,7 @@ def _calibration_file(path: Path, width: int, height: int, k1: float = 0.0) -> P
     return path
 
 
-def test_analyze_with_calibration_and_height(squat_npz: Path, tmp_path: Path) -> None:
+def test_analyze_with_calibration_and_height(squat_npz: Path, tmp_path: Path, rehab: Rehab) -> None:
     calib = _calibration_file(tmp_path / "cam.toml", 1280, 720)
     out = tmp_path / "o"
     rehab("analyze", str(squat_npz), "-e", "squat", "--calibration", str(calib),
@@ -278,7 +277,9 @@ def test_analyze_with_calibration_and_height(squat_npz: Path, tmp_path: Path) ->
         [r["max_deg"] for r in doc0["reps"]], abs=0.01)
 
 
-def test_calibration_for_another_resolution_is_refused(squat_npz: Path, tmp_path: Path) -> None:
+def test_calibration_for_another_resolution_is_refused(squat_npz: Path, tmp_path: Path,
+                                                       rehab: Rehab,
+                                                       assert_one_line_error: OneLineError) -> None:
     calib = _calibration_file(tmp_path / "cam.toml", 1920, 1080)
     res = rehab("analyze", str(squat_npz), "-e", "squat", "--calibration", str(calib),
                 "--out", str(tmp_path / "o"), check=False)
@@ -286,6 +287,6 @@ def test_calibration_for_another_resolution_is_refused(squat_npz: Path, tmp_path
     assert not (tmp_path / "o" / "result.json").exists()
 
 
-def test_board_subcommand_writes_a_printable_board(tmp_path: Path) -> None:
+def test_board_subcommand_writes_a_printable_board(tmp_path: Path, rehab: Rehab) -> None:
     rehab("board", "--board", "7x4", "--square-mm", "30", "--out", str(tmp_path / "b.svg"))
     assert (tmp_path / "b.svg").read_text().lstrip().startswith("<")

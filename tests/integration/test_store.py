@@ -12,25 +12,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rehab.analysis import Analysis, analyze_sequence
+from rehab.analysis import Analysis
 from rehab.errors import OutputError
-from rehab.exercises import get_exercise
 from rehab.store import MIGRATIONS, StoreError, default_db_path, open_store, schema_version
 from rehab.store import db as store_db
-from rehab.synthetic import rep_trajectory, synthetic_sequence
 
 DAY = dt.datetime(2024, 3, 4, 9, 30)
-
-
-def squat_analysis(n_reps: int = 3, peak: float = 100.0) -> Analysis:
-    """A squat analysis with ``n_reps`` exact reps to ``peak`` degrees of knee flexion."""
-    t, knee = rep_trajectory(n_reps, 30.0, rest=0.0, peak=peak)
-    seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
-    return analyze_sequence(seq, get_exercise("squat"), side="right")
+SquatAnalysis = Callable[..., Analysis]  # the `squat_analysis` fixture (tests/conftest.py)
 
 
 @pytest.fixture()
@@ -62,7 +55,8 @@ def test_schema_wal_foreign_keys(store) -> None:
                      "software_version) VALUES ('nobody', 'squat', 'left', 'x', 'live', '0')")
 
 
-def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
+def test_files_are_private_even_with_a_permissive_umask(tmp_path: Path,
+                                                        squat_analysis: SquatAnalysis) -> None:
     old = os.umask(0o022)
     try:
         path = tmp_path / "clinic" / "rehab.sqlite"
@@ -180,7 +174,8 @@ def test_prescriptions(store) -> None:
         store.prescribe("p9", "squat", 80, 90, 10, 3)
 
 
-def test_record_analysis_stores_session_reps_and_files(store, tmp_path: Path) -> None:
+def test_record_analysis_stores_session_reps_and_files(store, tmp_path: Path,
+                                                       squat_analysis: SquatAnalysis) -> None:
     a = squat_analysis(4, peak=95.0)
     sid = store.record_analysis("p01", a, DAY)
     s = store.session(sid)
@@ -209,7 +204,8 @@ def test_record_analysis_stores_session_reps_and_files(store, tmp_path: Path) ->
     assert not list(store.files_root.rglob(".staging-*"))
 
 
-def test_live_session_commits_each_rep_and_shows_interrupted(store, tmp_path: Path) -> None:
+def test_live_session_commits_each_rep_and_shows_interrupted(store, tmp_path: Path,
+                                                             squat_analysis: SquatAnalysis) -> None:
     a = squat_analysis(3)
     w = store.begin_session("p01", "squat", "right", DAY, source="camera 0", mode="live",
                             model="pose_landmarker_full.task", model_sha256="ab" * 32,
@@ -242,7 +238,7 @@ def test_failed_file_copy_leaves_session_interrupted(store, tmp_path: Path) -> N
     assert not list(store.files_root.rglob(".staging-*"))
 
 
-def test_export_writes_everything(store, tmp_path: Path) -> None:
+def test_export_writes_everything(store, tmp_path: Path, squat_analysis: SquatAnalysis) -> None:
     store.prescribe("p01", "squat", 80, 120, reps=10, sets=3)
     sid = store.record_analysis("p01", squat_analysis(3), DAY)
     paths = store.export_patient("p01", tmp_path / "export")
@@ -259,7 +255,7 @@ def test_export_writes_everything(store, tmp_path: Path) -> None:
     assert all(r["session_id"] == str(sid) for r in rows)
 
 
-def test_delete_removes_rows_and_files(store) -> None:
+def test_delete_removes_rows_and_files(store, squat_analysis: SquatAnalysis) -> None:
     store.add_patient("p02", "Bob")
     sid = store.record_analysis("p01", squat_analysis(), DAY)
     other = store.record_analysis("p02", squat_analysis(), DAY)
@@ -325,7 +321,8 @@ def _check_consistent(path: Path) -> tuple[int, int]:
         return len(sessions), interrupted
 
 
-def test_killed_writer_leaves_a_consistent_database(tmp_path: Path) -> None:
+def test_killed_writer_leaves_a_consistent_database(tmp_path: Path, squat_analysis: SquatAnalysis
+                                                   ) -> None:
     path = tmp_path / "rehab.sqlite"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     total = 0
@@ -359,7 +356,7 @@ def test_killed_writer_leaves_a_consistent_database(tmp_path: Path) -> None:
     assert _check_consistent(path)[0] == total + 1
 
 
-def test_rep_nan_values_round_trip(store) -> None:
+def test_rep_nan_values_round_trip(store, squat_analysis: SquatAnalysis) -> None:
     a = squat_analysis(2)
     rep = dataclasses.replace(a.reps[0], min_deg=float("nan"), compensations={"trunk_lean": None})
     w = store.begin_session("p01", "squat", "right", DAY, source="cam", mode="live")

@@ -14,7 +14,7 @@ from rehab.errors import RehabError
 from rehab.live.cues import Cue, CueScheduler
 from rehab.live.sets import SetEvent, SetTracker
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def reps_at(tracker: SetTracker, *times: float) -> list[SetEvent]:
