@@ -223,7 +223,7 @@ def test_readme_documents_every_shipped_exercise_and_key():
 
 def test_readme_example_loads(tmp_path):
     text = (EXERCISES_DIR / "README.md").read_text(encoding="utf-8")
-    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    example = text.split("## Example", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
     ex = load_exercise_file(write(tmp_path, example, stem="wall_squat"))
     assert ex.id == "wall_squat"
     assert ex.counting.angle == "knee_flexion" and ex.counting.rest == "low"
