@@ -104,7 +104,16 @@ def imports_of(module: str) -> set[str]:
             target = _resolve(n) if n.startswith("rehab.") else None
             if target and target != "rehab" and target != module:
                 found.add(target)
+                found.update(_outside_packages(target, module))
     return found
+
+
+def _outside_packages(target: str, module: str) -> set[str]:
+    """The packages Python runs (their ``__init__``) to import ``target`` from ``module``:
+    its parents, except the packages ``module`` itself is in (already running)."""
+    parts = target.split(".")
+    parents = {".".join(parts[:i]) for i in range(2, len(parts))}
+    return {p for p in parents if p in MODULES and not (module + ".").startswith(p + ".")}
 
 
 def graph() -> dict[str, set[str]]:
