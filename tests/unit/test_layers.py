@@ -8,8 +8,10 @@ checker alone). Layers, lowest first:
     -> kinematics | calibration -> repetitions -> scoring -> analysis -> store -> reports
     -> front ends (the CLIs, live, batch)
 
-A module may import its own layer or lower ones, never a higher one, and the graph of
-modules has no cycle.
+A package's ``cli`` module is in its package's layer (``rehab.store.cli`` is the store's:
+it may not reach up into reports). A string naming a rehab module counts as importing it
+(``rehab.cli`` registers its subcommands through importlib). A module may import its own
+layer or lower ones, never a higher one, and the graph of modules has no cycle.
 """
 
 from __future__ import annotations
@@ -50,9 +52,7 @@ MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
 def layer_of(module: str) -> int:
-    """Rank of a module's layer; ``*.cli`` modules are front ends wherever they sit."""
-    if module.endswith(".cli"):
-        return len(LAYERS) - 1
+    """Rank of a module's layer (the longest prefix in `LAYERS` that names it)."""
     best, rank = "", -1
     for i, (_, prefixes) in enumerate(LAYERS):
         for p in prefixes:
@@ -97,9 +97,9 @@ def imports_of(module: str) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module") \
-                and node.args and isinstance(node.args[0], ast.Constant):
-            names = [str(node.args[0].value)]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and node.value in MODULES:
+            names = [node.value]  # a module named for importlib (rehab.cli's extensions)
         for n in names:
             target = _resolve(n) if n.startswith("rehab.") else None
             if target and target != "rehab" and target != module:
