@@ -15,7 +15,7 @@ import numpy as np
 
 from rehab.exercises import Exercise, compensation_column
 from rehab.kinematics import OneEuroFilter, frame_angles
-from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, RepKind, Segment, angle_column
+from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, Segment, angle_column
 from rehab.reps import INITIAL_STATE, KIND_NAMES, decide_start, hysteresis_levels, side_score
 from rehab.reps import _kernels as K
 from rehab.scoring import score_reps

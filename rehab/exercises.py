@@ -19,7 +19,6 @@ from rehab.errors import ConfigError
 from rehab.model import (
     ALL_ANGLES,
     LANDMARK_INDEX,
-    SIDED_ANGLES,
     TRUNK_ANGLES,
     Flag,
     Side,

@@ -7,7 +7,6 @@ for the session to report, and drops what comes after; what was written before s
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import errno
 import logging

@@ -45,7 +45,7 @@ from rehab.codec import (
 )
 from rehab.errors import OutputError
 from rehab.fileio import write_json_atomic, write_text_atomic
-from rehab.model import Analysis, CalibrationRef, Note, Rep, Scale, SessionHeader
+from rehab.model import Analysis, CalibrationRef, Rep, Scale, SessionHeader
 from rehab.settings import AnalysisSettings
 from rehab.store.db import (
     StoreError,
