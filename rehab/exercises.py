@@ -19,12 +19,19 @@ from rehab.errors import ConfigError
 from rehab.model import (
     ALL_ANGLES,
     LANDMARK_INDEX,
+    SIDED_ANGLES,
     TRUNK_ANGLES,
     Flag,
     Side,
     angle_column,
 )
 from rehab.settings import DEFAULT_SETTINGS, AnalysisSettings
+
+__all__ = ["ALL_ANGLES", "SIDED_ANGLES", "TRUNK_ANGLES", "Compensation", "Counting", "Cues",
+           "Exercise", "RESERVED_COMPENSATION_IDS", "Target", "Tempo", "compensation_column",
+           "exercise_dirs", "get_exercise", "load_exercise_file", "load_library",
+           "parse_exercise"]
+"""The angle-name sets come from `rehab.model` and are re-exported for exercise tools."""
 
 View = Literal["side", "front", "any"]
 Space = Literal["image", "world"]
