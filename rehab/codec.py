@@ -8,6 +8,7 @@ asked); `decode` rebuilds the object from them using the field types. On top of 
 - `rep_csv_columns` / `rep_csv_row` / `reps_csv`: the per-rep table (compensations and
   distances spread into columns);
 - `REP_DB_COLUMNS` / `rep_db_values` / `rep_from_db`: the store's ``reps`` rows;
+  `array_blob` / `blob_array`: its arrays (the angle traces);
 - `flat_row`: a flat text row (CSV exports) of any encoded document.
 
 Adding a field to `Rep` or `Distances` adds it to every one of these outputs.
@@ -39,7 +40,6 @@ from rehab.model import (
     Note,
     Rep,
 )
-from rehab.settings import AnalysisSettings
 
 T = TypeVar("T")
 
@@ -50,8 +50,6 @@ def encode(obj: Any, rounded: bool = False, digits: int | None = None) -> Any:
     """JSON-ready values of a model object (dataclass, enum, note, number, container)."""
     if isinstance(obj, Note):
         return {"code": obj.code, "text": obj.text, "data": encode(dict(obj.data), rounded)}
-    if isinstance(obj, AnalysisSettings):
-        return obj.to_dict()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: encode(getattr(obj, f.name), rounded, f.metadata.get("digits"))
                 for f in dataclasses.fields(obj) if not f.metadata.get("skip")}
@@ -86,8 +84,6 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def decode(cls: type[T], data: Mapping[str, Any]) -> T:
     """A model dataclass from `encode`'s output (missing optional fields take defaults)."""
-    if cls is AnalysisSettings:
-        return AnalysisSettings.from_dict(data)  # type: ignore[return-value]
     hints = _hints(typing.cast(type, cls))
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
@@ -223,6 +219,16 @@ def rep_from_db(row: Mapping[str, Any]) -> Rep:
     return decode(Rep, doc)
 
 
+def array_blob(x: np.ndarray) -> bytes:
+    """A float array as the store keeps it (float64, little-endian)."""
+    return np.ascontiguousarray(x, dtype="<f8").tobytes()
+
+
+def blob_array(blob: bytes) -> np.ndarray:
+    """A stored float array back."""
+    return np.frombuffer(blob, dtype="<f8").astype(np.float64)
+
+
 def notes_json(notes: Iterable[Note | str]) -> str:
     """Notes as stored (a JSON list of ``{"code", "text", "data"}``)."""
     return json.dumps([encode(Note.of(n)) for n in notes], allow_nan=False)
@@ -234,10 +240,6 @@ def notes_from_json(text: str | None) -> tuple[Note, ...]:
 
 
 # --- result.json ---------------------------------------------------------------------------
-
-def _r(x: float, digits: int = 3) -> float | None:
-    return round(float(x), digits) if math.isfinite(x) else None
-
 
 def result_document(analysis: Analysis) -> dict[str, Any]:
     """The ``result.json`` document of an analysis (schema in the README)."""
@@ -254,7 +256,7 @@ def result_document(analysis: Analysis) -> dict[str, Any]:
         "target": {"min_deg": ex.target.min_deg, "max_deg": ex.target.max_deg},
         "rep_count": analysis.rep_count,
         "reps_target_met": sum(r.target_met for r in analysis.reps),
-        "mean_score": _r(float(np.mean(scores)) if scores else math.nan),
+        "mean_score": encode(float(np.mean(scores)) if scores else math.nan, True, 3),
         "source": seq.source,
         "fps": round(float(seq.fps), 4),
         "frames": seq.n_frames,
@@ -267,8 +269,8 @@ def result_document(analysis: Analysis) -> dict[str, Any]:
         "segmentation": {
             "rest_position": seg.rest_position,
             "start_state": seg.start_state,
-            "low_threshold_deg": _r(seg.low_threshold),
-            "high_threshold_deg": _r(seg.high_threshold),
+            "low_threshold_deg": encode(seg.low_threshold, True, 3),
+            "high_threshold_deg": encode(seg.high_threshold, True, 3),
             "side_scores": {k: round(v, 3) for k, v in analysis.side_scores.items()},
         },
         "settings": analysis.settings.to_dict(),

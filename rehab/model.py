@@ -455,10 +455,6 @@ class Scale:
         """Convert a length in pixels (a number or an array) to centimetres."""
         return pixels * self.cm_per_px
 
-    def as_dict(self) -> dict[str, object]:
-        """``{"cm_per_px", "source", "detail"}``."""
-        return {"cm_per_px": self.cm_per_px, "source": self.source, "detail": self.detail}
-
 
 @dataclasses.dataclass(frozen=True)
 class CalibrationRef:

@@ -77,15 +77,8 @@ DEFAULT_MIN_VISIBILITY = DEFAULT_SETTINGS.min_visibility
 def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image",
                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> AngleSet:
     """All joint angles of ``seq`` (see module docstring), visibility-gated."""
-    if space == "image":
-        raw = K.joint_angles_image(np.ascontiguousarray(seq.landmarks), float(seq.width),
-                                   float(seq.height))
-    elif space == "world":
-        raw = K.joint_angles_world(np.ascontiguousarray(seq.world))
-    else:
-        raise ValueError(f"unknown angle space {space!r}")
-    vis = np.ascontiguousarray(seq.visibility)
-    gated = K.gate_columns(raw, vis, _GATE_INDEX, float(min_visibility))
+    gated = _gated_angles(seq.landmarks, seq.world, seq.visibility, seq.width, seq.height,
+                          space, min_visibility)
     return AngleSet(values=gated, timestamps=seq.timestamps, space=space)
 
 
@@ -94,12 +87,18 @@ def frame_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarra
                  min_visibility: float = DEFAULT_MIN_VISIBILITY) -> np.ndarray:
     """The (16,) angle row of one frame (33x3 landmarks, 33x3 world, 33 visibility), as
     `compute_angles` computes it for a whole sequence."""
+    lm, w, vis = (np.asarray(x[None], dtype=np.float32) for x in (landmarks, world, visibility))
+    return _gated_angles(lm, w, vis, width, height, space, min_visibility)[0]
+
+
+def _gated_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarray,
+                  width: int, height: int, space: str, min_visibility: float) -> np.ndarray:
+    """(T, 16) angles of (T, 33, 3) landmarks in ``space``, NaN where not visible enough."""
     if space == "image":
-        row = K.joint_angles_image(np.ascontiguousarray(landmarks[None], dtype=np.float32),
-                                   float(width), float(height))
+        raw = K.joint_angles_image(np.ascontiguousarray(landmarks), float(width), float(height))
     elif space == "world":
-        row = K.joint_angles_world(np.ascontiguousarray(world[None], dtype=np.float32))
+        raw = K.joint_angles_world(np.ascontiguousarray(world))
     else:
         raise ValueError(f"unknown angle space {space!r}")
-    vis = np.ascontiguousarray(visibility[None], dtype=np.float32)
-    return K.gate_columns(row, vis, _GATE_INDEX, float(min_visibility))[0]
+    vis = np.ascontiguousarray(visibility)
+    return K.gate_columns(raw, vis, _GATE_INDEX, float(min_visibility))

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rehab.codec import DISTANCE_FIELDS, notes_json
+from rehab.codec import DISTANCE_FIELDS, array_blob, notes_json
 from rehab.model import Note, NoteCode
 from rehab.settings import DEFAULT_SETTINGS
 
@@ -167,14 +167,4 @@ def _trace_from_csv(conn: sqlite3.Connection, sid: int, path: Path) -> None:
         log.warning("%s: cannot read it to migrate its trace (%s)", path, exc)
         return
     conn.execute("INSERT OR REPLACE INTO session_traces (session_id, time_s, angle_deg) "
-                 "VALUES (?, ?, ?)", (sid, trace_blob(np.asarray(t)), trace_blob(np.asarray(a))))
-
-
-def trace_blob(x: np.ndarray) -> bytes:
-    """A float array as stored (float64, little-endian)."""
-    return np.ascontiguousarray(x, dtype="<f8").tobytes()
-
-
-def trace_array(blob: bytes) -> np.ndarray:
-    """A stored float array back."""
-    return np.frombuffer(blob, dtype="<f8").astype(np.float64)
+                 "VALUES (?, ?, ?)", (sid, array_blob(np.asarray(t)), array_blob(np.asarray(a))))

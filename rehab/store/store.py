@@ -34,6 +34,8 @@ import numpy as np
 from rehab import __version__
 from rehab.codec import (
     REP_DB_COLUMNS,
+    array_blob,
+    blob_array,
     csv_text,
     decode,
     encode,
@@ -55,7 +57,7 @@ from rehab.store.db import (
     private_umask,
     transaction,
 )
-from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME, trace_array, trace_blob
+from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME
 from rehab.store.models import (
     MODES,
     Patient,
@@ -117,7 +119,7 @@ def _trace_values(session_id: int, trace: tuple[np.ndarray, np.ndarray]) -> tupl
     t, a = trace
     if len(t) != len(a):
         raise StoreError(f"session {session_id}: trace times and angles differ in length")
-    return session_id, trace_blob(t), trace_blob(a)
+    return session_id, array_blob(t), array_blob(a)
 
 
 def _json_model(cls: type, text: str | None) -> Any:
@@ -445,7 +447,7 @@ class Store:
         """The session's smoothed primary-angle trace (times in s, degrees), if stored."""
         row = self.conn.execute("SELECT time_s, angle_deg FROM session_traces "
                                 "WHERE session_id = ?", (session_id,)).fetchone()
-        return None if row is None else (trace_array(row[0]), trace_array(row[1]))
+        return None if row is None else (blob_array(row[0]), blob_array(row[1]))
 
     def reps(self, session_id: int, counted_only: bool = False) -> list[Rep]:
         """The session's repetitions in order (uncounted ones too unless ``counted_only``)."""
