@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rehab.errors import RehabError
+from rehab.fileio import PRIVATE_UMASK, private_umask  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 DB_ENV = "REHAB_DB"
 DB_FILENAME = "rehab.sqlite"
 FILES_SUFFIX = "-files"
-PRIVATE_UMASK = 0o077
 BUSY_TIMEOUT_S = 30.0
 
 
@@ -53,16 +53,6 @@ def default_db_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("rehab")) / DB_FILENAME
-
-
-@contextlib.contextmanager
-def private_umask() -> Iterator[None]:
-    """Create files readable by their owner only while inside the block."""
-    old = os.umask(PRIVATE_UMASK)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 # --- schema ----------------------------------------------------------------------------------
