@@ -199,7 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                         common: argparse.ArgumentParser) -> None:
-    """``rehab analyze`` and its options."""
+    """``rehab analyze`` and its options (numbers bounded by `rehab.limits`)."""
+    from rehab import limits
+    from rehab.argtypes import number_in
+
     p = sub.add_parser("analyze", parents=[common], help="analyse a recorded exercise",
                        description="Analyse a video, an image folder or a landmarks .npz.")
     p.add_argument("input", help="video file, image folder, or landmarks .npz")
@@ -208,9 +211,9 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
     p.add_argument("--side", choices=("left", "right", "auto"), default=None,
                    help="limb to analyse (default: with --patient, the prescription's or the "
                         "affected side; else auto, the side that moves)")
-    p.add_argument("--target-min", type=finite_float, metavar="DEG",
+    p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
                    help="target band, lower end")
-    p.add_argument("--target-max", type=finite_float, metavar="DEG",
+    p.add_argument("--target-max", type=number_in(*limits.DEGREES), metavar="DEG",
                    help="target band, upper end")
     p.add_argument("--model", metavar="PATH.task",
                    help="MediaPipe pose_landmarker_{lite,full,heavy}.task (default: the full "
@@ -218,20 +221,20 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
     p.add_argument("--space", choices=("image", "world"), default=None,
                    help="angles from image-plane (2D) or world (3D) landmarks "
                         "(default: as the exercise says)")
-    p.add_argument("--fps", type=finite_float, default=None,
+    p.add_argument("--fps", type=number_in(*limits.FPS), default=None,
                    help="frame rate of an image folder (default 30)")
     p.add_argument("--calibration", metavar="CAMERA.toml",
                    help="camera calibration (rehab calibrate, or a Pose2Sim/Sports2D TOML): "
                         "undistorts the landmarks before measuring angles")
     p.add_argument("--camera", metavar="NAME",
                    help="which camera of a multi-camera Pose2Sim calibration file")
-    p.add_argument("--height-cm", type=finite_float, metavar="CM",
+    p.add_argument("--height-cm", type=number_in(*limits.HEIGHT_CM), metavar="CM",
                    help="patient's height: adds distances in cm to each rep (needs frames "
                         "where the patient stands fully visible)")
     p.add_argument("--scale-board", metavar="COLSxROWS",
                    help="a checkerboard held in the scene gives the cm scale instead "
                         "(inner corners, e.g. 7x4)")
-    p.add_argument("--scale-square-mm", type=finite_float, metavar="MM",
+    p.add_argument("--scale-square-mm", type=number_in(*limits.SQUARE_MM), metavar="MM",
                    help="square size of the --scale-board checkerboard")
     p.add_argument("--overlay", action="store_true",
                    help="also write overlay.mp4 with skeleton, angle, target band and counter")

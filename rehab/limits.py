@@ -1,0 +1,108 @@
+"""The bounds of every number and date that enters rehab, in one place.
+
+A number from the command line, an exercise or calibration TOML file or a landmarks file is
+checked where it enters against one of the `Range` constants below (`Range.problem` says
+why a value is refused); a date against `EARLIEST_DATE` and today (`session_time_problem`,
+`plan_date_problem`). The bounds are generous: they refuse what cannot be meant (a typo, a
+corrupt file), never an unusual but real value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import NamedTuple
+
+
+class Range(NamedTuple):
+    """The closed interval ``[low, high]``, or ``(low, high]`` when ``low_open``."""
+
+    low: float
+    high: float
+    low_open: bool = False
+
+    def __str__(self) -> str:
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is refused (``"must be at most 1000"``), or None when it is in range."""
+        if not math.isfinite(value):
+            return "must be a finite number"
+        if self.low_open and value <= self.low:
+            return "must be a positive number" if self.low == 0 else \
+                f"must be greater than {self.low:g}"
+        if value < self.low:
+            return f"must be at least {self.low:g}"
+        if value > self.high:
+            return f"must be at most {self.high:g}"
+        return None
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+DEGREES = Range(-180.0, 180.0)
+"""Any joint angle in degrees: target bands, --target-min/--target-max."""
+REPS_PER_SET = Range(1, 1000)
+"""Repetitions in one set (prescriptions, ``rehab live --reps``)."""
+SETS = Range(1, 100)
+"""Sets a day (prescriptions, ``rehab live --sets``)."""
+DAYS_PER_WEEK = Range(1, 7)
+"""Exercise days a week of a prescription."""
+SECONDS = Range(0.0, 3600.0, low_open=True)
+"""A duration of the exercise, in seconds: rest between sets, a repetition's tempo."""
+FPS = Range(0.0, 1000.0, low_open=True)
+"""Frame rate of an image folder or a landmarks file, frames per second."""
+HEIGHT_CM = Range(50.0, 250.0)
+"""The patient's height in centimetres."""
+SQUARE_MM = Range(0.0, 1000.0, low_open=True)
+"""Side of one checkerboard square, millimetres."""
+LIVE_SECONDS = Range(0.0, 86400.0, low_open=True)
+"""Longest live session (``rehab live --max-seconds``), seconds."""
+SPEED = Range(0.0, 16.0, low_open=True)
+"""Playback speed of ``rehab live --source``."""
+CAMERA_INDEX = Range(0, 99)
+"""Index of a camera (``rehab live --camera``)."""
+CALIBRATION_FRAMES = Range(1, 10000)
+"""Frames of a video used by ``rehab calibrate --max-frames``."""
+
+# --- dates -----------------------------------------------------------------------------------
+
+EARLIEST_DATE = dt.date(1990, 1, 1)
+"""No session, prescription or report is dated before this day (a plausible past)."""
+PLAN_YEARS_AHEAD = 10
+"""A prescription or a report period may end at most this many years after today."""
+
+
+def latest_plan_date(today: dt.date | None = None) -> dt.date:
+    """The last day a prescription or a report period may reach: today + `PLAN_YEARS_AHEAD`."""
+    today = today or dt.date.today()
+    year = today.year + PLAN_YEARS_AHEAD
+    return today.replace(year=year, day=28) if (today.month, today.day) == (2, 29) \
+        else today.replace(year=year)
+
+
+def session_time_problem(when: dt.datetime | dt.date, today: dt.date | None = None
+                         ) -> str | None:
+    """Why ``when`` cannot be the time of a session (None when it can): before
+    `EARLIEST_DATE` or on a day after today (a time later today is accepted; an aware time
+    is taken in local time)."""
+    if isinstance(when, dt.datetime) and when.tzinfo is not None:
+        when = when.astimezone().replace(tzinfo=None)
+    day = when.date() if isinstance(when, dt.datetime) else when
+    today = today or dt.date.today()
+    if day < EARLIEST_DATE:
+        return f"{when.isoformat()} is before {EARLIEST_DATE}"
+    if day > today:
+        return f"{when.isoformat()} is in the future (today is {today})"
+    return None
+
+
+def plan_date_problem(day: dt.date, today: dt.date | None = None) -> str | None:
+    """Why ``day`` cannot start or end a prescription or a report period (None when it
+    can): before `EARLIEST_DATE` or after `latest_plan_date`."""
+    latest = latest_plan_date(today)
+    if day < EARLIEST_DATE:
+        return f"{day} is before {EARLIEST_DATE}"
+    if day > latest:
+        return f"{day} is more than {PLAN_YEARS_AHEAD} years ahead (latest {latest})"
+    return None

@@ -1,0 +1,106 @@
+"""Unit: every number and date is checked for being finite and in range where it enters
+(`rehab.limits`, the bounded converters of `rehab.argtypes`, the store's and the exercise
+library's own checks, landmarks files), and every id is matched whole."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+import pytest
+
+from rehab import limits
+from rehab.argtypes import int_in, number_in, plan_date, session_datetime
+
+TODAY = dt.date.today()
+
+
+def refused(convert, text: str) -> str:
+    """The message ``convert`` refuses ``text`` with."""
+    with pytest.raises(argparse.ArgumentTypeError) as exc:
+        convert(text)
+    return str(exc.value)
+
+
+# --- rehab.limits ----------------------------------------------------------------------------
+
+def test_named_bounds() -> None:
+    assert str(limits.DEGREES) == "[-180, 180]" and str(limits.SECONDS) == "(0, 3600]"
+    assert (limits.REPS_PER_SET.high, limits.SETS.high, limits.DAYS_PER_WEEK.high) == (
+        1000, 100, 7)
+    assert limits.FPS == (0, 1000, True) and limits.HEIGHT_CM == (50, 250, False)
+    assert limits.SQUARE_MM.high == 1000 and limits.LIVE_SECONDS.high == 86400
+    assert limits.SPEED.high == 16 and limits.CAMERA_INDEX == (0, 99, False)
+    assert limits.EARLIEST_DATE == dt.date(1990, 1, 1)
+
+
+def test_range_problem() -> None:
+    assert limits.DEGREES.problem(-180) is None and limits.DEGREES.problem(180) is None
+    assert limits.DEGREES.problem(180.5) == "must be at most 180"
+    assert limits.DEGREES.problem(-181) == "must be at least -180"
+    assert limits.DEGREES.problem(float("nan")) == "must be a finite number"
+    assert limits.FPS.problem(float("inf")) == "must be a finite number"
+    assert limits.FPS.problem(0) == "must be a positive number"
+    assert limits.FPS.problem(1000) is None and limits.FPS.problem(1000.1) is not None
+    assert limits.Range(1, 2, low_open=True).problem(1) == "must be greater than 1"
+
+
+def test_dates_between_a_plausible_past_and_today() -> None:
+    assert limits.session_time_problem(dt.datetime(1990, 1, 1)) is None
+    assert limits.session_time_problem(dt.datetime.combine(TODAY, dt.time(23, 59))) is None
+    assert limits.session_time_problem(dt.date(1989, 12, 31)) == \
+        "1989-12-31 is before 1990-01-01"
+    tomorrow = dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(9))
+    assert limits.session_time_problem(tomorrow) == \
+        f"{tomorrow.isoformat()} is in the future (today is {TODAY})"
+    assert limits.session_time_problem(dt.datetime(9999, 12, 31)) is not None
+    aware = dt.datetime(2024, 5, 1, 9, tzinfo=dt.timezone.utc)
+    assert limits.session_time_problem(aware) is None
+    latest = limits.latest_plan_date(dt.date(2024, 2, 29))
+    assert latest == dt.date(2034, 2, 28)
+    assert limits.plan_date_problem(dt.date(2034, 2, 28), dt.date(2024, 2, 29)) is None
+    assert limits.plan_date_problem(dt.date(2034, 3, 1), dt.date(2024, 2, 29)) == \
+        "2034-03-01 is more than 10 years ahead (latest 2034-02-28)"
+    assert limits.plan_date_problem(dt.date(1, 1, 1)) == "0001-01-01 is before 1990-01-01"
+
+
+# --- rehab.argtypes --------------------------------------------------------------------------
+
+def test_number_in() -> None:
+    deg = number_in(*limits.DEGREES)
+    assert deg("-180") == -180.0 and deg(" 90.5 ") == 90.5
+    assert refused(deg, "180.01") == "must be at most 180, got 180.01"
+    assert refused(deg, "-1e6") == "must be at least -180, got -1e6"
+    assert refused(deg, "nan") == "must be a finite number, got nan"
+    assert refused(deg, "x") == "'x' is not a number"
+    fps = number_in(*limits.FPS)
+    assert fps("1000") == 1000.0
+    assert refused(fps, "0") == "must be a positive number, got 0"
+    assert refused(fps, "1e9") == "must be at most 1000, got 1e9"
+
+
+def test_int_in_refuses_numbers_of_any_length_with_the_bound() -> None:
+    sets = int_in(*limits.SETS)
+    assert sets("1") == 1 and sets("100") == 100
+    assert refused(sets, "99999999999999999999") == \
+        "must be at most 100, got 99999999999999999999"
+    assert refused(sets, "0") == "must be at least 1, got 0"
+    assert refused(sets, "-99999999999999999999") == \
+        "must be at least 1, got -99999999999999999999"
+    assert refused(sets, "2.5") == "'2.5' is not a whole number"
+    camera = int_in(*limits.CAMERA_INDEX)
+    assert camera("0") == 0 and refused(camera, "100") == "must be at most 99, got 100"
+
+
+def test_session_datetime_and_plan_date() -> None:
+    assert session_datetime("2024-05-01T09:30") == dt.datetime(2024, 5, 1, 9, 30)
+    assert refused(session_datetime, "9999-12-31") == \
+        f"9999-12-31T00:00:00 is in the future (today is {TODAY})"
+    assert refused(session_datetime, "1900-01-01") == \
+        "1900-01-01T00:00:00 is before 1990-01-01"
+    assert "is not an ISO date" in refused(session_datetime, "yesterday")
+    assert plan_date("2024-01-01") == dt.date(2024, 1, 1)
+    assert plan_date(str(limits.latest_plan_date())) == limits.latest_plan_date()
+    assert refused(plan_date, "3026-01-01") == (
+        f"3026-01-01 is more than 10 years ahead (latest {limits.latest_plan_date()})")
+    assert refused(plan_date, "0001-01-01") == "0001-01-01 is before 1990-01-01"
