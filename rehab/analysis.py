@@ -20,7 +20,7 @@ from rehab.codec import reps_csv as _reps_csv_text
 from rehab.codec import result_document
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.exercises import Exercise, compensation_column
-from rehab.fileio import write_json_atomic, write_text_atomic
+from rehab.fileio import StagedFolder, write_json_atomic, write_text_atomic
 from rehab.kinematics import AngleSet, compute_angles, smooth_signal
 from rehab.kinematics import _kernels as K
 from rehab.model import (
@@ -40,8 +40,14 @@ from rehab.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Analysis", "RESULT_SCHEMA_VERSION", "analyze_sequence", "angles_csv",
-           "choose_side", "prepare_out_dir", "reps_csv", "write_outputs"]
+__all__ = ["Analysis", "RESULT_FILES", "RESULT_SCHEMA_VERSION", "analyze_sequence",
+           "angles_csv", "check_out_dir", "choose_side", "prepare_out_dir", "reps_csv", "result_folder",
+           "write_outputs"]
+
+RESULT_FILES = frozenset({"result.json", "reps.csv", "angles.csv", "landmarks.npz",
+                          "overlay.mp4", "session.json"})
+"""The files of a result folder (``rehab analyze --out``, ``rehab live --record``): a
+folder holding only these may be replaced by a new run; any other file makes it refuse."""
 
 
 def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
@@ -149,6 +155,31 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     return out
 
 
+def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Refuse early (`OutputError`) an output folder that could not take a result set: a
+    file, a folder holding files other than `RESULT_FILES`, or a place that cannot be
+    written. Creates nothing."""
+    from rehab.fileio import check_replaceable
+
+    out = Path(out_dir).expanduser()
+    check_replaceable(out, RESULT_FILES)
+    parent = Path(os.path.abspath(out)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot create the output folder ({parent} is not a "
+                          f"writable folder)")
+    return out
+
+
+def result_folder(out_dir: str | os.PathLike[str], private: bool = False) -> StagedFolder:
+    """A `StagedFolder` for the result files of one run at ``out_dir``: written in private
+    beside it and swapped in whole (`StagedFolder.publish`); the previous results stay
+    untouched until then, and a folder holding files other than `RESULT_FILES` is refused
+    now. ``private``: owner-only (results written for a patient)."""
+    return StagedFolder(out_dir, RESULT_FILES, private=private)
+
+
 def reps_csv(analysis: Analysis, include_partial: bool = False) -> str:
     """The per-rep table as CSV text (counted reps; optionally the uncounted ones too)."""
     rows = list(analysis.reps) + (list(analysis.partial) if include_partial else [])
@@ -185,7 +216,9 @@ def angles_csv(analysis: Analysis) -> str:
 
 def write_outputs(analysis: Analysis, out_dir: str | os.PathLike[str],
                   write_landmarks: bool = True) -> dict[str, Path]:
-    """Write the result files into ``out_dir``; ``result.json`` last, each atomically."""
+    """Write the result files into the folder ``out_dir``; ``result.json`` last, each
+    atomically. (A run's whole set appears at once when ``out_dir`` is the ``path`` of a
+    `result_folder`.)"""
     out = prepare_out_dir(out_dir)
     paths = {
         "reps_csv": out / "reps.csv",

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from rehab.analysis import write_outputs
+from rehab.analysis import result_folder, write_outputs
 from rehab.exercises import Exercise
 from rehab.model import Analysis, PoseSequence
 from rehab.pipeline import analyze_pose, load_input, resolve_exercise
@@ -97,7 +97,7 @@ def analyze(recording: PoseSequence | str | os.PathLike[str], exercise: str | Ex
 
 
 def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
-                 landmarks: bool = True) -> dict[str, Path]:
+                 landmarks: bool = True, private: bool = False) -> dict[str, Path]:
     """Write ``result.json``, ``reps.csv``, ``angles.csv`` (and ``landmarks.npz``).
 
     Parameters
@@ -105,9 +105,13 @@ def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
     analysis:
         what `analyze` returned.
     out_dir:
-        the folder (created if needed); each file is written atomically.
+        the result folder: the files are written in private beside it and appear together
+        (the previous results in it stay untouched until then); a folder holding other
+        files than results is refused (`rehab.errors.OutputError`).
     landmarks:
         also write the landmarks (``landmarks.npz``), which `load` reads back.
+    private:
+        readable by their owner only (results of a patient).
 
     Returns
     -------
@@ -115,4 +119,6 @@ def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
         the written paths by kind (``result_json``, ``reps_csv``, ``angles_csv``,
         ``landmarks_npz``).
     """
-    return write_outputs(analysis, out_dir, write_landmarks=landmarks)
+    with result_folder(out_dir, private=private) as folder:
+        paths = write_outputs(analysis, folder.path, write_landmarks=landmarks)
+    return {k: folder.final / p.name for k, p in paths.items()}

@@ -7,6 +7,7 @@ non-zero exit status; ``--debug`` shows tracebacks for bug reports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Sequence
 
 from rehab import __version__
 from rehab.argtypes import finite_float
+from rehab.terminal import out
 from rehab.errors import RehabError
 
 log = logging.getLogger("rehab")
@@ -42,8 +44,14 @@ def _default_out(input_path: str) -> Path:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Analyse one recording and write the result files."""
-    from rehab.analysis import prepare_out_dir, write_outputs
+    """Analyse one recording, write its result folder and (with ``--patient``) store it.
+
+    Everything that can be refused is checked before the slow pose stage; nothing is created
+    on an input error. The result files are written in private and appear together
+    (`rehab.analysis.result_folder`). With ``--patient`` they are owner-only, and without
+    ``--out`` they are kept only in the patient's history (deleted with the patient).
+    """
+    from rehab.analysis import check_out_dir, result_folder, write_outputs
     from rehab.pipeline import analyze_pose, is_landmarks_file, load_input, resolve_exercise
 
     from rehab.store import cli as store_cli
@@ -58,7 +66,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     side = plan.side or "auto"
     if args.side is None and plan.side is not None:
         log.info("side %s from %s's prescription or affected side", side, args.patient)
-    out_dir = prepare_out_dir(args.out or _default_out(args.input))
+    for_patient = args.patient is not None
+    out = args.out or (None if for_patient else _default_out(args.input))
+    if out is not None:
+        check_out_dir(out)
     if args.overlay and is_landmarks_file(args.input):
         raise RehabError("--overlay needs the video: a landmarks file has no images")
     if args.calibration:  # fail on a bad calibration file before the slow pose stage
@@ -73,15 +84,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                             scale_square_mm=args.scale_square_mm, video=args.input)
     for note in analysis.notes:
         log.info("note: %s", note)
-    paths = write_outputs(analysis, out_dir)
-    if args.overlay:
-        from rehab.overlay import render_overlay
+    with contextlib.ExitStack() as stack:
+        if out is not None:
+            folder = stack.enter_context(result_folder(out, private=for_patient))
+            where = folder.path
+        else:  # the patient's history alone: this run's own private scratch folder
+            import tempfile
 
-        paths["overlay"] = render_overlay(args.input, analysis, out_dir / "overlay.mp4",
-                                          progress=not args.no_progress)
-    for key, path in paths.items():
-        log.info("wrote %s", path)
-    store_cli.after_analyze(args, analysis, out_dir)
+            where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehab-")))
+        paths = write_outputs(analysis, where)
+        if args.overlay:
+            from rehab.overlay import render_overlay
+
+            paths["overlay"] = render_overlay(args.input, analysis, where / "overlay.mp4",
+                                              progress=not args.no_progress)
+        if for_patient:
+            extra = {"overlay_mp4": paths["overlay"]} if "overlay" in paths else None
+            output = None if out is None else store_cli.output_folder(out, paths)
+            if out is not None:
+                folder.publish()
+            store_cli.after_analyze(args, analysis, files=extra, output=output)
+    if out is not None:
+        log.info("wrote %s (%s)", Path(out), ", ".join(p.name for p in paths.values()))
     _out(format_rep_table(analysis))
     return 0
 
@@ -150,8 +174,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # --- plumbing ------------------------------------------------------------------------------
 
 def _out(text: str) -> None:
-    """Write a command's result to stdout (results go to stdout, diagnostics to logging)."""
-    sys.stdout.write(text + "\n")
+    """Write a command's result to stdout (made safe for the terminal; diagnostics go to
+    logging)."""
+    out(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,6 +298,15 @@ def _register_extensions(sub: argparse._SubParsersAction) -> None:  # type: igno
             module.add_parser(sub).set_defaults(func=module.run)
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines with user text made safe for the terminal (`rehab.terminal.safe_text`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from rehab.terminal import safe_text
+
+        return safe_text(super().format(record))
+
+
 LOG_HANDLER_NAME = "rehab-cli"
 """Name of the stderr handler `main` puts on the root logger."""
 
@@ -280,12 +314,18 @@ LOG_HANDLER_NAME = "rehab-cli"
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("rehab: %(message)s"))
+    handler.setFormatter(_SafeFormatter("rehab: %(message)s"))
     handler.set_name(LOG_HANDLER_NAME)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("rehab").setLevel(level)
+
+
+def _one_line(text: str) -> str:
+    from rehab.terminal import safe_text
+
+    return safe_text(text, keep_newlines=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -301,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RehabError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"rehab: error: {exc}\n")
+        sys.stderr.write(f"rehab: error: {_one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("rehab: interrupted\n")
@@ -313,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        sys.stderr.write(f"rehab: error: {where}{exc.strerror or exc}\n")
+        sys.stderr.write(f"rehab: error: {_one_line(f'{where}{exc.strerror or exc}')}\n")
         return 1
 
 

@@ -248,8 +248,10 @@ class StagedFolder:
             self.path = self._sibling("new")
             os.mkdir(self.path, PRIVATE_DIR_MODE if private else 0o777)
         except OSError as exc:
-            raise OutputError(f"{self.final}: cannot create the output folder "
-                              f"({describe_os_error(exc)})") from None
+            blocker = next((p for p in self.final.parents if p.exists()), None)
+            why = f"{blocker} is not a folder" if blocker is not None and \
+                not blocker.is_dir() else describe_os_error(exc)
+            raise OutputError(f"{self.final}: cannot create the folder ({why})") from None
 
     def _sibling(self, kind: str) -> Path:
         return self.final.with_name(

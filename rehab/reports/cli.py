@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rehab.terminal import out
 from rehab.errors import InputError
 from rehab.store.cli import add_db_option, open_db, parse_date
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Write a command's result to stdout (made safe for the terminal; diagnostics go to
+    logging)."""
+    out(text)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

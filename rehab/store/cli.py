@@ -9,7 +9,8 @@
 - `patient_plan(args, exercise_id, bilateral)`: the target band, reps, sets and side from
   the patient's prescription (values given on the command line win); `rehab live` uses it
   too;
-- `after_analyze(args, analysis, out_dir)`: stores the session, returns its id (or None).
+- `after_analyze(args, analysis, files, output)`: stores the session, returns its id (or
+  None); `output_folder` describes the result folder written for it.
 
 Errors are `RehabError` subclasses: one line on stderr and a non-zero exit.
 """
@@ -28,11 +29,13 @@ from typing import TYPE_CHECKING
 
 from rehab.argtypes import (finite_float, iso_date, iso_datetime, option_value, positive_int,
                             positive_int_up_to)
+from rehab.terminal import out
 from rehab.errors import InputError, RehabError
 
 if TYPE_CHECKING:
     from rehab.analysis import Analysis
     from rehab.store import Store
+    from rehab.store.models import OutputFolder
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +43,27 @@ log = logging.getLogger(__name__)
 # --- helpers ---------------------------------------------------------------------------------
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Write a command's result to stdout (made safe for the terminal; diagnostics go to
+    logging)."""
+    out(text)
 
 
 def parse_when(text: str | None, what: str = "--date") -> dt.datetime:
-    """A session time from ``YYYY-MM-DD`` or an ISO date-time (default: now)."""
+    """A session time from ``YYYY-MM-DD`` or an ISO date-time (default: now), from
+    `rehab.limits.EARLIEST_DATE` to today."""
+    from rehab.argtypes import session_datetime
+
     if text is None:
         return dt.datetime.now()
-    return option_value(iso_datetime, text, what)
+    return option_value(session_datetime, text, what)
 
 
 def parse_date(text: str | None, what: str) -> dt.date | None:
-    """An ISO date, or None when not given."""
-    return None if text is None else option_value(iso_date, text, what)
+    """An ISO date of a prescription or a report period (from `rehab.limits.EARLIEST_DATE`
+    to today + 10 years), or None when not given."""
+    from rehab.argtypes import plan_date
+
+    return None if text is None else option_value(plan_date, text, what)
 
 
 def _db_path(args: argparse.Namespace) -> Path:
@@ -158,15 +169,32 @@ def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float
     return patient_plan(args, exercise_id).target
 
 
+def output_folder(out: str | os.PathLike[str], paths: dict[str, Path]) -> "OutputFolder":
+    """The reference the store keeps to a result folder written for a patient: where it
+    is published and the sha256 of this run's own ``result.json`` (still in staging)."""
+    import hashlib
+
+    from rehab.store.models import OutputFolder
+
+    digest = hashlib.sha256(paths["result_json"].read_bytes()).hexdigest()
+    return OutputFolder(Path(out).expanduser().resolve(), digest)
+
+
 def after_analyze(args: argparse.Namespace, analysis: "Analysis",
-                  out_dir: str | os.PathLike[str] | None) -> int | None:
-    """Store the analysed session when ``--patient`` was given; returns the session id."""
+                  files: dict[str, Path] | None = None,
+                  output: "OutputFolder | None" = None) -> int | None:
+    """Store the analysed session when ``--patient`` was given; returns the session id.
+
+    ``files``: this run's own extra files (the overlay video); ``output``: the result
+    folder written for the session outside the store."""
     if getattr(args, "patient", None) is None:
         return None
     started = parse_when(getattr(args, "date", None))
     with open_db(args) as store:
-        sid = store.record_analysis(args.patient, analysis, started=started, out_dir=out_dir)
-        log.info("stored session %d for patient %s in %s", sid, args.patient, store.path)
+        sid = store.record_analysis(args.patient, analysis, started=started, files=files,
+                                    output=output)
+        log.info("stored session %d for patient %s in %s (files in %s)", sid, args.patient,
+                 store.path, store.session_dir(args.patient, sid))
     return sid
 
 
@@ -257,15 +285,17 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
 # --- rehab prescribe -------------------------------------------------------------------------
 
 def cmd_prescribe(args: argparse.Namespace) -> int:
-    """Prescribe an exercise to a patient."""
+    """Prescribe an exercise to a patient (every number bounded by `rehab.limits`)."""
+    from rehab import limits
+    from rehab.argtypes import int_in, number_in
     from rehab.exercises import get_exercise
 
     ex = get_exercise(args.exercise, args.exercises_dir)
-    lo = option_value(finite_float, args.target_min, "--target-min")
-    hi = option_value(finite_float, args.target_max, "--target-max")
-    reps = option_value(positive_int, args.reps, "--reps")
-    sets = option_value(positive_int, args.sets, "--sets")
-    days = option_value(positive_int_up_to(7), args.days_per_week, "--days-per-week")
+    lo = option_value(number_in(*limits.DEGREES), args.target_min, "--target-min")
+    hi = option_value(number_in(*limits.DEGREES), args.target_max, "--target-max")
+    reps = option_value(int_in(*limits.REPS_PER_SET), args.reps, "--reps")
+    sets = option_value(int_in(*limits.SETS), args.sets, "--sets")
+    days = option_value(int_in(*limits.DAYS_PER_WEEK), args.days_per_week, "--days-per-week")
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end")
     with open_db(args) as store:
@@ -317,15 +347,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                           "exercise take precedence.")
     p.add_argument("patient", help="patient id")
     p.add_argument("exercise", help="exercise id (see 'rehab exercises')")
-    p.add_argument("--target-min", required=True, metavar="DEG", help="target band, lower end")
-    p.add_argument("--target-max", required=True, metavar="DEG", help="target band, upper end")
-    p.add_argument("--reps", required=True, metavar="N", help="repetitions per set")
-    p.add_argument("--sets", required=True, metavar="N", help="sets per day")
+    p.add_argument("--target-min", required=True, metavar="DEG",
+                   help="target band, lower end (-180 to 180)")
+    p.add_argument("--target-max", required=True, metavar="DEG",
+                   help="target band, upper end (-180 to 180)")
+    p.add_argument("--reps", required=True, metavar="N", help="repetitions per set (1-1000)")
+    p.add_argument("--sets", required=True, metavar="N", help="sets per day (1-100)")
     p.add_argument("--days-per-week", default="7", metavar="N",
-                   help="exercise days per week (default 7)")
+                   help="exercise days per week (1-7, default 7)")
     p.add_argument("--side", choices=("left", "right", "both"), help="side to exercise")
-    p.add_argument("--start", metavar="DATE", help="first day (default: from the first session)")
-    p.add_argument("--end", metavar="DATE", help="last day (default: open)")
+    p.add_argument("--start", metavar="DATE", help="first day (default: from the first session; "
+                                                   "1990-01-01 to 10 years from today)")
+    p.add_argument("--end", metavar="DATE", help="last day (default: open; at most 10 years "
+                                                 "from today)")
     p.add_argument("--exercises-dir", metavar="DIR",
                    help="extra folder of exercise definitions (*.toml)")
     add_db_option(p)

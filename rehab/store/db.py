@@ -153,8 +153,22 @@ def _m2(conn: sqlite3.Connection, db_path: Path) -> None:
     m2_results_in_store(conn, db_path)
 
 
+def _m3_output_folders(conn: sqlite3.Connection, db_path: Path) -> None:
+    """The result folders written for a session outside the store (``analyze --patient
+    --out DIR``), with the sha256 of their ``result.json``: ``patient delete`` removes them
+    while they still hold that run's results."""
+    _run_script(conn, """
+        CREATE TABLE output_folders (
+            session_id    INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            path          TEXT NOT NULL,
+            result_sha256 TEXT NOT NULL,
+            PRIMARY KEY (session_id, path)
+        )
+    """)
+
+
 Migration = Callable[[sqlite3.Connection, Path], None]
-MIGRATIONS: list[Migration] = [_m1_initial, _m2]
+MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders]
 """Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
 
 

@@ -7,21 +7,32 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from rehab.limits import session_time_problem
 from rehab.model import CalibrationRef, Note, Scale
 from rehab.settings import AnalysisSettings
 from rehab.store.db import StoreError
 
-PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PATIENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A whole patient id (use ``fullmatch``)."""
 SIDES = ("left", "right", "both")
 MODES = ("offline", "live", "batch")
 
 
 def check_patient_id(patient_id: str) -> str:
     """A patient id is also a folder name: letters, digits, ``_ . -``, at most 64."""
-    if not isinstance(patient_id, str) or not PATIENT_ID_RE.match(patient_id):
+    if not isinstance(patient_id, str) or not PATIENT_ID_RE.fullmatch(patient_id):
         raise StoreError(f"invalid patient id {patient_id!r}: use 1-64 letters, digits, "
                          f"'_', '.' or '-', starting with a letter or digit")
     return patient_id
+
+
+def check_session_time(started: dt.datetime) -> dt.datetime:
+    """A session's start time: from `rehab.limits.EARLIEST_DATE` to today."""
+    problem = session_time_problem(started) if isinstance(started, dt.datetime) else \
+        f"{started!r} is not a date-time"
+    if problem:
+        raise StoreError(f"session time {problem}")
+    return started
 
 
 def check_side(side: str | None, what: str = "side") -> str | None:
@@ -142,3 +153,12 @@ class SessionRecord:
             if self.angle.startswith(prefix):
                 return self.angle[len(prefix):]
         return self.angle
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputFolder:
+    """A result folder written for a session outside the store (``analyze --patient
+    --out DIR``): its path and the sha256 of its ``result.json``."""
+
+    path: Path
+    result_sha256: str

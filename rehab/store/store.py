@@ -46,7 +46,17 @@ from rehab.codec import (
     rep_from_db,
 )
 from rehab.errors import OutputError
-from rehab.fileio import write_json_atomic, write_text_atomic
+from rehab.fileio import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    StagedFolder,
+    check_replaceable,
+    describe_os_error,
+    make_private,
+    pid_alive,
+    write_json_atomic,
+    write_text_atomic,
+)
 from rehab.model import Analysis, CalibrationRef, Rep, Scale, SessionHeader
 from rehab.settings import AnalysisSettings
 from rehab.store.db import (
@@ -54,12 +64,12 @@ from rehab.store.db import (
     connect,
     default_db_path,
     files_dir,
-    private_umask,
     transaction,
 )
 from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME
 from rehab.store.models import (
     MODES,
+    OutputFolder,
     Patient,
     Prescription,
     SessionRecord,
@@ -75,6 +85,9 @@ log = logging.getLogger(__name__)
 ANALYSIS_FILES = {"result_json": "result.json", "reps_csv": "reps.csv",
                   "angles_csv": "angles.csv", "landmarks_npz": "landmarks.npz"}
 """Files of an analysis kept with its session (no video unless the caller passes one)."""
+EXPORT_ENTRIES = frozenset({"patient.json", "prescriptions.csv", "sessions.csv", "reps.csv",
+                            "files"})
+"""What a patient export folder holds: a folder holding only these may be re-exported into."""
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_S = 24 * 3600.0
 
@@ -225,8 +238,10 @@ class Store:
                               to_db_time(dt.datetime.now())))
         except sqlite3.IntegrityError:
             raise StoreError(f"patient {patient_id!r} already exists") from None
-        leftover = self._patient_dir(patient_id)
-        if leftover.exists():  # files of a deleted patient whose removal was interrupted
+        leftover = self.files_root / patient_id
+        if leftover.is_symlink():  # never followed: the link itself goes
+            leftover.unlink()
+        elif leftover.exists():  # files of a deleted patient whose removal was interrupted
             shutil.rmtree(leftover, ignore_errors=True)
         return self.get_patient(patient_id)
 
@@ -245,31 +260,59 @@ class Store:
         rows = self.conn.execute("SELECT id FROM patients ORDER BY id").fetchall()
         return [self.get_patient(r["id"]) for r in rows]
 
-    def delete_patient(self, patient_id: str) -> None:
-        """Remove the patient, their prescriptions, sessions, reps and files."""
+    def delete_patient(self, patient_id: str) -> list[Path]:
+        """Remove the patient, their prescriptions, sessions, reps and files, and the result
+        folders written for their sessions outside the store while these still hold those
+        results; returns the result folders left in place (changed since, or foreign files
+        added)."""
         self.get_patient(patient_id)
+        outputs = self.conn.execute(
+            "SELECT o.path, o.result_sha256 FROM output_folders o JOIN sessions s "
+            "ON s.id = o.session_id WHERE s.patient_id = ?", (patient_id,)).fetchall()
         with transaction(self.conn) as conn:
             conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
         # deleted pages are zeroed (secure_delete); move them out of the WAL as well
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        folder = self._patient_dir(patient_id)
-        if folder.exists():
+        folder = self.files_root / check_patient_id(patient_id)
+        if folder.is_symlink():  # never follow it: remove the link itself
+            folder.unlink()
+        elif folder.exists():
             shutil.rmtree(folder)
+        kept = [p for p in (_remove_output(Path(r[0]), r[1]) for r in outputs) if p]
         log.debug("deleted patient %s", patient_id)
+        return kept
 
     # --- prescriptions ---------------------------------------------------------------------
 
     def prescribe(self, patient_id: str, exercise_id: str, target_min: float, target_max: float,
                   reps: int, sets: int, side: str | None = None, start: dt.date | None = None,
                   end: dt.date | None = None, days_per_week: int = 7) -> Prescription:
-        """Prescribe an exercise: target band of the peak angle, sets x reps a day."""
+        """Prescribe an exercise: target band of the peak angle, sets x reps a day (every
+        number and date within `rehab.limits`)."""
+        import operator
+
+        from rehab import limits
+
         self.get_patient(patient_id)
         _check_target(float(target_min), float(target_max))
+        for name, deg in (("target min", target_min), ("target max", target_max)):
+            problem = limits.DEGREES.problem(float(deg))
+            if problem:
+                raise StoreError(f"{name} {problem} degrees, not {deg:g}")
         check_side(side)
-        if int(reps) < 1 or int(sets) < 1:
-            raise StoreError(f"reps and sets must be at least 1 (got {reps} x {sets})")
-        if not 1 <= int(days_per_week) <= 7:
-            raise StoreError(f"days per week must be 1-7, not {days_per_week}")
+        for name, count, bound in (("reps", reps, limits.REPS_PER_SET),
+                                   ("sets", sets, limits.SETS),
+                                   ("days per week", days_per_week, limits.DAYS_PER_WEEK)):
+            try:
+                problem = bound.problem(operator.index(count))
+            except TypeError:
+                problem = "must be a whole number"
+            if problem:
+                raise StoreError(f"{name} {problem}, not {count!r}")
+        for name, day in (("start date", start), ("end date", end)):
+            problem = None if day is None else limits.plan_date_problem(day)
+            if problem:
+                raise StoreError(f"{name} {problem}")
         if start is not None and end is not None and end < start:
             raise StoreError(f"end date {end} is before start date {start}")
         with transaction(self.conn) as conn:
@@ -336,13 +379,17 @@ class Store:
         return SessionWriter(self, sid, patient_id)
 
     def record_analysis(self, patient_id: str, analysis: Analysis, started: dt.datetime,
-                        out_dir: str | os.PathLike[str] | None = None,
-                        mode: str = "offline") -> int:
+                        mode: str = "offline",
+                        files: Mapping[str, str | os.PathLike[str]] | None = None,
+                        output: OutputFolder | None = None) -> int:
         """Store a finished analysis: session, all reps, its trace and files, in one
-        transaction.
+        transaction; returns the session id.
 
-        The analysis files (landmarks, angle trace, reps, result.json) are copied from
-        ``out_dir`` when it holds them, else written from ``analysis``. Returns the session id.
+        The analysis files (landmarks, angle trace, reps, result.json) are written from
+        ``analysis`` itself, never picked up from a folder other runs may share; ``files``
+        adds this run's own other files (kind -> path, e.g. ``overlay_mp4``). ``output``
+        records the result folder written for this session outside the store, which
+        `delete_patient` removes with the patient.
         """
         self.get_patient(patient_id)
         header = SessionHeader.of_analysis(analysis, mode)  # type: ignore[arg-type]
@@ -353,7 +400,7 @@ class Store:
             notes=notes_json(analysis.notes), start_state=seg.start_state,
             low_threshold_deg=encode(seg.low_threshold),
             high_threshold_deg=encode(seg.high_threshold))
-        staged = self._stage_analysis(patient_id, analysis, out_dir)
+        staged = self._stage_analysis(patient_id, analysis, files or {})
         reps = sorted(list(analysis.reps) + list(analysis.partial), key=lambda r: r.start_frame)
         trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
         try:
@@ -363,6 +410,9 @@ class Store:
                     _insert_rep(conn, sid, i, rep)
                 conn.execute("INSERT INTO session_traces VALUES (?, ?, ?)",
                              _trace_values(sid, trace))
+                if output is not None:
+                    conn.execute("INSERT INTO output_folders VALUES (?, ?, ?)",
+                                 (sid, str(Path(output.path).resolve()), output.result_sha256))
                 self._attach_files(conn, patient_id, sid, staged)
         finally:
             if staged[0].exists():
@@ -373,6 +423,9 @@ class Store:
     def _session_fields(self, patient_id: str, header: SessionHeader,
                         started: dt.datetime) -> dict[str, Any]:
         """The ``sessions`` row of a new session."""
+        from rehab.store.models import check_session_time
+
+        check_session_time(started)
         if header.mode not in MODES:
             raise StoreError(f"session mode must be one of {', '.join(MODES)}, "
                              f"not {header.mode!r}")
@@ -413,7 +466,9 @@ class Store:
         for f in self.conn.execute(
                 "SELECT f.session_id, f.kind, f.path FROM session_files f JOIN sessions s "
                 "ON s.id = f.session_id WHERE s.patient_id = ?", (patient_id,)):
-            files.setdefault(f["session_id"], {})[f["kind"]] = self.files_root / f["path"]
+            path = self._stored_path(f["path"])
+            if path is not None:
+                files.setdefault(f["session_id"], {})[f["kind"]] = path
         return [self._session_from_row(r, files.get(r["id"], {})) for r in rows]
 
     def session(self, session_id: int) -> SessionRecord:
@@ -421,8 +476,9 @@ class Store:
         row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             raise StoreError(f"unknown session {session_id}")
-        files = {f["kind"]: self.files_root / f["path"] for f in self.conn.execute(
-            "SELECT kind, path FROM session_files WHERE session_id = ?", (session_id,))}
+        files = {f["kind"]: p for f in self.conn.execute(
+            "SELECT kind, path FROM session_files WHERE session_id = ?", (session_id,))
+            if (p := self._stored_path(f["path"])) is not None}
         return self._session_from_row(row, files)
 
     @staticmethod
@@ -469,63 +525,79 @@ class Store:
 
     # --- files -----------------------------------------------------------------------------
 
+    def _stored_path(self, rel: str) -> Path | None:
+        """A stored file's path, if it resolves inside the files root (a symbolic link or
+        ``..`` leading elsewhere is refused with a warning, never followed)."""
+        path = self.files_root / rel
+        root = self.files_root.resolve()
+        if root not in path.resolve().parents:
+            log.warning("%s: leads outside %s; ignored", path, self.files_root)
+            return None
+        return path
+
     def _patient_dir(self, patient_id: str) -> Path:
-        return self.files_root / check_patient_id(patient_id)
+        """The patient's files folder, which must be a real folder inside the files root
+        (a symbolic link there is refused, never followed)."""
+        d = self.files_root / check_patient_id(patient_id)
+        if d.is_symlink() or (d.exists() and d.resolve().parent != self.files_root.resolve()):
+            raise StoreError(f"{d}: is a symbolic link or leads outside {self.files_root}; "
+                             f"refusing to write patient files through it")
+        return d
 
     def session_dir(self, patient_id: str, session_id: int) -> Path:
-        """Where a session's files live: ``<db dir>/files/<patient>/<session id>/``."""
+        """Where a session's files live: ``<db name>-files/<patient>/<session id>/``."""
         return self._patient_dir(patient_id) / str(int(session_id))
 
     def _new_staging(self, patient_id: str) -> Path:
-        with private_umask():
-            d = self._patient_dir(patient_id) / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-            try:
-                d.mkdir(parents=True)
-            except OSError as exc:
-                raise OutputError(f"{d}: cannot create session folder "
-                                  f"({exc.strerror or exc})") from None
+        d = self._patient_dir(patient_id) / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            for folder in (self.files_root, d.parent):
+                if not folder.is_dir():
+                    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            d.mkdir(mode=PRIVATE_DIR_MODE)
+        except OSError as exc:
+            raise OutputError(f"{d}: cannot create session folder "
+                              f"({describe_os_error(exc)})") from None
         return d
 
-    def _stage_files(self, patient_id: str, files: Mapping[str, str | os.PathLike[str]]
-                     ) -> tuple[Path, dict[str, str]] | None:
-        """Copy ``files`` into a new staging folder; returns (folder, kind -> file name)."""
-        if not files:
+    def _stage_files(self, patient_id: str, files: Mapping[str, str | os.PathLike[str]],
+                     staging: Path | None = None) -> tuple[Path, dict[str, str]] | None:
+        """Copy ``files`` (owner-only) into a new staging folder (or ``staging``); returns
+        (folder, kind -> file name)."""
+        if not files and staging is None:
             return None
-        staging = self._new_staging(patient_id)
+        staging = staging or self._new_staging(patient_id)
         names: dict[str, str] = {}
         try:
-            with private_umask():
-                for kind, src in files.items():
-                    src = Path(src)
-                    name = src.name if src.name not in names.values() else f"{kind}_{src.name}"
-                    shutil.copy2(src, staging / name)
-                    names[kind] = name
+            for kind, src in files.items():
+                src = Path(src)
+                name = src.name if src.name not in names.values() else f"{kind}_{src.name}"
+                shutil.copyfile(src, staging / name)
+                os.chmod(staging / name, PRIVATE_FILE_MODE)
+                names[kind] = name
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise OutputError(f"cannot copy session files ({exc.filename}: "
-                              f"{exc.strerror or exc})") from None
+                              f"{describe_os_error(exc)})") from None
         return staging, names
 
     def _stage_analysis(self, patient_id: str, analysis: "Analysis",
-                        out_dir: str | os.PathLike[str] | None) -> tuple[Path, dict[str, str]]:
-        if out_dir is not None:
-            src = Path(out_dir)
-            found = {k: src / n for k, n in ANALYSIS_FILES.items() if (src / n).is_file()}
-            if len(found) == len(ANALYSIS_FILES):
-                staged = self._stage_files(patient_id, found)
-                assert staged is not None
-                return staged
-            log.debug("%s lacks some analysis files; writing them from the analysis", src)
+                        files: Mapping[str, str | os.PathLike[str]]
+                        ) -> tuple[Path, dict[str, str]]:
+        """The analysis files written from ``analysis`` into a new staging folder, plus
+        copies of ``files``."""
         from rehab.analysis import write_outputs
 
         staging = self._new_staging(patient_id)
         try:
-            with private_umask():
-                paths = write_outputs(analysis, staging)
+            paths = write_outputs(analysis, staging)
+            make_private(staging)
+            staged = self._stage_files(patient_id, files, staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return staging, {k: p.name for k, p in paths.items()}
+        assert staged is not None
+        return staging, {**{k: p.name for k, p in paths.items()}, **staged[1]}
 
     def _attach_files(self, conn: sqlite3.Connection, patient_id: str, session_id: int,
                       staged: tuple[Path, dict[str, str]] | None) -> None:
@@ -557,51 +629,69 @@ class Store:
         legacy = self.path.parent / str(row[0] or LEGACY_FILES_DIRNAME)
         folders = {Path(r[0]).parent for r in self.conn.execute(
             "SELECT path FROM session_files")}
-        with private_umask():
-            for rel in sorted(folders):
-                old, new = legacy / rel, self.files_root / rel
-                if new.exists() or not old.is_dir():
-                    continue
-                new.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(old, new)
+        for rel in sorted(folders):
+            old, new = legacy / rel, self.files_root / rel
+            if new.exists() or not old.is_dir() or old.is_symlink():
+                continue
+            new.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            os.replace(old, new)
+            make_private(new)
         with transaction(self.conn) as conn:
             conn.execute("DELETE FROM meta WHERE key = 'legacy_files_dir'")
         log.info("%s: session files moved from %s to %s", self.path, legacy, self.files_root)
 
     def _clean_stale_staging(self) -> None:
+        """Remove staging folders whose writer is gone (killed before its commit)."""
         if not self.files_root.is_dir():
             return
         now = time.time()
         for d in self.files_root.glob(f"*/{STAGING_PREFIX}*"):
+            pid = d.name[len(STAGING_PREFIX):].split("-")[0]
             try:
-                if now - d.stat().st_mtime > STALE_STAGING_S:
+                stale = not pid_alive(int(pid)) if pid.isdigit() else \
+                    now - d.stat().st_mtime > STALE_STAGING_S
+                if stale and not d.is_symlink():
                     shutil.rmtree(d, ignore_errors=True)
+                    log.info("removed %s, left by an interrupted run", d)
             except OSError:
                 continue
 
     # --- export ----------------------------------------------------------------------------
 
     def export_patient(self, patient_id: str, out_dir: str | os.PathLike[str]) -> list[Path]:
-        """Write everything held about a patient: ``patient.json``, CSV tables and files."""
+        """Write everything held about a patient: ``patient.json``, CSV tables and files.
+
+        The export is written in private and appears whole (`rehab.fileio.StagedFolder`),
+        readable by its owner only; a previous export in ``out_dir`` is replaced, a folder
+        holding anything else is refused.
+        """
         patient = self.get_patient(patient_id)
-        out = Path(out_dir)
         sessions = self.sessions(patient_id)
         reps = self.reps_for(s.id for s in sessions)
         prescriptions = self.prescriptions(patient_id)
         try:
-            with private_umask():
-                out.mkdir(parents=True, exist_ok=True)
-                written, session_docs = [], []
-                for s in sessions:
-                    copied = self._export_files(s, out)
-                    written += [out / p for p in copied.values()]
-                    session_docs.append({**encode(s), "status": s.status, "files": copied,
-                                         "reps": [encode(r) for r in reps[s.id]]})
-                written += self._export_tables(patient, prescriptions, sessions, reps,
-                                               session_docs, out)
+            folder = StagedFolder(out_dir, EXPORT_ENTRIES, private=True)
+        except OutputError as exc:
+            raise OutputError(f"cannot write the export: {exc}") from None
+        out = folder.path
+        try:
+            written, session_docs = [], []
+            for s in sessions:
+                copied = self._export_files(s, out)
+                written += [folder.final / p for p in copied.values()]
+                session_docs.append({**encode(s), "status": s.status, "files": copied,
+                                     "reps": [encode(r) for r in reps[s.id]]})
+            tables = self._export_tables(patient, prescriptions, sessions, reps,
+                                         session_docs, out)
+            written += [folder.final / p.name for p in tables]
+            folder.publish()
         except OSError as exc:
-            raise OutputError(f"{exc.filename or out}: cannot write the export "
-                              f"({exc.strerror or exc})") from None
+            folder.discard()
+            raise OutputError(f"{exc.filename or out_dir}: cannot write the export "
+                              f"({describe_os_error(exc)})") from None
+        except BaseException:
+            folder.discard()
+            raise
         return written
 
     def _export_files(self, s: SessionRecord, out: Path) -> dict[str, str]:
@@ -612,7 +702,7 @@ class Store:
                 log.warning("session %d: stored file missing: %s", s.id, src)
                 continue
             dst = out / "files" / str(s.id) / src.name
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
             copied[kind] = dst.relative_to(out).as_posix()
         return copied
@@ -644,6 +734,32 @@ class Store:
             write_text_atomic(out / "reps.csv", csv_text(
                 ["session_id", "date"] + [f.name for f in dataclasses.fields(Rep)], r_rows)),
         ]
+
+
+def _remove_output(path: Path, result_sha256: str) -> Path | None:
+    """Remove a result folder written for a deleted session if it still holds that run's
+    results (same ``result.json``, nothing foreign); returns it when left in place."""
+    from rehab.analysis import RESULT_FILES
+
+    if not path.exists():
+        return None
+    try:
+        check_replaceable(path, RESULT_FILES)
+        same = _sha256(path / "result.json") == result_sha256
+    except (OSError, OutputError):
+        same = False
+    if not same:
+        log.warning("%s: left in place (its results changed since, or it holds other files)",
+                    path)
+        return path
+    shutil.rmtree(path)
+    return None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:

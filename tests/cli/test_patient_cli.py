@@ -204,7 +204,7 @@ def test_analyze_hooks(db: Path, tmp_path: Path, squat_analysis: SquatAnalysis) 
     analysis = squat_analysis(3)
     out = tmp_path / "out"
     write_outputs(analysis, out)
-    sid = after_analyze(args, analysis, out)
+    sid = after_analyze(args, analysis)
     assert sid is not None
     with open_store(db) as store:
         s = store.session(sid)
@@ -213,7 +213,7 @@ def test_analyze_hooks(db: Path, tmp_path: Path, squat_analysis: SquatAnalysis) 
     no_patient = analyze_parser().parse_args(["x.npz"])
     check_patient(no_patient)
     assert prescribed_target(no_patient, "squat") is None
-    assert after_analyze(no_patient, analysis, out) is None
+    assert after_analyze(no_patient, analysis) is None
 
 
 def test_patient_plan_side_reps_and_sets(db: Path) -> None:

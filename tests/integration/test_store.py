@@ -193,14 +193,16 @@ def test_record_analysis_stores_session_reps_and_files(store, tmp_path: Path,
     assert doc["rep_count"] == 4
     header = s.files["angles_csv"].read_text().splitlines()[0].split(",")
     assert "right_knee_flexion_smoothed" in header
-    # from an output folder written by `rehab analyze`: its files are copied
-    from rehab.analysis import write_outputs
-
-    out = tmp_path / "out"
-    write_outputs(a, out)
-    sid2 = store.record_analysis("p01", a, DAY + dt.timedelta(days=1), out_dir=out)
-    f = store.session(sid2).files["landmarks_npz"]
-    assert f.read_bytes() == (out / "landmarks.npz").read_bytes()
+    # the store writes its own files from the analysis; extra files of this run are copied
+    extra = tmp_path / "overlay.mp4"
+    extra.write_bytes(b"video")
+    sid2 = store.record_analysis("p01", a, DAY + dt.timedelta(days=1),
+                                 files={"overlay_mp4": extra})
+    s2 = store.session(sid2)
+    assert s2.files["overlay_mp4"].read_bytes() == b"video"
+    assert s2.files["landmarks_npz"].read_bytes() == s.files["landmarks_npz"].read_bytes()
+    for path in s2.files.values():
+        assert path.stat().st_mode & 0o777 == 0o600, path
     assert not list(store.files_root.rglob(".staging-*"))
 
 

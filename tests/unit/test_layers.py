@@ -26,7 +26,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "rehab"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("rehab._lazy", "rehab.errors", "rehab.fileio", "rehab.settings", "rehab.model",
               "rehab.exercises", "rehab.codec", "rehab.sequence", "rehab.synthetic",
-              "rehab.argtypes", "rehab.limits")),
+              "rehab.argtypes", "rehab.limits", "rehab.terminal")),
     ("capture", ("rehab.capture",)),
     ("pose", ("rehab.pose",)),
     ("kinematics", ("rehab.kinematics", "rehab.calibration")),
