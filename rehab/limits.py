@@ -26,7 +26,7 @@ class Range(NamedTuple):
 
     def problem(self, value: float) -> str | None:
         """Why ``value`` is refused (``"must be at most 1000"``), or None when it is in range."""
-        if not math.isfinite(value):
+        if not isinstance(value, int) and not math.isfinite(value):  # an int of any size
             return "must be a finite number"
         if self.low_open and value <= self.low:
             return "must be a positive number" if self.low == 0 else \

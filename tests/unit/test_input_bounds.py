@@ -104,3 +104,70 @@ def test_session_datetime_and_plan_date() -> None:
     assert refused(plan_date, "3026-01-01") == (
         f"3026-01-01 is more than 10 years ahead (latest {limits.latest_plan_date()})")
     assert refused(plan_date, "0001-01-01") == "0001-01-01 is before 1990-01-01"
+
+
+# --- the store (the Python API and batch bypass the command line) ----------------------------
+
+@pytest.fixture()
+def store(tmp_path):
+    from rehab.store import open_store
+
+    with open_store(tmp_path / "rehab.sqlite") as s:
+        s.add_patient("p01", "Ada")
+        yield s
+
+
+@pytest.mark.parametrize("bad", ["p01\n", "p01\r\n", "\np01", "p01 ", ""])
+def test_patient_id_is_matched_whole(store, bad: str) -> None:
+    from rehab.store.db import StoreError
+    from rehab.store.models import check_patient_id
+
+    with pytest.raises(StoreError, match="invalid patient id"):
+        check_patient_id(bad)
+    with pytest.raises(StoreError, match="invalid patient id"):
+        store.add_patient(bad, "Bob")
+    assert [p.id for p in store.list_patients()] == ["p01"]
+
+
+@pytest.mark.parametrize("when, message", [
+    (dt.datetime(9999, 12, 31), "session time 9999-12-31T00:00:00 is in the future"),
+    (dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(8)), "is in the future"),
+    (dt.datetime(1989, 12, 31, 23, 59), "session time 1989-12-31T23:59:00 is before 1990-01-01"),
+])
+def test_store_refuses_a_session_time_out_of_range(store, squat_analysis, when: dt.datetime,
+                                                   message: str) -> None:
+    from rehab.store.db import StoreError
+
+    with pytest.raises(StoreError, match=message):
+        store.record_analysis("p01", squat_analysis(2), when)
+    assert store.sessions("p01") == []
+    store.record_analysis("p01", squat_analysis(2), dt.datetime(1990, 1, 1))  # the bound
+    assert len(store.sessions("p01")) == 1
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"reps": 10**20}, "reps must be at most 1000, not 100000000000000000000"),
+    ({"reps": 0}, "reps must be at least 1, not 0"),
+    ({"sets": 101}, "sets must be at most 100, not 101"),
+    ({"sets": 2.5}, "sets must be a whole number, not 2.5"),
+    ({"days_per_week": 8}, "days per week must be at most 7, not 8"),
+    ({"target_max": 1e6}, "target max must be at most 180 degrees, not 1e\\+06"),
+    ({"target_min": -181.0}, "target min must be at least -180 degrees, not -181"),
+    ({"target_min": float("nan")}, "target min must be a finite number"),
+    ({"start": dt.date(1, 1, 1)}, "start date 0001-01-01 is before 1990-01-01"),
+    ({"end": dt.date(9999, 12, 31)}, "end date 9999-12-31 is more than 10 years ahead"),
+])
+def test_store_prescribe_bounds(store, changes: dict, message: str) -> None:
+    from rehab.store.db import StoreError
+
+    kwargs = {"target_min": 80.0, "target_max": 120.0, "reps": 10, "sets": 3, **changes}
+    with pytest.raises(StoreError, match=message):
+        store.prescribe("p01", "squat", **kwargs)
+    assert store.prescriptions("p01") == []
+
+
+def test_store_prescribe_accepts_the_bounds(store) -> None:
+    rx = store.prescribe("p01", "squat", -180, 180, reps=1000, sets=100, days_per_week=7,
+                         start=limits.EARLIEST_DATE, end=limits.latest_plan_date())
+    assert (rx.reps, rx.sets, rx.start, rx.end) == (1000, 100, limits.EARLIEST_DATE,
+                                                    limits.latest_plan_date())
