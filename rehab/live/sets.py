@@ -110,11 +110,13 @@ class SetTracker:
         return None
 
     def restart(self, t: float) -> SetEvent | None:
-        """Start the set under way again from 0 reps (ends a rest); nothing after the
-        last set."""
+        """Start the set under way again from 0 reps; nothing after the last set. During a
+        rest the set just done starts again (no longer done: it is not counted twice)."""
         if self.finished:
             return None
         self.notes.append(f"set {self.set_no} restarted after {self.set_reps} reps")
+        if self.rest_until is not None:
+            self.sets_done -= 1
         self.set_reps = 0
         self.rest_until = None
         return SetEvent("restarted", self.set_no, t)
