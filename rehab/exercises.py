@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from rehab.errors import ConfigError
+from rehab.limits import DEGREES, SECONDS, Range
 from rehab.model import (
     ALL_ANGLES,
     LANDMARK_INDEX,
@@ -36,6 +39,21 @@ __all__ = ["ALL_ANGLES", "SIDED_ANGLES", "TRUNK_ANGLES", "Compensation", "Counti
 View = Literal["side", "front", "any"]
 Space = Literal["image", "world"]
 
+AMPLITUDE_DEG = Range(0.0, 180.0, low_open=True)
+"""Smallest excursion that counts as a repetition, degrees."""
+COMPENSATION_DEG = Range(0.0, 180.0)
+"""Threshold of a compensation (its peak angle or its change in a rep), degrees."""
+SECONDS_OR_NONE = Range(0.0, SECONDS.high)
+"""A lower bound of a duration that may be 0 (no lower bound), seconds."""
+EXERCISE_ID_RE = re.compile(r"[a-z0-9_]+")
+"""A whole exercise id (ASCII lower-case letters, digits, underscores; ``fullmatch``)."""
+
+
+def _within(bound: Range, default: Any = dataclasses.MISSING) -> Any:
+    """A numeric field with its valid range (checked when its TOML table is read)."""
+    return dataclasses.field(default=default, metadata={"range": bound})
+
+
 @dataclasses.dataclass(frozen=True)
 class Counting:
     """How repetitions are counted on the primary angle."""
@@ -43,26 +61,26 @@ class Counting:
     angle: str
     space: Space = "image"
     rest: Literal["low", "high"] = "low"
-    min_amplitude_deg: float = 20.0
-    min_duration_s: float = 0.5
-    max_duration_s: float = 20.0
+    min_amplitude_deg: float = _within(AMPLITUDE_DEG, 20.0)
+    min_duration_s: float = _within(SECONDS, 0.5)
+    max_duration_s: float = _within(SECONDS, 20.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class Target:
     """The band the rep's peak angle (its extreme away from rest) should reach, degrees."""
 
-    min_deg: float
-    max_deg: float
+    min_deg: float = _within(DEGREES)
+    max_deg: float = _within(DEGREES)
 
 
 @dataclasses.dataclass(frozen=True)
 class Tempo:
     """Acceptable repetition duration and time from start to peak, seconds."""
 
-    min_rep_s: float = 1.0
-    max_rep_s: float = 10.0
-    min_to_peak_s: float = 0.4
+    min_rep_s: float = _within(SECONDS_OR_NONE, 1.0)
+    max_rep_s: float = _within(SECONDS, 10.0)
+    min_to_peak_s: float = _within(SECONDS_OR_NONE, 0.4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +89,7 @@ class Compensation:
 
     id: str
     angle: str
-    max_deg: float
+    max_deg: float = _within(COMPENSATION_DEG)
     measure: Literal["peak", "change"] = "peak"
     side: Literal["same", "opposite", "none"] = "same"
     cue: str = ""
@@ -127,9 +145,14 @@ class Exercise:
         return self.counting.angle.split("_")[0]
 
     def with_target(self, min_deg: float | None, max_deg: float | None) -> "Exercise":
-        """A copy with the target band overridden (either end may stay)."""
+        """A copy with the target band overridden (either end may stay); each end a finite
+        number of degrees in `rehab.limits.DEGREES`."""
         lo = self.target.min_deg if min_deg is None else float(min_deg)
         hi = self.target.max_deg if max_deg is None else float(max_deg)
+        for name, deg in (("target min", lo), ("target max", hi)):
+            problem = DEGREES.problem(deg)
+            if problem:
+                raise ConfigError(f"{name} {problem} (range {DEGREES} deg), not {deg:g}")
         if lo > hi:
             raise ConfigError(f"target min {lo:g} deg is greater than target max {hi:g} deg")
         return dataclasses.replace(self, target=Target(lo, hi))
@@ -166,7 +189,11 @@ def _check_type(path: Path, key: str, value: Any, typ: Any) -> Any:
     if typ in ("float", float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _err(path, key, f"expected a number, got {value!r}")
-        return float(value)
+        number = float(value) if not isinstance(value, int) or abs(value) < 2 ** 1000 \
+            else math.inf
+        if not math.isfinite(number):
+            raise _err(path, key, f"must be a finite number, not {value!r}")
+        return number
     if typ in ("str", str):
         if not isinstance(value, str):
             raise _err(path, key, f"expected a string, got {value!r}")
@@ -188,6 +215,10 @@ def _build(cls: type, table: Any, path: Path, prefix: str) -> Any:
         if key not in fields:
             raise _err(path, f"{prefix}.{key}", f"unknown key (allowed: {', '.join(fields)})")
         kwargs[key] = _check_type(path, f"{prefix}.{key}", value, hints[key])
+        bound = fields[key].metadata.get("range")
+        problem = bound.problem(kwargs[key]) if bound is not None else None
+        if problem:
+            raise _err(path, f"{prefix}.{key}", f"{problem} (range {bound}), not {value:g}")
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING:
             raise _err(path, f"{prefix}.{name}", "missing")
@@ -211,7 +242,7 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
         if key not in data:
             raise _err(path, key, "missing")
     ex_id = _check_type(path, "id", data["id"], str)
-    if not ex_id.replace("_", "").isalnum() or not ex_id.islower():
+    if not EXERCISE_ID_RE.fullmatch(ex_id) or not any(c.isalpha() for c in ex_id):
         raise _err(path, "id", f"{ex_id!r} must be lower-case letters, digits and underscores")
     view = _check_type(path, "view", data["view"], View)
     bilateral = _check_type(path, "bilateral", data["bilateral"], bool)
@@ -228,8 +259,6 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
         raise _err(path, "tempo", "min_rep_s is greater than max_rep_s")
     if counting.min_duration_s > counting.max_duration_s:
         raise _err(path, "counting", "min_duration_s is greater than max_duration_s")
-    if counting.min_amplitude_deg <= 0:
-        raise _err(path, "counting.min_amplitude_deg", "must be positive")
     comps = _parse_compensations(data.get("compensations", []), path)
     cues = _build(Cues, data.get("cues", {}), path, "cues")
     landmarks, sources = _parse_lists(data, path)
@@ -283,6 +312,9 @@ def _parse_settings(table: Any, path: Path) -> AnalysisSettings:
     """The ``[settings]`` table over the defaults."""
     if not isinstance(table, dict):
         raise _err(path, "settings", "expected a table ([settings])")
+    for key, value in table.items():  # beyond any float: refused before conversion
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 1000:
+            raise _err(path, f"settings.{key}", f"must be a finite number, not {value!r}")
     try:
         settings = AnalysisSettings.from_mapping(table, "settings")
     except ConfigError as exc:

@@ -232,10 +232,15 @@ def save_pose2sim_toml(calib: CameraCalibration | Sequence[CameraCalibration],
 
 # --------------------------------------------------------------------------- TOML reading
 
-def _number(path: Path, where: str, value: Any) -> float:
+def _number(path: Path, where: str, value: Any, unknown_nan: bool = False) -> float:
+    """A finite number (``nan`` and ``inf`` refused; ``nan`` is "unknown" where
+    ``unknown_nan``, e.g. the RMS error of a calibration read from Pose2Sim)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{path}: {where} must be a number, got {value!r}")
-    return float(value)
+    number = float(value) if not isinstance(value, int) or abs(value) < 2 ** 1000 else math.inf
+    if not math.isfinite(number) and not (unknown_nan and math.isnan(number)):
+        raise ConfigError(f"{path}: {where} must be a finite number, got {value!r}")
+    return number
 
 
 def _numbers(path: Path, where: str, value: Any, n: int | tuple[int, ...]) -> list[float]:
@@ -275,7 +280,7 @@ def _from_rehab(path: Path, table: Mapping[str, Any]) -> CameraCalibration:
         cx=_number(path, "camera.cx", table["cx"]),
         cy=_number(path, "camera.cy", table["cy"]),
         dist=tuple(dist),  # type: ignore[arg-type]
-        rms_px=_number(path, "camera.rms_px", table.get("rms_px", math.nan)),
+        rms_px=_number(path, "camera.rms_px", table.get("rms_px", math.nan), unknown_nan=True),
         images_used=_integer(path, "camera.images_used", table.get("images_used", 0)),
         created=str(table.get("created", "")),
         model=str(table.get("model", "pinhole")),

@@ -341,7 +341,7 @@ def test_unknown_key_in_compensation(tmp_path):
     ('angle = "knee_flexion"', 'angle = "knee_flexion"\nspace = "3d"', "counting.space",
      "'3d' is not one of 'image', 'world'"),
     ('angle = "knee_flexion"', 'angle = "knee_flexion"\nmin_amplitude_deg = 0',
-     "counting.min_amplitude_deg", "must be positive"),
+     "counting.min_amplitude_deg", "must be a positive number (range (0, 180]), not 0"),
     ('sources = ["Test source, 2024."]', "sources = []", "sources",
      "cite at least one source for the default target"),
     ('sources = ["Test source, 2024."]', 'sources = "Test source"', "sources",

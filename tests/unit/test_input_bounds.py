@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+import re
 
 import pytest
 
@@ -171,3 +173,147 @@ def test_store_prescribe_accepts_the_bounds(store) -> None:
                          start=limits.EARLIEST_DATE, end=limits.latest_plan_date())
     assert (rx.reps, rx.sets, rx.start, rx.end) == (1000, 100, limits.EARLIEST_DATE,
                                                     limits.latest_plan_date())
+
+
+# --- exercise TOML files ---------------------------------------------------------------------
+
+def _squat_copy(tmp_path, old: str, new: str):
+    """exercises/squat.toml copied to ``tmp_path/squat.toml`` with ``old`` replaced."""
+    from rehab.exercises import builtin_exercises_dir
+
+    text = (builtin_exercises_dir() / "squat.toml").read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path = tmp_path / "squat.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("old, new, key, message", [
+    ("min_deg = 80", "min_deg = nan", "target.min_deg", "must be a finite number, not nan"),
+    ("max_deg = 130", "max_deg = nan", "target.max_deg", "must be a finite number, not nan"),
+    ("max_deg = 130", "max_deg = inf", "target.max_deg", "must be a finite number, not inf"),
+    ("min_amplitude_deg = 30", "min_amplitude_deg = nan", "counting.min_amplitude_deg",
+     "must be a finite number, not nan"),
+    ("max_deg = 45", "max_deg = inf", "compensations[0].max_deg",
+     "must be a finite number, not inf"),
+    ("max_deg = 45", "max_deg = -inf", "compensations[0].max_deg",
+     "must be a finite number, not -inf"),
+    ("min_rep_s = 1.5", "min_rep_s = nan", "tempo.min_rep_s", "must be a finite number, not nan"),
+    ("max_duration_s = 20", "max_duration_s = 1" + "0" * 400, "counting.max_duration_s",
+     "must be a finite number, not 1" + "0" * 400),
+    ("max_deg = 130", "max_deg = 1000", "target.max_deg",
+     "must be at most 180 (range [-180, 180]), not 1000"),
+    ("min_deg = 80", "min_deg = -200", "target.min_deg",
+     "must be at least -180 (range [-180, 180]), not -200"),
+    ("min_amplitude_deg = 30", "min_amplitude_deg = 200", "counting.min_amplitude_deg",
+     "must be at most 180 (range (0, 180]), not 200"),
+    ("max_deg = 45", "max_deg = -1", "compensations[0].max_deg",
+     "must be at least 0 (range [0, 180]), not -1"),
+    ("min_duration_s = 0.6", "min_duration_s = 0", "counting.min_duration_s",
+     "must be a positive number (range (0, 3600]), not 0"),
+    ("max_rep_s = 10", "max_rep_s = 7200", "tempo.max_rep_s",
+     "must be at most 3600 (range (0, 3600]), not 7200"),
+    ("min_to_peak_s = 0.6", "min_to_peak_s = -0.5", "tempo.min_to_peak_s",
+     "must be at least 0 (range [0, 3600]), not -0.5"),
+    ("[tempo]", "[settings]\ncutoff_hz = 1" + "0" * 400 + "\n\n[tempo]", "settings.cutoff_hz",
+     "must be a finite number, not 1" + "0" * 400),
+])
+def test_exercise_numbers_are_finite_and_in_range(tmp_path, old: str, new: str, key: str,
+                                                  message: str) -> None:
+    from rehab.errors import ConfigError
+    from rehab.exercises import load_exercise_file
+
+    path = _squat_copy(tmp_path, old, new)
+    with pytest.raises(ConfigError) as exc:
+        load_exercise_file(path)
+    assert str(exc.value) == f"{path}: key '{key}': {message}"
+
+
+def test_exercise_durations_that_may_be_zero(tmp_path) -> None:
+    from rehab.exercises import load_exercise_file
+
+    path = _squat_copy(tmp_path, "min_rep_s = 1.5", "min_rep_s = 0")
+    path.write_text(path.read_text().replace("min_to_peak_s = 0.6", "min_to_peak_s = 0"))
+    ex = load_exercise_file(path)
+    assert (ex.tempo.min_rep_s, ex.tempo.min_to_peak_s) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad_id", ["squat\u00b2", "squat\u0663", "sq\uff41t", "squat\n", "123"])
+def test_exercise_id_is_matched_whole_in_ascii(bad_id: str) -> None:
+    from pathlib import Path
+
+    from rehab.errors import ConfigError
+    from rehab.exercises import builtin_exercises_dir, parse_exercise
+
+    import tomllib
+
+    data = tomllib.loads((builtin_exercises_dir() / "squat.toml").read_text(encoding="utf-8"))
+    assert parse_exercise(dict(data), Path("squat.toml")).id == "squat"
+    with pytest.raises(ConfigError, match="key 'id': .* must be lower-case letters"):
+        parse_exercise({**data, "id": bad_id}, Path("x.toml"))
+
+
+@pytest.mark.parametrize("lo, hi, message", [
+    (float("nan"), None, "target min must be a finite number"),
+    (None, float("inf"), "target max must be a finite number"),
+    (None, 181.0, "target max must be at most 180 \\(range \\[-180, 180\\] deg\\), not 181"),
+    (-1e6, None, "target min must be at least -180"),
+])
+def test_with_target_refuses_bad_degrees(lo, hi, message: str) -> None:
+    from rehab.errors import ConfigError
+    from rehab.exercises import get_exercise
+
+    with pytest.raises(ConfigError, match=message):
+        get_exercise("squat").with_target(lo, hi)
+    assert get_exercise("squat").with_target(-180, 180).target.max_deg == 180.0
+
+
+# --- camera calibration TOML -----------------------------------------------------------------
+
+CAMERA = """[camera]
+name = "c"
+width = 640
+height = 480
+fx = 600.0
+fy = 598.0
+cx = 320.0
+cy = 240.0
+dist = [0.1, -0.2, 0.0, 0.0, 0.05]
+rms_px = {rms}
+"""
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("fx = 600.0", "fx = nan", "camera.fx"),
+    ("cx = 320.0", "cx = inf", "camera.cx"),
+    ("dist = [0.1,", "dist = [nan,", "camera.dist[0]"),
+    ("width = 640", "width = inf", "camera.width"),
+    ("width = 640", "width = 1" + "0" * 400, "camera.width"),
+    ("rms_px = 0.3", "rms_px = inf", "camera.rms_px"),
+])
+def test_calibration_numbers_are_finite(tmp_path, old: str, new: str, where: str) -> None:
+    from rehab.calibration.camera import load_calibration
+    from rehab.errors import ConfigError
+
+    text = CAMERA.format(rms=0.3)
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ConfigError, match=f"^{path}: {re.escape(where)} must be a finite "
+                                          f"number, got "):
+        load_calibration(path)
+    path.write_text(text)
+    assert load_calibration(path).fx == 600.0
+    path.write_text(CAMERA.format(rms="nan"))  # an unknown RMS error is written as nan
+    assert math.isnan(load_calibration(path).rms_px)
+
+
+def test_pose2sim_calibration_numbers_are_finite(tmp_path) -> None:
+    from rehab.calibration.camera import load_calibration
+    from rehab.errors import ConfigError
+
+    path = tmp_path / "Calib.toml"
+    path.write_text('[cam_1]\nname = "cam_1"\nsize = [640.0, 480.0]\n'
+                    'matrix = [[600.0, 0.0, 320.0], [0.0, nan, 240.0], [0.0, 0.0, 1.0]]\n'
+                    'distortions = [0.0, 0.0, 0.0, 0.0]\nfisheye = false\n')
+    with pytest.raises(ConfigError, match=r"\[cam_1\] matrix\[1\]\[1\] must be a finite number"):
+        load_calibration(path)
