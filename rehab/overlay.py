@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rehab.fileio import remove_stale_temps, temp_sibling
 from rehab.errors import InputError, OutputError
 from rehab.exercises import TRUNK_ANGLES
 
@@ -180,7 +181,8 @@ def render_overlay(video: str | os.PathLike[str], analysis: "object",
     seq = analysis.sequence
     ex = analysis.exercise
     out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.stem + ".part" + out_path.suffix)
+    tmp = temp_sibling(out_path, keep_suffix=True)
+    remove_stale_temps(out_path)
     value = analysis.smoothed["primary"]
     target = (ex.target.min_deg, ex.target.max_deg)
     ends = np.array([r.end_frame for r in analysis.reps], dtype=np.int64)

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", default="1", metavar="N",
+                     help="multiply the rounds of the fault-injection suite (tests/faults) "
+                          "by N for a longer soak run")
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """``rehab.cli.main`` puts a handler on the stderr of its test; take it off afterwards

@@ -18,6 +18,7 @@ from typing import Callable
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rehab.fileio import remove_stale_temps, temp_sibling
 from rehab import __version__
 from rehab.reports import plots, tables
 from rehab.reports.assets import css, figure_style, html_template
@@ -190,7 +191,8 @@ def render_html(data: ReportData, out: str | os.PathLike[str]) -> Path:
     """Write the report to ``out`` (atomically) and return the path."""
     out = Path(out)
     text = render_html_text(data)
-    tmp = out.with_name(out.name + ".part")
+    tmp = temp_sibling(out)
+    remove_stale_temps(out)
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)

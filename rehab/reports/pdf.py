@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from rehab.fileio import remove_stale_temps, temp_sibling
 from rehab import __version__
 from rehab.reports import plots, tables
 from rehab.reports.assets import figure_style
@@ -246,7 +247,8 @@ def render_pdf(data: ReportData, out: str | os.PathLike[str], progress: bool = F
     from tqdm import tqdm
 
     out = Path(out)
-    tmp = out.with_name(out.name + ".part")
+    tmp = temp_sibling(out, keep_suffix=True)
+    remove_stale_temps(out)
     builders = list(_pages(data))
     number = 1
     try:

@@ -16,6 +16,7 @@ leave an unreferenced folder behind, never a reference to a missing or half-writ
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -69,6 +70,7 @@ from rehab.store.db import (
 from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME
 from rehab.store.models import (
     MODES,
+    PATIENT_ID_RE,
     OutputFolder,
     Patient,
     Prescription,
@@ -209,6 +211,7 @@ class Store:
         self.files_root = files_dir(self.path)
         self._adopt_legacy_files()
         self._clean_stale_staging()
+        self._remove_orphan_folders()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -269,18 +272,36 @@ class Store:
         outputs = self.conn.execute(
             "SELECT o.path, o.result_sha256 FROM output_folders o JOIN sessions s "
             "ON s.id = o.session_id WHERE s.patient_id = ?", (patient_id,)).fetchall()
+        # first the copies outside the store (killed here, the patient is still whole)
+        kept = [p for p in (_remove_output(Path(r[0]), r[1]) for r in outputs) if p]
         with transaction(self.conn) as conn:
             conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
         # deleted pages are zeroed (secure_delete); move them out of the WAL as well
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._remove_patient_folder(patient_id)  # killed here: the next open finishes it
+        log.debug("deleted patient %s", patient_id)
+        return kept
+
+    def _remove_patient_folder(self, patient_id: str) -> None:
         folder = self.files_root / check_patient_id(patient_id)
         if folder.is_symlink():  # never follow it: remove the link itself
             folder.unlink()
         elif folder.exists():
             shutil.rmtree(folder)
-        kept = [p for p in (_remove_output(Path(r[0]), r[1]) for r in outputs) if p]
-        log.debug("deleted patient %s", patient_id)
-        return kept
+
+    def _remove_orphan_folders(self) -> None:
+        """Finish a `delete_patient` killed after its commit: remove files folders of
+        patients no longer in the database (a patient's row always exists before its
+        folder)."""
+        if not self.files_root.is_dir():
+            return
+        known = {r[0] for r in self.conn.execute("SELECT id FROM patients")}
+        for d in self.files_root.iterdir():
+            if d.name in known or d.name.startswith(".") or not PATIENT_ID_RE.fullmatch(d.name):
+                continue
+            with contextlib.suppress(OSError):
+                self._remove_patient_folder(d.name)
+                log.info("removed %s, the files of a deleted patient", d)
 
     # --- prescriptions ---------------------------------------------------------------------
 
