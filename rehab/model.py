@@ -231,7 +231,15 @@ class PoseSequence:
     notes: tuple[Note, ...] = ()
 
     def __post_init__(self) -> None:
+        from rehab.limits import FPS
+
+        if self.timestamps.ndim != 1:
+            raise InputError("pose sequence: timestamps must be one-dimensional")
         t = self.timestamps.shape[0]
+        frames = self.landmarks.shape[0] if self.landmarks.ndim else 0
+        if frames != t:
+            raise InputError(f"pose sequence: {t} timestamps for {frames} frames (the "
+                             f"timestamps count differs from the frame count)")
         for name, arr, shape in (
             ("landmarks", self.landmarks, (t, N_LANDMARKS, 3)),
             ("world", self.world, (t, N_LANDMARKS, 3)),
@@ -239,12 +247,21 @@ class PoseSequence:
         ):
             if arr.shape != shape:
                 raise InputError(f"pose sequence: {name} has shape {arr.shape}, expected {shape}")
-        if self.timestamps.ndim != 1:
-            raise InputError("pose sequence: timestamps must be one-dimensional")
+        if not np.all(np.isfinite(self.timestamps)):
+            bad = int(np.flatnonzero(~np.isfinite(self.timestamps))[0])
+            raise InputError(f"pose sequence: timestamp {bad} is {self.timestamps[bad]}; "
+                             f"timestamps must be finite seconds")
         if t > 1 and np.any(np.diff(self.timestamps) <= 0):
             raise InputError("pose sequence: timestamps must be strictly increasing")
-        if self.width <= 0 or self.height <= 0:
-            raise InputError(f"pose sequence: bad image size {self.width}x{self.height}")
+        if FPS.problem(float(self.fps)):
+            raise InputError(f"pose sequence: fps is {float(self.fps):g}; the frame rate must be "
+                             f"a finite number in {FPS} frames per second")
+        if not all(not isinstance(v, bool) and isinstance(v, (int, float, np.integer,
+                                                               np.floating))
+                   and math.isfinite(v) and v == int(v) and v > 0
+                   for v in (self.width, self.height)):
+            raise InputError(f"pose sequence: bad image size {self.width}x{self.height} "
+                             f"(width and height must be positive whole numbers of pixels)")
         object.__setattr__(self, "notes", tuple(Note.of(n) for n in self.notes))
         for arr in (self.landmarks, self.world, self.visibility, self.timestamps):
             arr.setflags(write=False)

@@ -64,10 +64,18 @@ def save_npz(seq: PoseSequence, path: str | os.PathLike[str]) -> Path:
 
 
 def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
-    """Read a landmarks ``.npz`` (shared-data format or ours) into a `PoseSequence`."""
+    """Read a landmarks ``.npz`` (shared-data format or ours) into a `PoseSequence`.
+
+    Anything that is not such a file is an `InputError` naming it: not an ``.npz`` archive,
+    missing or non-numeric arrays, timestamps not finite and strictly increasing or not one
+    per frame, ``fps`` outside `rehab.limits.FPS` (never replaced by a guess), a width or
+    height that is not a positive whole number.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a NumPy .npz archive (not a landmarks file)")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("landmarks", "world", "visibility", "timestamps")
@@ -77,13 +85,34 @@ def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
             arrays = {k: np.array(data[k]) for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: cannot read landmarks file ({exc})") from None
-    ts = arrays["timestamps"].astype(np.float64)
-    if "fps" in arrays:
-        fps = float(arrays["fps"])
-    elif ts.size > 1:
+    numbers = {}
+    for key in ("landmarks", "world", "visibility", "timestamps", "fps", "width", "height"):
+        if key in arrays:
+            arr = arrays[key]
+            if arr.dtype.kind not in "biuf":
+                raise InputError(f"{path}: not a landmarks file ({key} holds {arr.dtype} "
+                                 f"values, not numbers)")
+            numbers[key] = arr
+    ts = numbers["timestamps"].astype(np.float64)
+    if "fps" in numbers:
+        if numbers["fps"].size != 1:
+            raise InputError(f"{path}: fps must be one number, got {numbers['fps'].size}")
+        fps = float(numbers["fps"].reshape(()))
+    elif ts.size > 1 and np.all(np.isfinite(ts[[0, -1]])) and ts[-1] > ts[0]:
         fps = float((ts.size - 1) / (ts[-1] - ts[0]))
     else:
-        fps = 0.0
+        raise InputError(f"{path}: no fps, and no frame rate follows from "
+                         f"{ts.size} timestamp(s)")
+    size = []
+    for key in ("width", "height"):
+        value = numbers.get(key, np.int64(1))
+        if value.size != 1:
+            raise InputError(f"{path}: {key} must be one number, got {value.size}")
+        v = float(value.reshape(()))
+        if not (np.isfinite(v) and v == int(v) and v > 0):
+            raise InputError(f"{path}: {key} is {v:g}; the image size must be positive whole "
+                             f"numbers of pixels")
+        size.append(int(v))
     meta = {k: str(arrays[k]) for k in _META_KEYS if k in arrays}
     notes: tuple[Note, ...] = ()
     if "notes" in arrays:
@@ -91,14 +120,17 @@ def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
             notes = tuple(Note.of(n) for n in json.loads(str(arrays["notes"])))
         except (json.JSONDecodeError, TypeError):
             notes = ()
-    return PoseSequence(
-        landmarks=arrays["landmarks"].astype(np.float32),
-        world=arrays["world"].astype(np.float32),
-        visibility=arrays["visibility"].astype(np.float32),
-        timestamps=ts,
-        fps=fps,
-        width=int(arrays.get("width", 1)),
-        height=int(arrays.get("height", 1)),
-        notes=notes,
-        **{"source": str(path), **meta},
-    )
+    try:
+        return PoseSequence(
+            landmarks=numbers["landmarks"].astype(np.float32),
+            world=numbers["world"].astype(np.float32),
+            visibility=numbers["visibility"].astype(np.float32),
+            timestamps=ts,
+            fps=fps,
+            width=size[0],
+            height=size[1],
+            notes=notes,
+            **{"source": str(path), **meta},
+        )
+    except InputError as exc:  # the sequence's own checks, said of this file
+        raise InputError(f"{path}: {str(exc).removeprefix('pose sequence: ')}") from None

@@ -16,7 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
-from rehab.argtypes import positive_float
+from rehab import limits
+from rehab.argtypes import int_in, number_in
 from rehab.calibration.board import PAGES_MM, write_board
 from rehab.calibration.camera import save_calibration, save_pose2sim_toml
 from rehab.calibration.checkerboard import (
@@ -48,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("inputs", nargs="+", metavar="IMAGES...|VIDEO",
                    help="checkerboard photos, or one video")
     p.add_argument("--board", required=True, type=str, metavar="COLSxROWS", help=_BOARD_HELP)
-    p.add_argument("--square-mm", required=True, type=positive_float, metavar="MM",
+    p.add_argument("--square-mm", required=True, type=number_in(*limits.SQUARE_MM), metavar="MM",
                    help="side of one printed square in millimetres (measure the print)")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.toml",
                    help="calibration file to write (written only on success)")
@@ -56,7 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "or the video's name)")
     p.add_argument("--format", choices=("rehab", "pose2sim"), default="rehab",
                    help="file format: rehab (default) or Pose2Sim/Sports2D Calib.toml")
-    p.add_argument("--max-frames", type=int, default=20, metavar="N",
+    p.add_argument("--max-frames", type=int_in(*limits.CALIBRATION_FRAMES), default=20,
+                   metavar="N",
                    help="from a video: how many sharp, varied frames to use (default 20)")
     p.add_argument("--model", choices=("auto", *DISTORTION_MODELS), default="auto",
                    help="distortion model (default auto: chosen by leave-one-out error)")
@@ -71,7 +73,7 @@ def add_board_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         description="Write a checkerboard to print at 100% for `rehab calibrate`.")
     p.add_argument("--board", default="7x4", metavar="COLSxROWS",
                    help=_BOARD_HELP + " (default 7x4)")
-    p.add_argument("--square-mm", type=positive_float, default=30.0, metavar="MM",
+    p.add_argument("--square-mm", type=number_in(*limits.SQUARE_MM), default=30.0, metavar="MM",
                    help="square size in millimetres (default 30, fits A4)")
     p.add_argument("--page", choices=(*PAGES_MM, "fit"), default="a4",
                    help="paper size (default a4; fit = just large enough)")

@@ -34,7 +34,9 @@ def _out(text: str) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``rehab live`` to the subcommands."""
+    """Add ``rehab live`` to the subcommands (numbers bounded by `rehab.limits`)."""
+    from rehab import limits
+    from rehab.argtypes import int_in, number_in
     from rehab.store.cli import add_db_option
 
     p = sub.add_parser(
@@ -45,21 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--exercise", "-e", metavar="ID",
                    help="exercise id (see 'rehab exercises') or a path to an exercise .toml")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, metavar="N", default=None,
+    src.add_argument("--camera", type=int_in(*limits.CAMERA_INDEX), metavar="N", default=None,
                      help="camera index (default 0; see --list-cameras)")
     src.add_argument("--source", metavar="VIDEO",
                      help="play a recording as if it were the camera, at its real frame rate")
     p.add_argument("--list-cameras", action="store_true", help="list the cameras and exit")
     p.add_argument("--side", choices=("left", "right", "auto"), default=None,
                    help="limb to follow (default: the prescription's, else auto)")
-    p.add_argument("--reps", type=positive_int, metavar="N",
+    p.add_argument("--reps", type=int_in(*limits.REPS_PER_SET), metavar="N",
                    help=f"reps per set (default: the prescription's, else {DEFAULT_REPS})")
-    p.add_argument("--sets", type=positive_int, metavar="N",
+    p.add_argument("--sets", type=int_in(*limits.SETS), metavar="N",
                    help=f"sets (default: the prescription's, else {DEFAULT_SETS})")
-    p.add_argument("--rest", type=positive_float, metavar="SEC", default=DEFAULT_REST_S,
+    p.add_argument("--rest", type=number_in(*limits.SECONDS), metavar="SEC", default=DEFAULT_REST_S,
                    help=f"rest between sets (default {DEFAULT_REST_S:g} s)")
-    p.add_argument("--target-min", type=finite_float, metavar="DEG", help="target band, lower end")
-    p.add_argument("--target-max", type=finite_float, metavar="DEG", help="target band, upper end")
+    p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
+                   help="target band, lower end")
+    p.add_argument("--target-max", type=number_in(*limits.DEGREES), metavar="DEG",
+                   help="target band, upper end")
     p.add_argument("--patient", metavar="ID",
                    help="store the session and each rep in this patient's history; their "
                         "prescription supplies target, reps, sets and side")
@@ -76,9 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="show the image mirrored (default: yes for a camera, no for --source)")
     p.add_argument("--fullscreen", action="store_true", help="full-screen window")
-    p.add_argument("--max-seconds", type=positive_float, metavar="SEC",
+    p.add_argument("--max-seconds", type=number_in(*limits.LIVE_SECONDS), metavar="SEC",
                    help="end the session after this long")
-    p.add_argument("--speed", type=positive_float, default=1.0,
+    p.add_argument("--speed", type=number_in(*limits.SPEED), default=1.0,
                    help="playback speed of --source (default 1: real time); times and "
                         "tempo stay the recording's")
     p.add_argument("--exercises-dir", metavar="DIR",

@@ -317,3 +317,119 @@ def test_pose2sim_calibration_numbers_are_finite(tmp_path) -> None:
                     'distortions = [0.0, 0.0, 0.0, 0.0]\nfisheye = false\n')
     with pytest.raises(ConfigError, match=r"\[cam_1\] matrix\[1\]\[1\] must be a finite number"):
         load_calibration(path)
+
+
+# --- landmarks files and pose sequences ------------------------------------------------------
+
+@pytest.fixture()
+def npz_file(tmp_path):
+    """``npz_file(**changes)``: a synthetic landmarks .npz with some of its keys replaced."""
+    import numpy as np
+
+    from rehab.sequence import save_npz
+    from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+    t, knee = rep_trajectory(2, 30.0, rest=0.5, peak=95.0)
+    good = save_npz(synthetic_sequence(t, {"knee_flexion": knee}), tmp_path / "good.npz")
+
+    def make(**changes):
+        arrays = dict(np.load(good))
+        arrays.update(changes)
+        path = tmp_path / "x.npz"
+        np.savez(path, **arrays)
+        return path
+
+    return make
+
+
+def _npz_error(path) -> str:
+    from rehab.errors import InputError
+    from rehab.sequence import load_npz
+
+    with pytest.raises(InputError) as exc:
+        load_npz(path)
+    return str(exc.value)
+
+
+@pytest.mark.parametrize("fps", [float("nan"), float("inf"), -float("inf"), 0.0, -30.0, 1e6])
+def test_npz_fps_must_be_a_frame_rate(npz_file, fps: float) -> None:
+    import numpy as np
+
+    path = npz_file(fps=np.float64(fps))
+    assert _npz_error(path) == (f"{path}: fps is {fps:g}; the frame rate must be a finite "
+                                f"number in (0, 1000] frames per second")
+
+
+def test_npz_fps_in_range_is_kept(npz_file) -> None:
+    import numpy as np
+
+    from rehab.sequence import load_npz
+
+    assert load_npz(npz_file(fps=np.float64(1000.0))).fps == 1000.0
+    assert load_npz(npz_file(fps=np.float64(0.5))).fps == 0.5
+
+
+def test_npz_timestamps_finite_increasing_and_one_per_frame(npz_file) -> None:
+    import numpy as np
+
+    from rehab.sequence import load_npz
+
+    ts = load_npz(npz_file()).timestamps
+    n = ts.size
+    for bad, where in ((np.nan, 10), (np.inf, n - 1)):
+        t = ts.copy()
+        t[where] = bad
+        path = npz_file(timestamps=t)
+        assert _npz_error(path) == (f"{path}: timestamp {where} is {bad}; timestamps must be "
+                                    f"finite seconds")
+    t = ts.copy()
+    t[5] = t[4]
+    assert _npz_error(npz_file(timestamps=t)).endswith("timestamps must be strictly increasing")
+    path = npz_file(timestamps=ts[:-3])
+    assert _npz_error(path) == (f"{path}: {n - 3} timestamps for {n} frames (the timestamps "
+                                f"count differs from the frame count)")
+    path = npz_file(timestamps=np.array(["a"] * n))
+    assert "timestamps holds" in _npz_error(path) and "not numbers" in _npz_error(path)
+
+
+@pytest.mark.parametrize("key, value", [("width", 0), ("height", -720), ("width", 620.5),
+                                        ("height", float("nan"))])
+def test_npz_image_size_positive_whole_numbers(npz_file, key: str, value: float) -> None:
+    import numpy as np
+
+    path = npz_file(**{key: np.float64(value) if isinstance(value, float) else np.int64(value)})
+    assert _npz_error(path) == (f"{path}: {key} is {value:g}; the image size must be positive "
+                                f"whole numbers of pixels")
+
+
+def test_random_bytes_are_not_a_landmarks_file(tmp_path) -> None:
+    import numpy as np
+
+    path = tmp_path / "x.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(4000))
+    assert _npz_error(path) == f"{path}: not a NumPy .npz archive (not a landmarks file)"
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    (tmp_path / "a.npy").rename(path)
+    assert _npz_error(path) == f"{path}: not a NumPy .npz archive (not a landmarks file)"
+
+
+def test_pose_sequence_checks_its_own_numbers() -> None:
+    """The Python API builds sequences without a file: the same rules hold."""
+    import numpy as np
+
+    from rehab.errors import InputError
+    from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+    t, knee = rep_trajectory(2, 30.0, rest=0.5, peak=95.0)
+    seq = synthetic_sequence(t, {"knee_flexion": knee})
+    for fps in (float("nan"), 0.0, 2000.0):
+        with pytest.raises(InputError, match="^pose sequence: fps is .* frame rate must be"):
+            seq.replace(fps=fps)
+    ts = seq.timestamps.copy()
+    ts[3] = np.nan
+    with pytest.raises(InputError, match="^pose sequence: timestamp 3 is nan"):
+        seq.replace(timestamps=ts)
+    with pytest.raises(InputError, match="timestamps count differs from the frame count"):
+        seq.replace(timestamps=seq.timestamps[:-1])
+    with pytest.raises(InputError, match="bad image size 620.5x720 .*positive whole numbers"):
+        seq.replace(width=620.5)
