@@ -56,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                           "latest session, quality notes.")
     p.add_argument("patient", help="patient id")
     p.add_argument("--from", dest="date_from", metavar="DATE",
-                   help="first day (default: the first session)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day (default: today)")
+                   help="first day (default: the first session; from 1990-01-01)")
+    p.add_argument("--to", dest="date_to", metavar="DATE",
+                   help="last day (default: today; at most 10 years from today)")
     p.add_argument("--exercise", metavar="ID", help="only this exercise")
     p.add_argument("--out", "-o", required=True, metavar="FILE",
                    help="report.pdf or report.html")

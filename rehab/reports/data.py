@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from rehab import __version__
+from rehab.limits import EARLIEST_DATE, latest_plan_date, plan_date_problem
 from rehab.reports.norms import normative_deg
 from rehab.model import Flag, Note, NoteCode, Rep, Scale
 from rehab.store import Patient, Prescription, SessionRecord, Store
@@ -424,15 +425,31 @@ def report_period(sessions: list[SessionRecord], start: dt.date | None, end: dt.
                   today: dt.date) -> tuple[dt.date, dt.date]:
     """The report's first and last day (inclusive) from the requested bounds.
 
-    Defaults: from the first of ``sessions`` (all the patient's, in the exercise filter;
-    ``end`` or ``today`` without any) to ``today``, or to the last session if later.
+    Defaults: from the first of ``sessions`` (all the patient's, in the exercise filter,
+    oldest first) within the period (``end`` without any) to ``today`` (``start`` if later).
+    Both ends lie between `rehab.limits.EARLIEST_DATE` and `rehab.limits.latest_plan_date`,
+    so a period never spans centuries; sessions dated outside the default period (a wrong
+    clock, an older database) are left out with a warning saying how many.
     """
+    for name, day in (("start", start), ("end", end)):
+        problem = None if day is None else plan_date_problem(day, today)
+        if problem:
+            raise StoreError(f"the period's {name} {problem}")
     if start is not None and end is not None and start > end:
         raise StoreError(f"the period starts ({start}) after it ends ({end})")
-    if start is None:
-        start = sessions[0].day if sessions else (end or today)
     if end is None:
-        end = max([today, start] + [s.day for s in sessions])
+        end = today if start is None else max(today, start)
+        later = sum(1 for s in sessions if s.day > end)
+        if later:
+            log.warning("%d session(s) dated after %s left out of the report (--to shows "
+                        "those up to %s)", later, end, latest_plan_date(today))
+    if start is None:
+        within = [s.day for s in sessions if EARLIEST_DATE <= s.day <= end]
+        start = within[0] if within else end
+        earlier = sum(1 for s in sessions if s.day < EARLIEST_DATE)
+        if earlier:
+            log.warning("%d session(s) dated before %s left out of the report", earlier,
+                        EARLIEST_DATE)
     return start, end
 
 
@@ -572,7 +589,8 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
                       today: dt.date | None = None) -> ReportData:
     """Collect a patient's report between ``start`` and ``end`` (inclusive).
 
-    Defaults: from the first session (in the filter) to today (or the last session if later).
+    Defaults: from the first session (in the filter) to today; see `report_period` for the
+    bounds and the sessions dated after today (left out, with a warning).
     """
     patient = store.get_patient(patient_id)
     all_sessions = store.sessions(patient_id, exercise_id=exercise_id)

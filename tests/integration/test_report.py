@@ -375,15 +375,16 @@ def _rx(reps: int, sets: int, days_per_week: int = 7, start: dt.date | None = No
 MONDAY = dt.date(2024, 1, 1)
 
 
-def test_report_period_defaults() -> None:
+def test_report_period_defaults(caplog: pytest.LogCaptureFixture) -> None:
     from rehab.reports.data import report_period
     from rehab.store.db import StoreError
 
     sessions = [_summary(1, MONDAY + dt.timedelta(2)).session,
                 _summary(2, MONDAY + dt.timedelta(20)).session]
     today = MONDAY + dt.timedelta(10)
-    assert report_period(sessions, None, None, today) == (MONDAY + dt.timedelta(2),
-                                                          MONDAY + dt.timedelta(20))
+    # a session dated after today is left out of the default period, with a warning
+    assert report_period(sessions, None, None, today) == (MONDAY + dt.timedelta(2), today)
+    assert "1 session(s) dated after 2024-01-11 left out" in caplog.text
     assert report_period([], None, None, today) == (today, today)
     assert report_period([], None, MONDAY, today) == (MONDAY, MONDAY)  # no session: the end
     assert report_period(sessions, MONDAY, MONDAY + dt.timedelta(5), today) == (

@@ -433,3 +433,47 @@ def test_pose_sequence_checks_its_own_numbers() -> None:
         seq.replace(timestamps=seq.timestamps[:-1])
     with pytest.raises(InputError, match="bad image size 620.5x720 .*positive whole numbers"):
         seq.replace(width=620.5)
+
+
+# --- report periods --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("started, warning", [
+    ("9999-12-31T00:00:00", f"1 session(s) dated after {TODAY} left out of the report"),
+    ("3026-01-01T00:00:00", f"1 session(s) dated after {TODAY} left out of the report"),
+    ("0001-01-01T00:00:00", "1 session(s) dated before 1990-01-01 left out of the report"),
+])
+def test_report_leaves_out_sessions_dated_out_of_bounds(store, squat_analysis, caplog,
+                                                        started: str, warning: str) -> None:
+    """A database written by an older rehab may hold such dates: the default report is of
+    the plausible period (today at the latest), quickly, and says what it left out."""
+    import time
+
+    from rehab.reports import build_report_data
+
+    store.record_analysis("p01", squat_analysis(3), dt.datetime(2024, 5, 1, 9))
+    store.record_analysis("p01", squat_analysis(2), dt.datetime(2024, 5, 2, 9))
+    store.conn.execute("UPDATE sessions SET started = ? WHERE id = (SELECT MAX(id) FROM "
+                       "sessions)", (started,))
+    store.conn.commit()
+    t0 = time.monotonic()
+    data = build_report_data(store, "p01")
+    assert time.monotonic() - t0 < 20
+    assert (data.start, data.end) == (dt.date(2024, 5, 1), TODAY)
+    assert [s.session.day for s in data.sessions] == [dt.date(2024, 5, 1)]
+    assert warning in caplog.text
+
+
+@pytest.mark.parametrize("start, end, message", [
+    (None, dt.date(3026, 1, 1), "the period's end 3026-01-01 is more than 10 years ahead"),
+    (dt.date(1, 1, 1), None, "the period's start 0001-01-01 is before 1990-01-01"),
+    (dt.date(1989, 12, 31), TODAY, "the period's start 1989-12-31 is before 1990-01-01"),
+])
+def test_report_period_is_bounded(start, end, message: str) -> None:
+    from rehab.reports.data import report_period
+    from rehab.store.db import StoreError
+
+    with pytest.raises(StoreError, match=message):
+        report_period([], start, end, TODAY)
+    latest = limits.latest_plan_date(TODAY)
+    assert report_period([], limits.EARLIEST_DATE, latest, TODAY) == (limits.EARLIEST_DATE,
+                                                                      latest)
