@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rehab.argtypes import finite_float, positive_float, positive_int
-from rehab.errors import InputError, OutputError
+from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.live.runner import DEFAULT_REPS, DEFAULT_REST_S, DEFAULT_SETS
 
 if TYPE_CHECKING:
@@ -121,14 +121,37 @@ def _source(args: argparse.Namespace) -> int | str:
     return str(args.source)
 
 
-def _write_stats(path: str, result: "SessionResult") -> None:
+def _check_stats_path(path: str) -> Path:
+    """The ``--stats`` file, checked writable (its folder created) before the session:
+    `OutputError` otherwise."""
+    from rehab.fileio import describe_os_error, temp_sibling
+
     target = Path(path).expanduser()
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; --stats takes a file name")
+    probe = temp_sibling(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(result.stats.to_dict(result.rep_count), indent=2) + "\n",
-                          encoding="utf-8")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except FileExistsError:
+        raise OutputError(f"{target}: cannot write the stats ({target.parent} is a file, "
+                          f"not a folder)") from None
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write the stats ({exc.strerror or exc})") from None
+        raise OutputError(f"{target}: cannot write the stats ({describe_os_error(exc)})") \
+            from None
+    return target
+
+
+def _write_stats(target: Path, result: "SessionResult") -> str | None:
+    """The ``--stats`` document, written atomically; returns the error, if any."""
+    from rehab.fileio import write_json_atomic
+
+    try:
+        write_json_atomic(target, result.stats.to_dict(result.rep_count))
+    except OutputError as exc:
+        return str(exc)
+    return None
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -138,13 +161,14 @@ def cmd_live(args: argparse.Namespace) -> int:
 
         found = list_cameras()
         if not found:
-            _out("no camera found; play a recording instead with --source VIDEO")
-            return 1
+            raise InputError("no camera found; play a recording instead with --source VIDEO",
+                             exit_code=1)
         for index in found:
             _out(f"camera {index}")
         return 0
     if not args.exercise:
         raise InputError("--exercise is required (see 'rehab exercises')")
+    stats = _check_stats_path(args.stats) if args.stats else None
     plan = _plan(args)
     from rehab.live.runner import run_session
     from rehab.live.session import format_summary
@@ -155,23 +179,38 @@ def cmd_live(args: argparse.Namespace) -> int:
         db=args.db, audio=args.audio, headless=args.headless, fullscreen=args.fullscreen,
         mirror=args.mirror, max_seconds=args.max_seconds, speed=args.speed)
     _out(format_summary(result))
-    if args.stats:
-        _write_stats(args.stats, result)
-    return _exit_code(result, result.source)
+    stats_error = _write_stats(stats, result) if stats is not None else None
+    code = _exit_code(result, result.source)
+    if stats_error:
+        sys.stderr.write(f"rehab: error: {stats_error}\n")
+        code = code or OutputError.exit_code
+    return code
 
 
 def _exit_code(result: "SessionResult", source_name: str) -> int:
-    """0 for a session that ended normally; errors as one line each on stderr."""
-    code = 0
+    """0 for a session that ended normally; each fault as one line on stderr, ending with
+    what of the session was saved (`rehab.live.session.saved_summary`)."""
+    from rehab.live.session import saved_summary
+
+    problems: list[tuple[str, int]] = []
     if result.end_reason == "camera_lost":
-        sys.stderr.write(f"rehab: error: {source_name} stopped delivering frames after "
+        problems.append((f"{source_name} stopped delivering frames after "
                          f"{result.duration_s:.0f} s (unplugged, or taken by another "
-                         f"program?); the session so far is saved\n")
-        code = InputError.exit_code
+                         f"program?)", InputError.exit_code))
+    frames = result.stats.frames_processed
+    if frames and result.stats.frames_with_person == 0:
+        problems.append((f"nobody was seen in {frames} frames ({result.duration_s:.0f} s) of "
+                         f"{source_name}: stand where the camera sees the whole movement",
+                         NoPoseError.exit_code))
     for problem in (result.record_error, result.store_error):
         if problem:
-            sys.stderr.write(f"rehab: error: {problem}; the session so far is saved\n")
-            code = code or OutputError.exit_code
+            problems.append((problem, OutputError.exit_code))
+    saved = saved_summary(result) if problems else ""
+    for text, _ in problems:
+        sys.stderr.write(f"rehab: error: {text}; {saved}\n")
+    code = problems[0][1] if problems else 0
+    if result.late_signal is not None:
+        code = code or 130
     if result.end_reason == "interrupted":
         code = code or 130
     if result.end_reason == "terminated":

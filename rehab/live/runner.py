@@ -3,7 +3,9 @@
 It does the wiring ``rehab live`` needs around `rehab.live.session.LiveSession`: opens the
 camera (or the recording, played as a camera), loads the pose model and runs it once
 before the first frame, opens the window, audio and the patient's history, ends the session
-cleanly on SIGTERM/SIGHUP, and closes everything whatever happens. Heavy modules (OpenCV,
+cleanly on SIGINT/SIGTERM/SIGHUP (and lets no signal interrupt its saving), and closes
+everything whatever happens. The record folder is checked (and a killed run's leftovers
+removed) before the camera or the model is opened. Heavy modules (OpenCV,
 MediaPipe) are imported when a session starts, not with this module.
 
     from rehab.live import run_session
@@ -23,12 +25,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rehab.errors import InputError, OutputError
+from rehab.errors import InputError
 from rehab.live.sets import check_plan
 
 if TYPE_CHECKING:
     from rehab.capture import Source
     from rehab.exercises import Exercise
+    from rehab.fileio import StagedFolder
     from rehab.live.audio import AudioCoach
     from rehab.live.session import Display, LiveSession, SessionResult
     from rehab.live.writers import StoreWriter
@@ -66,7 +69,9 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
         estimator: a pose estimator to use instead of loading ``model`` (used as it is: not
             warmed up, not closed).
         record_dir: folder for ``overlay.mp4``, ``session.json`` and the result files of
-            ``rehab analyze`` (created if missing).
+            ``rehab analyze``: written beside it in a hidden folder, which replaces it whole
+            at the end (owner-only with ``patient_id``). A folder holding other files is
+            refused before anything is opened.
         patient_id, db: store the session and each rep as it completes in this patient's
             history, in the database ``db`` (default: the default database).
         audio: speak cues and counts (``True``: pyttsx3 or espeak-ng when installed, tones
@@ -76,27 +81,32 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
         mirror: show the image mirrored (default: for a camera, not for a recording).
         max_seconds: end the session after this long.
         speed: playback speed of a recording (1: real time).
-        handle_signals: SIGTERM/SIGHUP end the session like ``q``, saved and stored (only
-            when called from the main thread).
+        handle_signals: SIGINT, SIGTERM and SIGHUP end the session, saved and stored, and a
+            signal during the save waits for it (``late_signal``); only when called from
+            the main thread.
 
     Returns:
         The `rehab.live.session.SessionResult`: reps with their set and cue, sets done,
         why the session ended, frame statistics, notes, files written, the stored session
-        id, and recording/store errors (the session so far is saved despite them).
+        id, and recording/store errors (what could be saved is saved despite them; see
+        `rehab.live.session.saved_summary`).
 
     Raises:
         rehab.errors.RehabError: bad plan, no camera, unreadable recording, no display,
-            unknown patient or unusable database, before the session starts.
+            unusable record folder, unknown patient or unusable database, before the
+            session starts.
         ValueError: both ``headless`` and ``display``.
     """
-    ex, record = _prepare(exercise, reps, sets, record_dir, headless, display)
+    ex, record = _prepare(exercise, reps, sets, record_dir, headless, display,
+                          private=patient_id is not None)
     from rehab.live.session import LiveConfig, LiveSession
     from rehab.live.ui import Window
 
-    store = _start_store(patient_id, db)
     resources: list[Any] = []
     abort: Callable[[], None] | None = None
+    store: StoreWriter | None = None
     try:
+        store = _start_store(patient_id, db)
         opened = _open_source(source, speed)
         abort = opened.abort
         config = LiveConfig(reps=reps, sets=sets, rest_s=rest_s, side=side,
@@ -118,6 +128,8 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
                  ex.target.min_deg, ex.target.max_deg, side)
         with end_on_signals(session) if handle_signals else contextlib.nullcontext():
             result = session.run()
+            if result.late_signal is None and session.late_signal is not None:
+                result = dataclasses.replace(result, late_signal=session.late_signal)
         resources.remove(frames)  # closed by the session
     finally:
         if abort is not None:
@@ -126,13 +138,16 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
             store.stop()
         for r in reversed(resources):
             r.close()
+        if record is not None:
+            record.discard()  # unless the session published it
     return result
 
 
 def _prepare(exercise: Exercise | str, reps: int, sets: int,
              record_dir: str | os.PathLike[str] | None, headless: bool,
-             display: Display | None) -> tuple[Exercise, Path | None]:
-    """The exercise, and the record folder created, once the plan and the display are
+             display: Display | None, private: bool = False
+             ) -> tuple[Exercise, StagedFolder | None]:
+    """The exercise, and the staged record folder, once the plan and the display are
     checked: what can be refused is refused before a camera or a model is opened."""
     from rehab.exercises import Exercise as _Exercise, get_exercise
 
@@ -140,29 +155,25 @@ def _prepare(exercise: Exercise | str, reps: int, sets: int,
     check_plan(reps, sets)
     if headless and display is not None:
         raise ValueError("a display was given for a headless session")
-    record = _prepare_record_dir(record_dir, headless)
     from rehab.live.ui import display_available
 
     if not headless and display is None and not display_available():
         raise InputError("no display to open a window on; use --headless "
                          "(with --record DIR to keep the overlay video)")
-    return ex, record
+    return ex, _prepare_record_dir(record_dir, headless, private)
 
 
-def _prepare_record_dir(record_dir: str | os.PathLike[str] | None,
-                        headless: bool) -> Path | None:
-    """The record folder, created; `OutputError` if it cannot be."""
+def _prepare_record_dir(record_dir: str | os.PathLike[str] | None, headless: bool,
+                        private: bool) -> StagedFolder | None:
+    """The record folder's staging folder (`rehab.analysis.result_folder`: a killed run's
+    leftovers removed, a folder of foreign files refused); `OutputError` if it cannot be."""
     if record_dir is None:
         if headless:
             log.info("--headless without --record: nothing is shown or recorded, only counted")
         return None
-    record = Path(record_dir).expanduser()
-    try:
-        record.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{record}: cannot create the folder ({exc.strerror or exc})") \
-            from None
-    return record
+    from rehab.analysis import result_folder
+
+    return result_folder(Path(record_dir).expanduser(), private=private)
 
 
 def _start_store(patient_id: str | None,
@@ -264,22 +275,33 @@ def _audio_coach(audio: bool | AudioCoach) -> AudioCoach | None:
 
 @contextlib.contextmanager
 def end_on_signals(session: LiveSession) -> Iterator[None]:
-    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) end the session
-    like ``q``: after the current frame, saved and stored. A second one interrupts at once
-    (as Ctrl-C: what was stored stays). Only in the main thread, where signals arrive."""
+    """Signals end the session, saved and stored: SIGTERM (a service manager, ``kill``) and
+    SIGHUP (the terminal closed) like ``q``, after the current frame; SIGINT (Ctrl-C, when
+    Python's own handler is in place) and a second SIGTERM/SIGHUP at once. From then on (and
+    while the session is saved) signals wait: `LiveSession.defer_signal` notes them and the
+    session's ``late_signal`` tells after the save. Only in the main thread, where signals
+    arrive."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
+    ending = False
 
     def handler(signum: int, frame: object) -> None:
+        nonlocal ending
+        if ending or session.saving:
+            session.defer_signal(signum)
+            return
         received.append(signum)
-        if len(received) > 1:
+        if signum == signal.SIGINT or len(received) > 1:
+            ending = True
             raise KeyboardInterrupt
         log.info("%s received: ending the session", signal.Signals(signum).name)
         session.request_stop("terminated")
 
     wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        wanted.append(signal.SIGINT)
     previous = {sig: signal.signal(sig, handler) for sig in wanted}
     try:
         yield

@@ -11,15 +11,25 @@ last set is done, on ``q`` or Ctrl-C, when the recording ends, when the camera s
 delivering frames, or after ``max_seconds``. At the end the same files as ``rehab analyze``
 (``result.json``, ``reps.csv``, ``angles.csv``, ``landmarks.npz``) are built from what was
 seen and stored with the session.
+
+With ``record_dir`` everything (the overlay video, those files and ``session.json``) is
+written into a hidden folder beside it (`rehab.analysis.result_folder`) and published whole
+at the end, however the session ends: the folder holds the previous session's files or this
+one's, never a mix, and a killed session leaves only the hidden folder, which the next run
+into the same folder removes. Saving is not interrupted by a signal (see
+`rehab.live.runner.end_on_signals`); an I/O error while saving is the session's
+``record_error``, and what could be kept is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import math
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,10 +39,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from rehab import __version__
-from rehab.analysis import write_outputs
+from rehab.analysis import result_folder, write_outputs
 from rehab.codec import encode
 from rehab.capture import Source
-from rehab.errors import OutputError
+from rehab.errors import OutputError, RehabError
 from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
 from rehab.live.audio import AudioCoach
 from rehab.live.cues import CueScheduler
@@ -47,7 +57,7 @@ from rehab.live.writers import (
     describe_error,
 )
 from rehab.pose.estimator import PoseEstimator
-from rehab.fileio import write_json_atomic
+from rehab.fileio import StagedFolder, describe_os_error, write_json_atomic
 from rehab.model import (
     N_LANDMARKS,
     Analysis,
@@ -126,6 +136,8 @@ class LiveStats:
 
     frames_in: int = 0
     frames_processed: int = 0
+    frames_with_person: int = 0
+    """Processed frames in which the patient was seen (not in the ``--stats`` document)."""
     latencies_ms: list[float] = dataclasses.field(default_factory=list)
 
     @property
@@ -168,6 +180,13 @@ class SessionResult:
     analysis: Analysis | None
     source: str = ""
     """The name of the frame source (``camera 0``, the recording's file name)."""
+    reps_stored: int | None = None
+    """Reps committed to the patient history (None: no patient history)."""
+    record_dir: Path | None = None
+    """The record folder (``files`` lists what of it was published)."""
+    late_signal: int | None = None
+    """A signal received while the session was being saved: it waited for the save (the
+    command then exits as interrupted)."""
 
     @property
     def rep_count(self) -> int:
@@ -228,7 +247,7 @@ class LiveSession:
 
     def __init__(self, source: Source, estimator: PoseEstimator, exercise: Exercise,
                  config: LiveConfig = LiveConfig(), *, display: Display | None = None,
-                 record_dir: str | os.PathLike[str] | None = None,
+                 record_dir: str | os.PathLike[str] | StagedFolder | None = None,
                  writer_factory: WriterFactory = cv_writer_factory,
                  audio: AudioCoach | None = None, store: StoreWriter | None = None,
                  patient_id: str | None = None,
@@ -245,16 +264,12 @@ class LiveSession:
         self.store = store
         self.patient_id = patient_id
         self.clock = clock
-        self.record_dir = Path(record_dir) if record_dir is not None else None
         self.size = fit_size(source.width, source.height, config.max_size)
         self.counter = LiveRepCounter(exercise, side=config.side)
         self.gate = PatientGate(*self.size)
-        self.recorder: VideoRecorder | None = None
-        if self.record_dir is not None:
-            self.record_dir.mkdir(parents=True, exist_ok=True)
-            fps = source.fps if source.fps > 0 else 30.0
-            self.recorder = VideoRecorder(self.record_dir / "overlay.mp4", fps, self.size,
-                                          factory=writer_factory)
+        self.saving = False
+        """The session is over and being saved (signals wait, see `defer_signal`)."""
+        self.deferred_signals: list[int] = []
         self.stats = LiveStats()
         self.reps: list[SessionRep] = []
         self.started = dt.datetime.now()
@@ -267,6 +282,48 @@ class LiveSession:
         self._last_t = -math.inf
         self._last_index: int | None = None
         self._stop_reason: str | None = None
+        self.record: StagedFolder | None = None
+        """Where the record folder is written until it is published (see `run`)."""
+        self.recorder: VideoRecorder | None = None
+        if record_dir is not None:
+            self._open_record(record_dir, writer_factory)
+
+    @property
+    def record_dir(self) -> Path | None:
+        """The record folder (its files appear there when the session ends)."""
+        return self.record.final if self.record is not None else None
+
+    def _open_record(self, record_dir: str | os.PathLike[str] | StagedFolder,
+                     writer_factory: WriterFactory) -> None:
+        """The staged record folder (owner-only for a patient) and the video recorder."""
+        self.record = record_dir if isinstance(record_dir, StagedFolder) else \
+            result_folder(record_dir, private=self.patient_id is not None)
+        fps = self.source.fps if self.source.fps > 0 else 30.0
+        try:
+            self.recorder = VideoRecorder(self.record.path / "overlay.mp4", fps, self.size,
+                                          factory=writer_factory)
+        except (OSError, RehabError) as exc:
+            self.record.discard()
+            why = describe_os_error(exc) if isinstance(exc, OSError) else self._public(str(exc))
+            raise OutputError(f"{self.record.final / 'overlay.mp4'}: cannot record ({why})") \
+                from None
+
+    def _public(self, text: str) -> str:
+        """``text`` naming the record folder rather than its hidden staging folder."""
+        if self.record is None:
+            return text
+        return text.replace(str(self.record.path), str(self.record.final))
+
+    def defer_signal(self, signum: int) -> None:
+        """Note a signal that came while saving: it waits until the session is saved."""
+        self.deferred_signals.append(signum)
+        log.warning("%s received while saving the session: it ends once everything is "
+                    "saved", signal.Signals(signum).name)
+
+    @property
+    def late_signal(self) -> int | None:
+        """The first signal deferred while saving (see `defer_signal`)."""
+        return self.deferred_signals[0] if self.deferred_signals else None
 
     def request_stop(self, reason: str = "terminated") -> None:
         """End the session after the frame in progress, saving it as any normal end does
@@ -303,9 +360,9 @@ class LiveSession:
     def run(self) -> SessionResult:
         """Run until the session ends; always stops the workers and stores what was done."""
         reason = "source_ended" if not self.config.camera else "camera_lost"
-        if self.store is not None and self.config.side in ("left", "right", "none"):
-            self._begin_store()
         try:
+            if self.store is not None and self.config.side in ("left", "right", "none"):
+                self._begin_store()
             for frame in self.source:
                 arrived = self.clock()
                 self.stats.frames_processed += 1
@@ -329,11 +386,20 @@ class LiveSession:
             reason = "interrupted"
             log.info("session interrupted; saving what was done")
         except BaseException:
+            self.saving = True
             self._shutdown(abandon=True)
+            self._abandon_record()
             raise
         if reason == "camera_lost" and self.sets.finished:
             reason = "complete"
-        return self._finish(reason)
+        try:
+            return self._finish(reason)
+        except BaseException:  # a bug while saving: nothing half-published, workers stopped
+            if self.record is not None:
+                self.record.discard()
+            if self.store is not None:
+                self.store.stop()
+            raise
 
     def _t(self) -> float:
         return self._last_t if self._t0 is not None else 0.0
@@ -352,6 +418,8 @@ class LiveSession:
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         pose = self.estimator.process(image, t)
         person = self.gate.choose(pose, t)
+        if person is not None:
+            self.stats.frames_with_person += 1
         lm, world, vis = _NO_PERSON if person is None else (
             person.landmarks, person.world, person.visibility)
         completed = self.counter.update(t, lm, world, vis, w, h)
@@ -450,7 +518,9 @@ class LiveSession:
             self.store.stop()
 
     def _finish(self, reason: str) -> SessionResult:
-        """Stop the workers, write the result files, finish the stored session."""
+        """Stop the workers, write the result files, finish the stored session, publish the
+        record folder. I/O errors become the session's record error."""
+        self.saving = True
         ended = dt.datetime.now()
         grabbed = getattr(self.source, "grabbed", None)
         self._shutdown()
@@ -466,17 +536,76 @@ class LiveSession:
         staging, record_error = self._write_result_files(analysis, files, notes, record_error)
         session_id, store_error = self._finish_store(ended, notes, files)
         if staging is not None:
-            staging.cleanup()
+            with contextlib.suppress(OSError):
+                staging.cleanup()
             files = {k: v for k, v in files.items() if k == "overlay_mp4"}
         result = SessionResult(
             exercise=self.exercise, side=self.counter.side, reps=tuple(self.reps),
             reps_goal=self.config.reps, sets_goal=self.config.sets, sets_done=self.sets_done,
             end_reason=reason, started=self.started, duration_s=self._t(), stats=self.stats,
-            notes=tuple(notes), files=files, session_id=session_id, record_error=record_error,
-            store_error=store_error, analysis=analysis, source=self.source.name)
-        if self.record_dir is not None and record_error is None:
-            self._write_session_json(result)
-        return result
+            notes=tuple(notes), files=self._published_names(files), session_id=session_id,
+            record_error=record_error, store_error=store_error, analysis=analysis,
+            source=self.source.name,
+            reps_stored=None if self.store is None else self.store.reps_written,
+            record_dir=self.record_dir)
+        if self.record is not None:
+            result = self._save_record(result)
+        return dataclasses.replace(result, late_signal=self.late_signal)
+
+    def _published_names(self, files: dict[str, Path]) -> dict[str, Path]:
+        """``files`` with those of the staged record folder named as published."""
+        if self.record is None:
+            return dict(files)
+        return {k: self.record.final / p.name if p.parent == self.record.path else p
+                for k, p in files.items()}
+
+    def _save_record(self, result: SessionResult) -> SessionResult:
+        """``session.json`` (unless the recording failed), then the record folder
+        published with what was written; a failure is the record error."""
+        assert self.record is not None
+        files = dict(result.files)
+        record_error = result.record_error
+        if record_error is None:
+            record_error = self._write_session_json(result)
+            if record_error is None:
+                files["session_json"] = self.record.final / "session.json"
+        mine = {k: p for k, p in files.items() if p.parent == self.record.final}
+        try:
+            self._tidy_record({p.name for p in mine.values()})
+            if mine:
+                self.record.publish()
+            else:
+                self.record.discard()
+        except (OutputError, OSError) as exc:
+            self.record.discard()
+            why = f"{self.record.final}: cannot write ({describe_os_error(exc)})" \
+                if isinstance(exc, OSError) else self._public(str(exc))
+            record_error = record_error or why
+            files = {k: p for k, p in files.items() if k not in mine}
+        return dataclasses.replace(result, files=files, record_error=record_error)
+
+    def _tidy_record(self, keep: set[str]) -> None:
+        """Remove from the staged record folder what is not part of the set (an empty video,
+        result files left half written by a failure)."""
+        assert self.record is not None
+        for entry in self.record.path.iterdir():
+            if entry.name not in keep:
+                entry.unlink()
+
+    def _abandon_record(self) -> None:
+        """After a crash: publish the overlay video so far (if any), else discard."""
+        if self.record is None:
+            return
+        try:
+            if self.recorder is not None and self.recorder.frames_written:
+                self._tidy_record({"overlay.mp4"})
+                self.record.publish()
+            else:
+                self.record.discard()
+        except (OutputError, OSError) as exc:
+            self.record.discard()
+            log.error("%s: the overlay video could not be kept (%s)", self.record.final,
+                      self._public(str(exc)))
 
     def _end_notes(self, reason: str) -> list[Note]:
         """Why the session ended, dropped frames, bystanders, then the sets' notes."""
@@ -497,14 +626,15 @@ class LiveSession:
         return notes
 
     def _recording_outcome(self, notes: list[Note], files: dict[str, Path]) -> str | None:
-        """The overlay video into ``files`` (if written), its problems into ``notes``;
-        returns the recording's error."""
+        """The overlay video into ``files`` (if a frame was written: after an error, the
+        video up to it), its problems into ``notes``; returns the recording's error."""
         record_error = None
         if self.recorder is not None:
             if self.recorder.error is not None:
-                record_error = f"recording stopped: {describe_error(self.recorder.error)}"
+                record_error = "recording stopped: " + \
+                    self._public(describe_error(self.recorder.error))
                 notes.append(Note(NoteCode.RECORDING, record_error))
-            elif self.recorder.frames_written:
+            if self.recorder.frames_written:
                 files["overlay_mp4"] = self.recorder.path
             if self.recorder.frames_dropped:
                 notes.append(Note(NoteCode.RECORDING,
@@ -516,21 +646,24 @@ class LiveSession:
     def _write_result_files(self, analysis: Analysis | None, files: dict[str, Path],
                             notes: list[Note], record_error: str | None
                             ) -> tuple[tempfile.TemporaryDirectory[str] | None, str | None]:
-        """The files of ``rehab analyze`` into the record folder (or, for the store alone or
-        after a failed recording, a staging folder, returned for cleaning up), added to
-        ``files``; returns the staging folder and the record error."""
+        """The files of ``rehab analyze`` into the staged record folder (or, for the store
+        alone or after a failed recording, a temporary folder, returned for cleaning up),
+        added to ``files``; returns the temporary folder and the record error."""
         staging = None
-        if analysis is not None and (self.record_dir is not None or self.store is not None):
-            out_dir = self.record_dir
-            if out_dir is None or record_error is not None:
+        if analysis is None or (self.record is None and self.store is None):
+            return None, record_error
+        try:
+            if self.record is not None and record_error is None:
+                out_dir = self.record.path
+            else:
                 staging = tempfile.TemporaryDirectory(prefix="rehab-live-")
                 out_dir = Path(staging.name)
-            try:
-                paths = write_outputs(analysis, out_dir)
-                files.update(paths)
-            except OutputError as exc:
-                record_error = record_error or str(exc)
-                notes.append(Note(NoteCode.RECORDING, f"result files not written: {exc}"))
+            files.update(write_outputs(analysis, out_dir))
+        except (OutputError, OSError) as exc:
+            why = self._public(str(exc) if isinstance(exc, OutputError) else
+                               describe_error(exc))
+            record_error = record_error or f"result files not written: {why}"
+            notes.append(Note(NoteCode.RECORDING, f"result files not written: {why}"))
         return staging, record_error
 
     def _finish_store(self, ended: dt.datetime, notes: list[Note],
@@ -546,19 +679,20 @@ class LiveSession:
             self.store.finish(ended, notes=notes, files=store_files or None, trace=trace)
             session_id = self.store.session_id
             if self.store.error is not None:
-                store_error = describe_error(self.store.error)
+                store_error = f"patient history: {describe_error(self.store.error)}"
         return session_id, store_error
 
-    def _write_session_json(self, result: SessionResult) -> None:
-        """``session.json`` into the record folder (a failure is logged)."""
-        assert self.record_dir is not None
-        files = result.files
-        path = self.record_dir / "session.json"
+    def _write_session_json(self, result: SessionResult) -> str | None:
+        """``session.json`` into the staged record folder; returns the error, if any."""
+        assert self.record is not None
         try:
-            write_json_atomic(path, result.to_dict())
-            files["session_json"] = path
-        except (OSError, OutputError) as exc:
-            log.error("%s: cannot write (%s)", path, describe_error(exc))
+            write_json_atomic(self.record.path / "session.json", result.to_dict())
+        except (OSError, OutputError, ValueError) as exc:
+            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            error = f"{self.record.final / 'session.json'}: not written ({self._public(why)})"
+            log.error("%s", error)
+            return error
+        return None
 
     def _analysis(self, notes: list[Note], reason: str) -> Analysis | None:
         """The session as an `Analysis` (for the same files as ``rehab analyze``)."""
@@ -625,6 +759,36 @@ def warm_up_counter(exercise: Exercise) -> None:
         counter.update(float(t[i]), seq.landmarks[i], seq.world[i], seq.visibility[i],
                        seq.width, seq.height)
     counter.finish()
+
+
+def saved_summary(result: SessionResult) -> str:
+    """What of the session was kept, in words, for the lines reporting its faults: the reps
+    stored in the patient history and the files published in the record folder."""
+    kept: list[str] = []
+    lost: list[str] = []
+    if result.reps_stored is not None:
+        if result.session_id is not None:
+            kept.append(f"{result.reps_stored} rep(s) stored as session {result.session_id}")
+        else:
+            lost.append("nothing stored in the patient history")
+    if result.record_dir is not None:
+        where = result.record_dir
+        mine = {k for k, p in result.files.items() if p.parent == where}
+        if {"overlay_mp4", "result_json"} <= mine:
+            kept.append(f"the overlay video and result files are in {where}")
+        elif "overlay_mp4" in mine:
+            kept.append(f"the overlay video so far is in {where}")
+        elif "result_json" in mine:
+            kept.append(f"the result files are in {where}")
+        elif mine:
+            kept.append(f"the session's record is in {where}")
+        else:
+            lost.append(f"nothing was written to {where}")
+    if not kept:
+        return "nothing could be saved" if lost else \
+            "nothing was saved (no record folder, no patient history)"
+    head = "the session so far is saved" if not lost else "the session is only partly saved"
+    return f"{head}: " + "; ".join(kept + lost)
 
 
 def format_summary(result: SessionResult) -> str:
