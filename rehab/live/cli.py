@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rehab.argtypes import finite_float, positive_float, positive_int
+from rehab.terminal import out
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.live.runner import DEFAULT_REPS, DEFAULT_REST_S, DEFAULT_SETS
 
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """The command's result on stdout, made safe for the terminal."""
+    out(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -164,7 +164,7 @@ def test_unwritable_output(squat_npz: Path, tmp_path: Path, rehab: Rehab,
     blocker.write_text("x")
     res = rehab("analyze", str(squat_npz), "-e", "squat", "--out", str(blocker / "sub"),
                 check=False)
-    assert_one_line_error(res, "cannot create output folder")
+    assert_one_line_error(res, "cannot create the output folder", "is not a writable folder")
 
 
 def test_no_person_in_landmarks(tmp_path: Path, rehab: Rehab, assert_one_line_error: OneLineError
