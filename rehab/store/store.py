@@ -696,23 +696,19 @@ class Store:
             raise OutputError(f"cannot write the export: {exc}") from None
         out = folder.path
         try:
-            written, session_docs = [], []
-            for s in sessions:
-                copied = self._export_files(s, out)
-                written += [folder.final / p for p in copied.values()]
-                session_docs.append({**encode(s), "status": s.status, "files": copied,
-                                     "reps": [encode(r) for r in reps[s.id]]})
-            tables = self._export_tables(patient, prescriptions, sessions, reps,
-                                         session_docs, out)
-            written += [folder.final / p.name for p in tables]
-            folder.publish()
+            with folder:  # published whole on success, discarded on any error
+                written, session_docs = [], []
+                for s in sessions:
+                    copied = self._export_files(s, out)
+                    written += [folder.final / p for p in copied.values()]
+                    session_docs.append({**encode(s), "status": s.status, "files": copied,
+                                         "reps": [encode(r) for r in reps[s.id]]})
+                tables = self._export_tables(patient, prescriptions, sessions, reps,
+                                             session_docs, out)
+                written += [folder.final / p.name for p in tables]
         except OSError as exc:
-            folder.discard()
             raise OutputError(f"{exc.filename or out_dir}: cannot write the export "
                               f"({describe_os_error(exc)})") from None
-        except BaseException:
-            folder.discard()
-            raise
         return written
 
     def _export_files(self, s: SessionRecord, out: Path) -> dict[str, str]:
