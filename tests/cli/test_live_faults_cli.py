@@ -8,7 +8,6 @@ read in place) through the real model; they skip when it is absent."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

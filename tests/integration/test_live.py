@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from rehab.analysis import analyze_sequence
-from rehab.capture import Frame, LiveSource, Source
+from rehab.capture import LiveSource
 from rehab.cli import main
 from rehab.exercises import get_exercise
 from rehab.live.audio import AudioCoach
@@ -27,7 +26,7 @@ from rehab.live.cli import _exit_code
 from rehab.live.gate import PatientGate
 from rehab.live.player import PacedVideoReader, paced_source
 from rehab.live.runner import end_on_signals
-from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
+from rehab.live.session import LiveConfig, LiveSession, SessionResult
 from rehab.live.writers import StoreWriter
 from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
 from rehab.sequence import PoseSequence, load_npz
@@ -35,70 +34,9 @@ from rehab.model import Rep as RepScore
 from rehab.store import SessionRecord, open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 
+from live_fakes import FakeDisplay, FrameList, ScriptedEstimator, poses_of
+
 # --- helpers ---------------------------------------------------------------------------------
-
-
-class FrameList(Source):
-    """Blank frames stamped with a sequence's timestamps (not live: none is dropped)."""
-
-    def __init__(self, timestamps: np.ndarray, width: int, height: int,
-                 max_size: tuple[int, int] = (320, 240)) -> None:
-        self.name = "replay"
-        self.width, self.height = width, height
-        self.fps = 30.0
-        self.frame_count = len(timestamps)
-        self.timestamps = timestamps
-        w, h = fit_size(width, height, max_size)
-        self.image = np.full((h, w, 3), 90, np.uint8)
-        self.closed = False
-
-    def frames(self) -> Iterator[Frame]:
-        for i, t in enumerate(self.timestamps):
-            yield Frame(i, float(t), self.image)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class ScriptedEstimator:
-    """Returns the given per-frame poses in order (None: nobody); calls ``event`` (a crash,
-    a signal) before frame ``at``."""
-
-    model_name = "scripted"
-    model_sha256 = ""
-
-    def __init__(self, poses: Sequence[FramePose | None], at: int | None = None,
-                 event: Callable[[], None] | None = None) -> None:
-        self.poses = list(poses)
-        self.i = 0
-        self.at = at
-        self.event = event
-
-    def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
-        if self.event is not None and self.i == self.at:
-            self.event()
-        pose = self.poses[self.i]
-        self.i += 1
-        return pose
-
-    def close(self) -> None:
-        pass
-
-
-class FakeDisplay:
-    """Records shown frames; returns scripted key actions at given frame numbers."""
-
-    def __init__(self, actions: dict[int, str]) -> None:
-        self.actions = actions
-        self.shown = 0
-        self.closed = False
-
-    def show(self, img: np.ndarray) -> str | None:
-        self.shown += 1
-        return self.actions.get(self.shown)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class RecordingSpeaker:
@@ -124,11 +62,6 @@ def knee_sequence(n_reps: int = 4, lead_s: float = 1.0) -> PoseSequence:
     t, knee = rep_trajectory(n_reps, 30.0, 90.0, 5.0, rep_s=2.5, pause_s=1.0, lead_s=lead_s)
     return synthetic_sequence(t, {"right_knee_flexion": knee, "hip_flexion": 90.0},
                               view="side", width=640, height=480, anchor="hips")
-
-
-def poses_of(seq: PoseSequence) -> list[FramePose | None]:
-    return [FramePose((PersonPose(seq.landmarks[i], seq.world[i], seq.visibility[i]),))
-            if seq.detected[i] else None for i in range(seq.n_frames)]
 
 
 def run_replay(seq: PoseSequence, exercise: str, estimator: object | None = None,

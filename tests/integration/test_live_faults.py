@@ -2,8 +2,8 @@
 saved, a signal while saving, a full disk at the end, nobody in view, ``--stats`` and
 ``--list-cameras`` errors, a set restarted during the rest.
 
-The fakes (frame source, scripted estimator, display, writers) are small copies of those in
-test_live.py: test modules do not import each other."""
+The frame source, scripted estimator and display come from ``live_fakes`` (shared with
+test_live.py)."""
 
 from __future__ import annotations
 
@@ -12,27 +12,27 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rehab.analysis import RESULT_FILES
-from rehab.capture import Frame, Source
 from rehab.cli import main
 from rehab.errors import OutputError
 from rehab.exercises import get_exercise
 from rehab.live import run_session
 from rehab.live.cli import _exit_code
 from rehab.live.runner import end_on_signals
-from rehab.live.session import LiveConfig, LiveSession, SessionResult, fit_size
+from rehab.live.session import LiveConfig, LiveSession, SessionResult
 from rehab.live.sets import SetTracker
 from rehab.live.writers import StoreWriter
 from rehab.model import PoseSequence
-from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
+from rehab.pose.estimator import ReplayEstimator
 from rehab.store import open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+from live_fakes import FakeDisplay, FrameList, ScriptedEstimator, poses_of
 
 ALL_FILES = {"overlay.mp4", "result.json", "reps.csv", "angles.csv", "landmarks.npz",
              "session.json"}
@@ -40,63 +40,6 @@ OLD = {name: f"old {name}\n" for name in ("result.json", "reps.csv", "session.js
 
 
 # --- fakes -----------------------------------------------------------------------------------
-
-class FrameList(Source):
-    """Blank frames stamped with the given timestamps (none dropped)."""
-
-    def __init__(self, timestamps: np.ndarray, width: int = 640, height: int = 480) -> None:
-        self.name = "replay"
-        self.width, self.height = width, height
-        self.fps = 30.0
-        self.frame_count = len(timestamps)
-        self.timestamps = timestamps
-        w, h = fit_size(width, height, (320, 240))
-        self.image = np.full((h, w, 3), 90, np.uint8)
-
-    def frames(self) -> Iterator[Frame]:
-        for i, t in enumerate(self.timestamps):
-            yield Frame(i, float(t), self.image)
-
-    def close(self) -> None:
-        pass
-
-
-class ScriptedEstimator:
-    """The given poses in order (None: nobody); calls ``event`` before frame ``at``."""
-
-    model_name = "scripted"
-    model_sha256 = ""
-
-    def __init__(self, poses: Sequence[FramePose | None], at: int | None = None,
-                 event: Callable[[], None] | None = None) -> None:
-        self.poses = list(poses)
-        self.i = 0
-        self.at = at
-        self.event = event
-
-    def process(self, image_bgr: np.ndarray, timestamp_s: float) -> FramePose | None:
-        if self.event is not None and self.i == self.at:
-            self.event()
-        pose = self.poses[self.i]
-        self.i += 1
-        return pose
-
-    def close(self) -> None:
-        pass
-
-
-class FakeDisplay:
-    def __init__(self, actions: dict[int, str]) -> None:
-        self.actions = actions
-        self.shown = 0
-
-    def show(self, img: np.ndarray) -> str | None:
-        self.shown += 1
-        return self.actions.get(self.shown)
-
-    def close(self) -> None:
-        pass
-
 
 class ByteWriter:
     """A video writer that appends a few bytes per frame; fails (ENOSPC) after ``limit``."""
@@ -127,11 +70,6 @@ def knee_sequence(n_reps: int = 3) -> PoseSequence:
     t, knee = rep_trajectory(n_reps, 30.0, 90.0, 5.0, rep_s=2.5, pause_s=1.0, lead_s=1.0)
     return synthetic_sequence(t, {"right_knee_flexion": knee, "hip_flexion": 90.0},
                               view="side", width=640, height=480, anchor="hips")
-
-
-def poses_of(seq: PoseSequence) -> list[FramePose | None]:
-    return [FramePose((PersonPose(seq.landmarks[i], seq.world[i], seq.visibility[i]),))
-            if seq.detected[i] else None for i in range(seq.n_frames)]
 
 
 @pytest.fixture()
