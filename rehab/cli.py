@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from rehab import __version__
-from rehab.argtypes import finite_float
-from rehab.terminal import out
 from rehab.errors import RehabError
+from rehab.terminal import out
 
 log = logging.getLogger("rehab")
 

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rehab.terminal import out
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.live.runner import DEFAULT_REPS, DEFAULT_REST_S, DEFAULT_SETS
+from rehab.terminal import out
 
 if TYPE_CHECKING:
     from rehab.exercises import Exercise
@@ -117,8 +117,11 @@ def _source(args: argparse.Namespace) -> int | str:
     """``--camera N`` or ``--source VIDEO`` (a number given to ``--source`` is a camera)."""
     if args.source is None:
         return int(args.camera or 0)
-    if args.source.strip().isdigit():
-        return int(args.source)
+    if args.source.strip().isdigit():  # a camera index, bounded as --camera is
+        from rehab import limits
+        from rehab.argtypes import int_in, option_value
+
+        return option_value(int_in(*limits.CAMERA_INDEX), args.source.strip(), "--source")
     return str(args.source)
 
 

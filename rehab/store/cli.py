@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rehab.argtypes import (finite_float, iso_date, iso_datetime, option_value, positive_int,
-                            positive_int_up_to)
-from rehab.terminal import out
+from rehab.argtypes import option_value
 from rehab.errors import InputError, RehabError
+from rehab.terminal import out
 
 if TYPE_CHECKING:
     from rehab.analysis import Analysis
@@ -103,7 +102,7 @@ def add_analyze_options(parser: argparse.ArgumentParser) -> None:
                    help="store the session in this patient's history; their prescription "
                         "supplies the target and side when not given on the command line")
     g.add_argument("--date", metavar="ISO",
-                   help="date or date-time of the session (default: now)")
+                   help="date or date-time of the session, from 1990-01-01 to today (default: now)")
     add_db_option(g)
 
 
