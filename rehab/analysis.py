@@ -41,8 +41,8 @@ from rehab.settings import AnalysisSettings
 log = logging.getLogger(__name__)
 
 __all__ = ["Analysis", "RESULT_FILES", "RESULT_SCHEMA_VERSION", "analyze_sequence",
-           "angles_csv", "check_out_dir", "choose_side", "prepare_out_dir", "reps_csv", "result_folder",
-           "write_outputs"]
+           "angles_csv", "check_out_dir", "choose_side", "prepare_out_dir", "reps_csv",
+           "result_folder", "write_outputs"]
 
 RESULT_FILES = frozenset({"result.json", "reps.csv", "angles.csv", "landmarks.npz",
                           "overlay.mp4", "session.json"})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -102,6 +103,15 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> int:
     return removed
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def make_private(path: str | os.PathLike[str]) -> None:
     """Owner-only permissions on ``path`` and, for a folder, on everything below it
     (symbolic links are neither followed nor changed)."""
@@ -149,6 +159,12 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "disk full"
     return exc.strerror or str(exc)
+
+
+def reason(exc: BaseException) -> str:
+    """Why ``exc`` happened, in words: `describe_os_error` for an I/O error (without the
+    file name), else its message."""
+    return describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, private: bool = False) -> Path:

@@ -6,12 +6,12 @@ names); otherwise files are downloaded once with `pooch` into the user cache dir
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
 from rehab.errors import InputError
+from rehab.fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +25,6 @@ SAMPLES: dict[str, tuple[str, str]] = {
 """name -> (url, sha256). The demo recording: seated bilateral shoulder abduction, 7 reps."""
 
 SAMPLE_EXERCISES: dict[str, str] = {"shoulder_abduction.mp4": "shoulder_abduction"}
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -56,7 +47,7 @@ def fetch_sample(name: str = "shoulder_abduction.mp4") -> Path:
         path = Path(mirror) / name
         if not path.is_file():
             raise InputError(f"{path}: sample not found in REHAB_DATA_DIR={mirror}")
-        if sha256_of(path) != digest:
+        if file_sha256(path) != digest:
             raise InputError(f"{path}: sha256 does not match the pinned sample (corrupt copy?)")
         return path
     import pooch

@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"reps per set (default: the prescription's, else {DEFAULT_REPS})")
     p.add_argument("--sets", type=int_in(*limits.SETS), metavar="N",
                    help=f"sets (default: the prescription's, else {DEFAULT_SETS})")
-    p.add_argument("--rest", type=number_in(*limits.SECONDS), metavar="SEC", default=DEFAULT_REST_S,
+    p.add_argument("--rest", type=number_in(*limits.SECONDS), metavar="SEC",
+                   default=DEFAULT_REST_S,
                    help=f"rest between sets (default {DEFAULT_REST_S:g} s)")
     p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
                    help="target band, lower end")

@@ -57,7 +57,7 @@ from rehab.live.writers import (
     describe_error,
 )
 from rehab.pose.estimator import PoseEstimator
-from rehab.fileio import StagedFolder, describe_os_error, write_json_atomic
+from rehab.fileio import StagedFolder, describe_os_error, reason, write_json_atomic
 from rehab.model import (
     N_LANDMARKS,
     Analysis,
@@ -304,7 +304,7 @@ class LiveSession:
                                           factory=writer_factory)
         except (OSError, RehabError) as exc:
             self.record.discard()
-            why = describe_os_error(exc) if isinstance(exc, OSError) else self._public(str(exc))
+            why = self._public(reason(exc))
             raise OutputError(f"{self.record.final / 'overlay.mp4'}: cannot record ({why})") \
                 from None
 
@@ -688,7 +688,7 @@ class LiveSession:
         try:
             write_json_atomic(self.record.path / "session.json", result.to_dict())
         except (OSError, OutputError, ValueError) as exc:
-            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            why = reason(exc)
             error = f"{self.record.final / 'session.json'}: not written ({self._public(why)})"
             log.error("%s", error)
             return error

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rehab.errors import OutputError, RehabError
+from rehab.fileio import reason
 from rehab.model import Rep, SessionHeader
 
 log = logging.getLogger(__name__)
@@ -151,11 +152,8 @@ class VideoRecorder:
 
 def describe_error(exc: BaseException) -> str:
     """One line for an I/O error (``ENOSPC`` spelled out)."""
-    if isinstance(exc, OSError):
-        what = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{what}"
-    return str(exc)
+    where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+    return f"{where}{reason(exc)}"
 
 
 class StoreWriter:

@@ -11,7 +11,6 @@ version. Nothing here touches the network.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -23,6 +22,7 @@ from pathlib import Path
 import platformdirs
 
 from rehab.errors import InputError, OutputError
+from rehab.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,6 @@ def mediapipe_version() -> str:
 def bundled_model_name() -> str:
     """Name recorded for the model built from mediapipe's bundled files."""
     return f"pose_landmark_full (mediapipe {mediapipe_version()} bundled)"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _mediapipe_root() -> Path:

@@ -41,7 +41,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
             get_exercise(args.exercise)  # unknown id: a clear error listing the known ones
         data = build_report_data(store, args.patient, start, end, args.exercise)
-    from rehab.store.db import private_umask
+    from rehab.fileio import private_umask
 
     with private_umask():
         path = render_report(data, args.out, progress=not args.no_progress and sys.stderr.isatty())

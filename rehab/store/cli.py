@@ -102,7 +102,8 @@ def add_analyze_options(parser: argparse.ArgumentParser) -> None:
                    help="store the session in this patient's history; their prescription "
                         "supplies the target and side when not given on the command line")
     g.add_argument("--date", metavar="ISO",
-                   help="date or date-time of the session, from 1990-01-01 to today (default: now)")
+                   help="date or date-time of the session, from 1990-01-01 to today "
+                        "(default: now)")
     add_db_option(g)
 
 
@@ -171,12 +172,10 @@ def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float
 def output_folder(out: str | os.PathLike[str], paths: dict[str, Path]) -> "OutputFolder":
     """The reference the store keeps to a result folder written for a patient: where it
     is published and the sha256 of this run's own ``result.json`` (still in staging)."""
-    import hashlib
-
+    from rehab.fileio import file_sha256
     from rehab.store.models import OutputFolder
 
-    digest = hashlib.sha256(paths["result_json"].read_bytes()).hexdigest()
-    return OutputFolder(Path(out).expanduser().resolve(), digest)
+    return OutputFolder(Path(out).expanduser().resolve(), file_sha256(paths["result_json"]))
 
 
 def after_analyze(args: argparse.Namespace, analysis: "Analysis",

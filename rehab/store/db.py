@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rehab.errors import RehabError
-from rehab.fileio import PRIVATE_UMASK, private_umask  # noqa: F401 (re-exported)
+from rehab.fileio import private_umask
 
 log = logging.getLogger(__name__)
 

@@ -53,6 +53,7 @@ from rehab.fileio import (
     StagedFolder,
     check_replaceable,
     describe_os_error,
+    file_sha256,
     make_private,
     pid_alive,
     write_json_atomic,
@@ -241,11 +242,8 @@ class Store:
                               to_db_time(dt.datetime.now())))
         except sqlite3.IntegrityError:
             raise StoreError(f"patient {patient_id!r} already exists") from None
-        leftover = self.files_root / patient_id
-        if leftover.is_symlink():  # never followed: the link itself goes
-            leftover.unlink()
-        elif leftover.exists():  # files of a deleted patient whose removal was interrupted
-            shutil.rmtree(leftover, ignore_errors=True)
+        # files of a deleted patient whose removal was interrupted
+        self._remove_patient_folder(patient_id, ignore_errors=True)
         return self.get_patient(patient_id)
 
     def get_patient(self, patient_id: str) -> Patient:
@@ -282,12 +280,14 @@ class Store:
         log.debug("deleted patient %s", patient_id)
         return kept
 
-    def _remove_patient_folder(self, patient_id: str) -> None:
+    def _remove_patient_folder(self, patient_id: str, ignore_errors: bool = False) -> None:
+        """Remove a patient's files folder (a symbolic link there: the link itself, never
+        what it points to)."""
         folder = self.files_root / check_patient_id(patient_id)
-        if folder.is_symlink():  # never follow it: remove the link itself
+        if folder.is_symlink():
             folder.unlink()
         elif folder.exists():
-            shutil.rmtree(folder)
+            shutil.rmtree(folder, ignore_errors=ignore_errors)
 
     def _remove_orphan_folders(self) -> None:
         """Finish a `delete_patient` killed after its commit: remove files folders of
@@ -762,7 +762,7 @@ def _remove_output(path: Path, result_sha256: str) -> Path | None:
         return None
     try:
         check_replaceable(path, RESULT_FILES)
-        same = _sha256(path / "result.json") == result_sha256
+        same = file_sha256(path / "result.json") == result_sha256
     except (OSError, OutputError):
         same = False
     if not same:
@@ -771,12 +771,6 @@ def _remove_output(path: Path, result_sha256: str) -> Path | None:
         return path
     shutil.rmtree(path)
     return None
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
