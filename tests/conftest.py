@@ -6,6 +6,7 @@
   the reason when what they look for is absent.
 - `rehab` runs the ``rehab`` command in a new process; `assert_one_line_error` checks its
   failure is one clear line (tests/cli and tests/model).
+- `db`: a patient database holding ``p1``.
 - `squat_analysis` builds a squat `Analysis` with exact reps (tests/cli and integration).
 
 Helpers are fixtures that return the function, so test modules never import each other.
@@ -134,6 +135,21 @@ def assert_one_line_error() -> Callable[..., None]:
     """``assert_one_line_error(res, *needles)``: ``res`` failed with one ``rehab: error:``
     line on stderr containing every needle, and no traceback."""
     return _assert_one_line_error
+
+
+# --- the patient database -------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A patient database holding patient ``p1`` (a module needing another database defines
+    its own ``db``)."""
+    from rehab.store import open_store
+
+    path = tmp_path / "clinic.sqlite"
+    with open_store(path) as store:
+        store.add_patient("p1", "Test Patient")
+    return path
 
 
 # --- analyses -------------------------------------------------------------------------------

@@ -77,14 +77,6 @@ def wait_until_recording(proc: subprocess.Popen[str], rec: Path, min_bytes: int 
     pytest.fail(f"the session did not start recording within {timeout:g} s")
 
 
-@pytest.fixture()
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.sqlite"
-    with open_store(path) as store:
-        store.add_patient("p1", "Test Patient")
-    return path
-
-
 # --- killed, interrupted ---------------------------------------------------------------------
 
 @pytest.mark.model

@@ -73,14 +73,6 @@ def run_replay(seq: PoseSequence, exercise: str, estimator: object | None = None
     return session.run()
 
 
-@pytest.fixture()
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.sqlite"
-    with open_store(path) as store:
-        store.add_patient("p1", "Test Patient")
-    return path
-
-
 def stored(db: Path) -> list[tuple[SessionRecord, list[RepScore]]]:
     with open_store(db) as store:
         return [(s, store.reps(s.id)) for s in store.sessions("p1")]

@@ -72,12 +72,14 @@ def knee_sequence(n_reps: int = 3) -> PoseSequence:
                               view="side", width=640, height=480, anchor="hips")
 
 
-@pytest.fixture()
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.sqlite"
-    with open_store(path) as store:
-        store.add_patient("p1", "Test Patient")
-    return path
+RIGHT_KNEE = LiveConfig(reps=10, side="right", mirror=False, camera=False)
+
+
+def knee_session(seq: PoseSequence, config: LiveConfig = RIGHT_KNEE,
+                 **kwargs: object) -> LiveSession:
+    """A knee-extension session replaying ``seq`` on blank frames."""
+    return LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),  # type: ignore[arg-type]
+                       get_exercise("knee_extension"), config, **kwargs)  # type: ignore[arg-type]
 
 
 def started_store(db: Path) -> StoreWriter:
@@ -160,11 +162,8 @@ def test_record_folder_is_staged_then_published_whole(tmp_path: Path, end: str) 
 def test_record_folder_is_private_for_a_patient(tmp_path: Path, db: Path) -> None:
     seq = knee_sequence(1)
     rec = tmp_path / "rec"
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
-                          record_dir=rec, writer_factory=ByteWriter, store=started_store(db),
-                          patient_id="p1")
+    session = knee_session(seq, record_dir=rec, writer_factory=ByteWriter,
+                           store=started_store(db), patient_id="p1")
     session.run()
     assert rec.stat().st_mode & 0o777 == 0o700
     assert {p.name: p.stat().st_mode & 0o777 for p in rec.iterdir()} == \
@@ -207,10 +206,7 @@ def test_store_full_at_begin_without_record(db: Path, monkeypatch: pytest.Monkey
                                             capsys: pytest.CaptureFixture[str]) -> None:
     failing_begin(monkeypatch)
     seq = knee_sequence(2)
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
-                          store=started_store(db), patient_id="p1")
+    session = knee_session(seq, store=started_store(db), patient_id="p1")
     result = session.run()
     assert result.rep_count == 2 and result.session_id is None
     assert _exit_code(result, "replay") == 4
@@ -226,11 +222,8 @@ def test_store_full_at_begin_with_record(tmp_path: Path, db: Path,
     failing_begin(monkeypatch)
     seq = knee_sequence(2)
     rec = tmp_path / "rec"
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
-                          record_dir=rec, writer_factory=ByteWriter, store=started_store(db),
-                          patient_id="p1")
+    session = knee_session(seq, record_dir=rec, writer_factory=ByteWriter,
+                           store=started_store(db), patient_id="p1")
     result = session.run()
     assert _exit_code(result, "replay") == 4
     line = one_error_line(capsys.readouterr().err, "database or disk is full",
@@ -246,10 +239,8 @@ def test_recording_failing_at_the_first_frame(tmp_path: Path,
     says nothing was saved."""
     seq = knee_sequence(2)
     rec = old_record(tmp_path / "rec")
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, mirror=False, camera=False), record_dir=rec,
-                          writer_factory=failing_after(0))
+    session = knee_session(seq, LiveConfig(reps=10, mirror=False, camera=False),
+                           record_dir=rec, writer_factory=failing_after(0))
     result = session.run()
     assert result.record_error is not None and "disk full" in result.record_error
     assert _exit_code(result, "replay") == 4
@@ -262,11 +253,8 @@ def test_recording_full_with_the_store_working(tmp_path: Path, db: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     seq = knee_sequence(3)
     rec = tmp_path / "rec"
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
-                          record_dir=rec, writer_factory=failing_after(40),
-                          store=started_store(db), patient_id="p1")
+    session = knee_session(seq, record_dir=rec, writer_factory=failing_after(40),
+                           store=started_store(db), patient_id="p1")
     result = session.run()
     assert _exit_code(result, "replay") == 4
     one_error_line(capsys.readouterr().err, "disk full; the session so far is saved: ",
@@ -295,11 +283,8 @@ def test_disk_full_writing_the_landmarks(tmp_path: Path, db: Path, where: str,
         monkeypatch.setattr(rehab.analysis, "save_npz", full)
     seq = knee_sequence(2)
     rec = tmp_path / "rec"
-    session = LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                          get_exercise("knee_extension"),
-                          LiveConfig(reps=10, side="right", mirror=False, camera=False),
-                          record_dir=rec, writer_factory=ByteWriter, store=started_store(db),
-                          patient_id="p1")
+    session = knee_session(seq, record_dir=rec, writer_factory=ByteWriter,
+                           store=started_store(db), patient_id="p1")
     result = session.run()
     assert result.record_error is not None and "disk full" in result.record_error
     assert ".rehab-new-" not in result.record_error  # the folder the user named
@@ -383,9 +368,7 @@ def replayed_result(tmp_path: Path) -> Callable[..., SessionResult]:
     seq = knee_sequence(1)
 
     def run(*args: object, **kwargs: object) -> SessionResult:
-        return LiveSession(FrameList(seq.timestamps), ReplayEstimator(seq),
-                           get_exercise("knee_extension"),
-                           LiveConfig(reps=10, mirror=False, camera=False)).run()
+        return knee_session(seq, LiveConfig(reps=10, mirror=False, camera=False)).run()
 
     return run
 
