@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rehab.errors import ConfigError
-from rehab.limits import DEGREES, SECONDS, Range
+from rehab.limits import DEGREES, SECONDS, Range, as_float
 from rehab.model import (
     ALL_ANGLES,
     LANDMARK_INDEX,
@@ -189,8 +189,7 @@ def _check_type(path: Path, key: str, value: Any, typ: Any) -> Any:
     if typ in ("float", float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _err(path, key, f"expected a number, got {value!r}")
-        number = float(value) if not isinstance(value, int) or abs(value) < 2 ** 1000 \
-            else math.inf
+        number = as_float(value)
         if not math.isfinite(number):
             raise _err(path, key, f"must be a finite number, not {value!r}")
         return number
@@ -312,9 +311,6 @@ def _parse_settings(table: Any, path: Path) -> AnalysisSettings:
     """The ``[settings]`` table over the defaults."""
     if not isinstance(table, dict):
         raise _err(path, "settings", "expected a table ([settings])")
-    for key, value in table.items():  # beyond any float: refused before conversion
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 1000:
-            raise _err(path, f"settings.{key}", f"must be a finite number, not {value!r}")
     try:
         settings = AnalysisSettings.from_mapping(table, "settings")
     except ConfigError as exc:

@@ -38,6 +38,14 @@ class Range(NamedTuple):
         return None
 
 
+def as_float(value: int | float) -> float:
+    """``value`` as a float; an integer beyond 2**1000 (or any float) becomes infinite, so
+    that a finiteness check refuses it rather than the conversion overflowing."""
+    if isinstance(value, int) and abs(value) >= 2 ** 1000:
+        return math.inf if value > 0 else -math.inf
+    return float(value)
+
+
 # --- numbers ---------------------------------------------------------------------------------
 
 DEGREES = Range(-180.0, 180.0)

@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehab.errors import ConfigError
+from rehab.limits import Range, as_float
 
 
 def _setting(default: float, doc: str, low: float, high: float,
              low_open: bool = False) -> Any:
     """A documented numeric setting with its valid range."""
     return dataclasses.field(default=default, metadata={
-        "doc": doc, "range": (low, high), "low_open": low_open})
+        "doc": doc, "range": Range(low, high, low_open)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +130,9 @@ class AnalysisSettings:
                                   f"{', '.join(sorted(names))})")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"'{where}.{key}': expected a number, got {value!r}")
-            values[key] = float(value)
+            values[key] = as_float(value)
+            if isinstance(value, int) and math.isinf(values[key]):  # an int beyond any float
+                raise ConfigError(f"'{where}.{key}': must be a finite number, not {value!r}")
         try:
             return dataclasses.replace(base or DEFAULT_SETTINGS, **values)
         except ConfigError as exc:
@@ -146,10 +149,9 @@ def _check(name: str, value: Any, meta: Mapping[str, Any]) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
             not math.isfinite(value):
         raise ConfigError(f"settings: {name} must be a finite number, not {value!r}")
-    low, high = meta["range"]
-    if value > high or value < low or (meta["low_open"] and value == low):
-        bracket = "(" if meta["low_open"] else "["
-        raise ConfigError(f"settings: {name} = {value:g} is outside {bracket}{low:g}, {high:g}]")
+    bound = meta["range"]
+    if bound.problem(value):
+        raise ConfigError(f"settings: {name} = {value:g} is outside {bound}")
 
 
 def describe_settings() -> list[tuple[str, float, str]]:

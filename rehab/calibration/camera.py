@@ -31,6 +31,7 @@ import numpy as np
 
 from rehab.errors import ConfigError
 from rehab.fileio import write_text_atomic
+from rehab.limits import as_float
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ def _number(path: Path, where: str, value: Any, unknown_nan: bool = False) -> fl
     ``unknown_nan``, e.g. the RMS error of a calibration read from Pose2Sim)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{path}: {where} must be a number, got {value!r}")
-    number = float(value) if not isinstance(value, int) or abs(value) < 2 ** 1000 else math.inf
+    number = as_float(value)
     if not math.isfinite(number) and not (unknown_nan and math.isnan(number)):
         raise ConfigError(f"{path}: {where} must be a finite number, got {value!r}")
     return number
