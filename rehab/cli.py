@@ -48,7 +48,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     Everything that can be refused is checked before the slow pose stage; nothing is created
     on an input error. The result files are written in private and appear together
     (`rehab.analysis.result_folder`). With ``--patient`` they are owner-only, and without
-    ``--out`` they are kept only in the patient's history (deleted with the patient).
+    ``--out`` they are kept only in the patient's history (deleted with the patient), which
+    keeps no video: ``--overlay`` then needs ``--out``.
     """
     from rehab.analysis import check_out_dir, result_folder, write_outputs
     from rehab.pipeline import analyze_pose, is_landmarks_file, load_input, resolve_exercise
@@ -71,6 +72,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         check_out_dir(out)
     if args.overlay and is_landmarks_file(args.input):
         raise RehabError("--overlay needs the video: a landmarks file has no images")
+    if args.overlay and out is None:
+        raise RehabError("--overlay with --patient needs --out DIR: the patient history "
+                         "keeps no video")
     if args.calibration:  # fail on a bad calibration file before the slow pose stage
         from rehab.calibration import load_calibration
 
@@ -83,28 +87,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                             scale_square_mm=args.scale_square_mm, video=args.input)
     for note in analysis.notes:
         log.info("note: %s", note)
-    with contextlib.ExitStack() as stack:
-        if out is not None:
-            folder = stack.enter_context(result_folder(out, private=for_patient))
-            where = folder.path
-        else:  # the patient's history alone: this run's own private scratch folder
-            import tempfile
-
-            where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehab-")))
-        paths = write_outputs(analysis, where)
-        if args.overlay:
+    folder = None if out is None else result_folder(out, private=for_patient)
+    with folder or contextlib.nullcontext():
+        paths = {} if folder is None else write_outputs(analysis, folder.path)
+        if args.overlay and folder is not None:
             from rehab.overlay import render_overlay
 
-            paths["overlay"] = render_overlay(args.input, analysis, where / "overlay.mp4",
+            paths["overlay"] = render_overlay(args.input, analysis, folder.path / "overlay.mp4",
                                               progress=not args.no_progress)
         if for_patient:
-            extra = {"overlay_mp4": paths["overlay"]} if "overlay" in paths else None
-            output = None if out is None else store_cli.output_folder(out, paths)
-            if out is not None:
+            output = None
+            if folder is not None:
+                output = store_cli.output_folder(folder.final, paths)
                 folder.publish()
-            store_cli.after_analyze(args, analysis, files=extra, output=output)
-    if out is not None:
-        log.info("wrote %s (%s)", Path(out), ", ".join(p.name for p in paths.values()))
+            store_cli.after_analyze(args, analysis, output=output)
+    if folder is not None:
+        log.info("wrote %s (%s)", folder.final, ", ".join(p.name for p in paths.values()))
     _out(format_rep_table(analysis))
     return 0
 

@@ -9,7 +9,7 @@
 - `patient_plan(args, exercise_id, bilateral)`: the target band, reps, sets and side from
   the patient's prescription (values given on the command line win); `rehab live` uses it
   too;
-- `after_analyze(args, analysis, files, output)`: stores the session, returns its id (or
+- `after_analyze(args, analysis, output)`: stores the session, returns its id (or
   None); `output_folder` describes the result folder written for it.
 
 Errors are `RehabError` subclasses: one line on stderr and a non-zero exit.
@@ -179,18 +179,15 @@ def output_folder(out: str | os.PathLike[str], paths: dict[str, Path]) -> "Outpu
 
 
 def after_analyze(args: argparse.Namespace, analysis: "Analysis",
-                  files: dict[str, Path] | None = None,
                   output: "OutputFolder | None" = None) -> int | None:
     """Store the analysed session when ``--patient`` was given; returns the session id.
 
-    ``files``: this run's own extra files (the overlay video); ``output``: the result
-    folder written for the session outside the store."""
+    ``output``: the result folder written for the session outside the store."""
     if getattr(args, "patient", None) is None:
         return None
     started = parse_when(getattr(args, "date", None))
     with open_db(args) as store:
-        sid = store.record_analysis(args.patient, analysis, started=started, files=files,
-                                    output=output)
+        sid = store.record_analysis(args.patient, analysis, started=started, output=output)
         log.info("stored session %d for patient %s in %s (files in %s)", sid, args.patient,
                  store.path, store.session_dir(args.patient, sid))
     return sid

@@ -150,3 +150,14 @@ def test_a_kill_between_the_two_renames_is_undone(tmp_path: Path) -> None:
     folder.publish()
     assert (final / "result.json").read_text() == '{"new": 1}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_patient_history_keeps_no_video(clinic, tmp_path: Path, rehab,
+                                            assert_one_line_error) -> None:
+    """``--overlay`` with ``--patient`` needs ``--out``: the history stores no video, and
+    the refusal comes before any work."""
+    res = rehab("analyze", str(clinic.inputs["pA"]).replace(".npz", ".mp4"), "-e", "squat",
+                "--patient", "pA", "--db", str(clinic.db), "--overlay", cwd=tmp_path,
+                check=False)
+    assert_one_line_error(res, "--overlay with --patient needs --out DIR")
+    assert not (tmp_path / "rehab-out").exists()
