@@ -65,7 +65,8 @@ def _check_store(clinic: Clinic) -> int:
       file is this session's own: its ``result.json`` names this patient's recording and
       this session's rep count, its ``reps.csv`` has one row per counted rep, its
       ``landmarks.npz`` has the frames of this patient's recording;
-    - no staging folder or temporary file is left once no writer runs.
+    - no staging folder or temporary file is left once no writer runs, and no files folder
+      of a patient no longer in the database (a delete killed part-way is finished).
     """
     from rehab.store import open_store
 
@@ -99,6 +100,10 @@ def _check_store(clinic: Clinic) -> int:
         leftovers = [p for p in store.files_root.rglob("*")
                      if p.name.startswith(".staging-") or ".part" in p.name]
         assert not leftovers, leftovers
+        patients = {p.id for p in store.list_patients()}
+        orphans = [d.name for d in store.files_root.iterdir()] \
+            if store.files_root.is_dir() else []
+        assert set(orphans) <= patients, orphans  # a deleted patient's files are gone
     return n
 
 
