@@ -116,51 +116,50 @@ def filtfilt(x: np.ndarray, coeffs: tuple[float, ...], pad: int) -> np.ndarray:
     return out
 
 
-def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.ndarray, min_amp: float,
-                    min_dur: float, max_dur: float, initial_state: int) -> np.ndarray:
-    ev = []
-    state = initial_state
-    rest_min = start = peak = up = -1
-    partial = False
+def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float, opening: float,
+               min_amp: float, min_dur: float, max_dur: float, resume: bool) -> np.ndarray:
+    """Plain-Python `rehab.reps._kernels.swing_reps` (kinds: 0 complete, 1 partial start,
+    2 partial end, 3 too short, 4 too long, 5 the opening's counted return)."""
+    ev: list[tuple[int, int, int, int]] = []
+    first = low = start = peak = up = -1
+    active, opened = False, resume
+
+    def opening_event() -> None:
+        seen = [j for j in range(first, low + 1) if not math.isnan(x[j])]
+        top = max(seen, key=lambda j: x[j])
+        drop = x[top] - x[low]
+        if drop >= min_amp and low != first:
+            ev.append((first, top, low, 5 if drop >= opening else 1))
+
     for i in range(len(x)):
         xi = x[i]
         if math.isnan(xi):
             continue
-        if state == 2 and start < 0:
-            start, peak, partial = i, i, True
-        if state == 0:
-            if rest_min < 0 or xi < x[rest_min]:
-                rest_min = i
-            if up < 0:
+        if first < 0:
+            first = low = up = i
+        if not active:
+            if xi < x[low]:
+                low = i
+            if xi <= x[low] + 0.5 * rise[i]:
                 up = i
-            if xi <= lo_th[i]:
-                state, rest_min, up = 1, i, i
-            elif xi >= hi_th[i]:
-                state, start, peak, partial = 2, rest_min, i, False
-        elif state == 1:
-            if rest_min < 0 or xi < x[rest_min]:
-                rest_min = i
-            if xi <= lo_th[i]:
-                up = i
-            if xi >= hi_th[i]:
-                state, start, peak, partial = 2, rest_min, i, False
+            if xi - x[low] >= rise[i]:
+                if not opened:
+                    opened = True
+                    opening_event()
+                active, start, peak = True, low, i
         else:
-            if peak < 0 or xi > x[peak]:
+            if xi > x[peak]:
                 peak = i
-            if xi <= lo_th[i]:
-                if start < 0:
-                    start = i
-                amp = x[peak] - x[start]
-                kind = -1
-                if partial:
-                    kind = 1
-                elif amp >= min_amp:
-                    dur = t[i] - t[up if up >= 0 else start]
-                    kind = 3 if dur < min_dur else 4 if dur > max_dur else 0
-                if kind >= 0:
-                    ev.append((start, peak, i, kind))
-                state, rest_min, up, start, peak, partial = 1, i, i, -1, -1, False
-    if state == 2 and start >= 0:
+            if x[peak] - xi >= back * (x[peak] - x[start]):
+                if x[peak] - x[start] >= min_amp:
+                    dur = t[i] - t[up]
+                    ev.append((start, peak, i, 3 if dur < min_dur else 4 if dur > max_dur else 0))
+                active, low, up = False, i, i
+    if first < 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    if not opened:
+        opening_event()
+    if active:
         last = len(x) - 1
         while last > 0 and math.isnan(x[last]):
             last -= 1

@@ -7,6 +7,7 @@ and batch sessions, reports) reuses; `write_outputs` writes ``result.json``, ``r
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -29,6 +30,9 @@ from rehab.model import (
     Analysis,
     Note,
     NoteCode,
+    Flag,
+    Rep,
+    Segmentation,
     Side,
     angle_column,
     sides_of,
@@ -116,16 +120,53 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
         notes.append(Note(NoteCode.SIDE_CHOSEN, f"side auto: {chosen} (movement x visibility: "
                           + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")",
                           {"side": str(chosen), "scores": side_scores}))
+    if exercise.bilateral and side == "auto" and chosen != Side.NONE:
+        other_raw = angles.column(name, Side(chosen).other)
+        filled = ~np.isfinite(raw) & np.isfinite(other_raw)
+        if filled.any():
+            # both limbs do the movement: where the chosen one is hidden, the other one shows it
+            raw = np.where(filled, other_raw, raw)
+            sides_smoothed[str(chosen)] = smooth(raw)
+            notes.append(Note(NoteCode.SIDE_CHOSEN, f"{100 * filled.mean():.0f}% of frames "
+                              f"measured on the {Side(chosen).other} side where the {chosen} "
+                              f"was hidden", {"filled_fraction": round(float(filled.mean()), 4)}))
     primary = sides_smoothed[str(chosen)]
     segmentation = segment_reps(primary, t, exercise, settings)
-    if segmentation.start_state == "settled":
-        notes.append(Note(NoteCode.SETTLED_START,
+    if segmentation.start_state == "active":
+        notes.append(Note(NoteCode.ACTIVE_START,
                           f"recording opens in the {name.replace('_', ' ')} active position; "
-                          f"repetitions counted from there and back"))
-    comp_signals = {comp.id: smooth(angles[compensation_column(comp, chosen)])
-                    for comp in exercise.compensations}
-    scored = score_reps(exercise, chosen, segmentation.segments, primary, np.isfinite(raw), t,
-                        comp_signals, settings)
+                          f"its return to rest is counted as the first repetition"))
+
+    def comp_signals_of(s: str) -> dict[str, np.ndarray]:
+        return {comp.id: smooth(angles[compensation_column(comp, s)])
+                for comp in exercise.compensations}
+
+    def score(s: str, seg: Segmentation) -> list[Rep]:
+        measured = raw if s == chosen else angles.column(name, s)
+        return score_reps(exercise, s, seg.segments, sides_smoothed[s], np.isfinite(measured),
+                          t, comp_signals_of(s), settings, fps=seq.fps)
+
+    comp_signals = comp_signals_of(chosen)
+    scored = score(chosen, segmentation)
+    alternating = False
+    if _may_alternate(exercise, side, chosen):
+        other = str(Side(chosen).other)
+        scale = abs(segmentation.active_level - segmentation.rest_level)
+        other_seg = segment_reps(sides_smoothed[other], t, exercise, settings,
+                                 scale=scale if math.isfinite(scale) else None)
+        merged = merge_sides(scored, score(other, other_seg), exercise)
+        if merged is not None:
+            scored, alternating = merged, True
+            by_side = {s: sum(r.counted and r.side == s for r in scored) for s in ("left", "right")}
+            notes.append(Note(NoteCode.ALTERNATING,
+                              f"done alternately: left {by_side['left']}, right "
+                              f"{by_side['right']} repetitions (both sides counted, merged in "
+                              f"time)", by_side))
+        elif exercise.counting.alternation == "expected":
+            notes.append(Note(NoteCode.ALTERNATING, f"alternation expected, but only the "
+                                                    f"{chosen} side did repetitions",
+                              {"left": 0, "right": 0, str(chosen): len(
+                                  [r for r in scored if r.counted])}))
     reps = tuple(r for r in scored if r.counted)
     partial = tuple(r for r in scored if not r.counted)
     for r in partial:
@@ -133,12 +174,73 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                           f"movement {r.start_s:.2f}-{r.end_s:.2f} s",
                           {"kind": str(r.kind), "start_s": round(r.start_s, 4),
                            "end_s": round(r.end_s, 4)}))
+    for r in reps:
+        if Flag.SPARSE in r.flags:
+            notes.append(Note(NoteCode.SPARSE, f"rep {r.index} ({r.start_s:.2f}-{r.end_s:.2f} s)"
+                              f" was measured in only {100 * r.tracked_fraction:.0f}% of its "
+                              f"frames, with gaps long enough to hide a repetition: reps there "
+                              f"may be merged or missed",
+                              {"rep": r.index, "tracked_fraction": round(r.tracked_fraction, 4)}))
     if not reps:
         notes.append(Note(NoteCode.NO_REPS, "no complete repetition found"))
+    smoothed = {"primary": primary, **comp_signals,
+                **{f"primary_{s}": x for s, x in sides_smoothed.items() if s != Side.NONE}}
     return Analysis(exercise=exercise, side=chosen, sequence=seq, angles=angles,
-                    smoothed={"primary": primary, **comp_signals}, segmentation=segmentation,
+                    smoothed=smoothed, segmentation=segmentation,
                     reps=reps, partial=partial, side_scores=side_scores, notes=tuple(notes),
-                    settings=settings)
+                    settings=settings, alternating=alternating)
+
+
+def _may_alternate(exercise: Exercise, side: str, chosen: str) -> bool:
+    """Whether both sides are counted: a one-sided exercise on a per-side angle, the side
+    left to the program (``auto``), and the exercise file not saying ``alternation = "none"``."""
+    return (side == "auto" and chosen != Side.NONE and not exercise.bilateral
+            and exercise.counting.alternation != "none")
+
+
+def _overlap(a: Rep, b: Rep) -> float:
+    """Time two reps share, as a fraction of the shorter one."""
+    shared = min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
+    return max(0.0, shared) / max(1e-9, min(a.duration_s, b.duration_s))
+
+
+def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise) -> list[Rep] | None:
+    """The reps of both sides merged in time, when the exercise was done alternately; None
+    when it was not (the chosen side's reps stand alone).
+
+    Rules: a rep of the other side that overlaps one of the chosen side by more than half
+    (of the shorter) is the same movement seen on both limbs (a lunge bends both knees):
+    one rep, credited to the side whose excursion is larger by more than the exercise's
+    ``min_amplitude_deg``, else to the chosen side. A rep of the other side alone in time
+    counts when its excursion is at least half the chosen side's median. The exercise was
+    done alternately when the other side has at least two such reps of its own (one, when
+    the exercise file says ``alternation = "expected"``).
+    """
+    mine = [r for r in chosen if r.counted]
+    theirs = [r for r in other if r.counted]
+    if not mine or not theirs:
+        return None
+    typical = float(np.median([r.rom_deg for r in mine]))
+    margin = exercise.counting.min_amplitude_deg
+    kept = list(mine)
+    alone: list[Rep] = []
+    for r in theirs:
+        twins = [i for i, m in enumerate(kept) if _overlap(r, m) > 0.5]
+        if twins:
+            i = max(twins, key=lambda i: _overlap(r, kept[i]))
+            if r.rom_deg > kept[i].rom_deg + margin:
+                kept[i] = r
+        elif r.rom_deg >= 0.5 * typical:
+            alone.append(r)
+    needed = 1 if exercise.counting.alternation == "expected" else 2
+    if len(alone) < needed:
+        return None
+    counted = sorted(kept + alone, key=lambda r: r.start_s)
+    counted = [dataclasses.replace(r, index=k) for k, r in enumerate(counted, start=1)]
+    uncounted = [r for r in chosen if not r.counted]
+    uncounted += [r for r in other if not r.counted
+                  and not any(_overlap(r, m) > 0 for m in counted + uncounted)]
+    return counted + sorted(uncounted, key=lambda r: r.start_s)
 
 
 # --- outputs -----------------------------------------------------------------------------

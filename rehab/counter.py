@@ -15,8 +15,8 @@ import numpy as np
 
 from rehab.exercises import Exercise, compensation_column
 from rehab.kinematics import OneEuroFilter, frame_angles
-from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, Segment, angle_column
-from rehab.reps import INITIAL_STATE, KIND_NAMES, decide_start, hysteresis_levels, side_score
+from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, Segment, Side, angle_column
+from rehab.reps import KIND_NAMES, hysteresis_levels, rep_rules, side_score
 from rehab.reps import _kernels as K
 from rehab.scoring import score_reps
 from rehab.settings import AnalysisSettings
@@ -35,10 +35,14 @@ class _SideTrack:
         self.comp_filters = [one_euro() for _ in range(n_comp)]
         self.x: list[float] = []
         self.valid: list[bool] = []
+        self.own: list[bool] = []
+        """Measured on this side itself (``valid`` also counts frames filled from the other
+        side of a bilateral exercise)."""
         self.comps: list[list[float]] = [[] for _ in range(n_comp)]
 
     def score(self) -> float:
-        return side_score(np.asarray(self.x), self.settings)
+        x = np.asarray(self.x)
+        return side_score(np.where(self.own, x, np.nan), self.settings)
 
 
 class LiveRepCounter:
@@ -47,8 +51,8 @@ class LiveRepCounter:
     Each frame's angles come from the same kernels as offline; the primary angle is smoothed
     with a causal One-Euro filter; the thresholds are the same fractions of the observed
     range, estimated from the frames seen so far (so they converge to the offline ones), and
-    the same numba state machine (`hysteresis_reps`, with per-sample thresholds) decides.
-    The start state is decided as offline once the range is known. Completed repetitions
+    the same numba state machine (`swing_reps`, with a per-sample rise) decides, with the
+    same rule for a recording that opens in the active position. Completed repetitions
     are returned, scored, by `update` at the frame where they complete (they are not refined
     afterwards). With ``side="auto"`` both sides are followed and the one that moves most
     and is best seen is chosen when the first repetition completes.
@@ -70,6 +74,7 @@ class LiveRepCounter:
         else:
             raise ValueError(f"side must be left, right or auto, not {side!r}")
         self._locked = len(self._sides) == 1
+        self._fill = exercise.bilateral and len(self._sides) == 2
         self._side = self._sides[0]
         self._col = {s: ANGLE_COLUMNS.index(angle_column(name, s)) for s in self._sides}
         self._comp_cols: dict[str, list[int]] = {}
@@ -83,12 +88,13 @@ class LiveRepCounter:
         self._sign = 1.0 if exercise.counting.rest == "low" else -1.0
         self._sorted: list[float] = []
         self._decided = False
-        self._initial = K.STATE_UNKNOWN
         self._lo_th: list[float] = []
         self._hi_th: list[float] = []
+        self._rise: list[float] = []
         self._checkpoint = 0
-        self._checkpoint_state = K.STATE_UNKNOWN
         self._reps: list[Rep] = []
+        self.fps: float | None = None
+        """The source's frame rate, when known (a rep's frames are counted at that rate)."""
         self.start_state: str = "none"
 
     # -- public state ---------------------------------------------------------------------
@@ -133,7 +139,7 @@ class LiveRepCounter:
         y = self._sign * self.angle
         if not math.isfinite(y):
             return "unknown"
-        return "active" if y >= self._lo_th[-1] and self._active_now() else "rest"
+        return "active" if self._active_now() else "rest"
 
     def _active_now(self) -> bool:
         ev = self._run()
@@ -146,8 +152,12 @@ class LiveRepCounter:
         row = frame_angles(landmarks, world, visibility, width, height, self.space,
                            self.settings.min_visibility)
         self._t.append(float(t))
+        raws = {s: float(row[self._col[s]]) for s in self._tracks}
         for s, track in self._tracks.items():
-            raw = float(row[self._col[s]])
+            raw = raws[s]
+            track.own.append(math.isfinite(raw))
+            if not math.isfinite(raw) and self._fill:
+                raw = raws[str(Side(s).other)]  # a bilateral exercise: the other limb
             track.valid.append(math.isfinite(raw))
             track.x.append(track.filter(t, raw))
             for k, c in enumerate(self._comp_cols[s]):
@@ -166,13 +176,13 @@ class LiveRepCounter:
         self._sign = 1.0 if self.exercise.counting.rest == "low" else -1.0
         self._sorted = []
         self._decided = False
-        self._lo_th, self._hi_th = [], []
         self._checkpoint = 0
         history = self._tracks[side].x
         for x in history[:-1]:
             self._push_level(self._sign * x)
         self._lo_th = [math.nan] * (len(history) - 1)
         self._hi_th = [math.nan] * (len(history) - 1)
+        self._rise = [math.inf] * (len(history) - 1)
 
     def _push_level(self, y: float) -> None:
         if math.isfinite(y):
@@ -199,58 +209,51 @@ class LiveRepCounter:
         levels = self._levels()
         self._lo_th.append(math.nan)
         self._hi_th.append(math.nan)
-        if not self._decided:
-            if levels is None or not self._decide(levels):
-                return []
-            levels = self._levels()
-        if levels is None:  # cannot happen once decided: the range only grows
+        self._rise.append(math.inf)
+        if levels is None:
             return []
         lo_th, hi_th = hysteresis_levels(*levels, self.settings)
         self._lo_th[-1], self._hi_th[-1] = lo_th, hi_th
+        self._rise[-1] = rep_rules(levels[1] - levels[0], self.settings)[0]
+        if not self._decided:
+            # the frames before the range was known are judged with the rise known now
+            self._rise = [self._rise[-1]] * len(self._rise)
+            self._decided = True
         return self._emit()
-
-    def _decide(self, levels: tuple[float, float]) -> bool:
-        """Choose the start state with `rehab.reps.decide_start`, once the range is known."""
-        y = self._sign * np.asarray(self._tracks[self._side].x)
-        state = decide_start(y, np.asarray(self._t), *hysteresis_levels(*levels, self.settings),
-                             self.settings, complete=False)
-        if state is None:
-            return False  # still in the opening position: wait
-        if state == "settled":
-            self._sign = -self._sign
-            self._sorted = sorted(-v for v in self._sorted)
-        self.start_state, self._initial = state, INITIAL_STATE[state]
-        levels2 = self._levels()
-        assert levels2 is not None
-        lo_th, hi_th = hysteresis_levels(*levels2, self.settings)
-        # frames before the decision are judged with the thresholds known now
-        self._lo_th = [lo_th] * len(self._lo_th)
-        self._hi_th = [hi_th] * len(self._hi_th)
-        self._checkpoint, self._checkpoint_state = 0, self._initial
-        self._decided = True
-        return True
 
     def _run(self) -> np.ndarray:
         c = self.exercise.counting
         a = self._checkpoint
         y = self._sign * np.asarray(self._tracks[self._side].x[a:], dtype=np.float64)
-        return K.hysteresis_reps(
+        levels = self._levels()
+        opening = rep_rules(levels[1] - levels[0], self.settings)[2] if levels else math.inf
+        _, back, _ = rep_rules(1.0, self.settings)
+        return K.swing_reps(
             y, np.asarray(self._t[a:], dtype=np.float64),
-            np.asarray(self._lo_th[a:], dtype=np.float64),
-            np.asarray(self._hi_th[a:], dtype=np.float64),
-            c.min_amplitude_deg, c.min_duration_s, c.max_duration_s, self._checkpoint_state)
+            np.asarray(self._rise[a:], dtype=np.float64), back, opening,
+            c.min_amplitude_deg, c.min_duration_s, c.max_duration_s, a > 0)
 
     def _emit(self, final: bool = False) -> list[Rep]:
         ev = self._run()
         done = [row for row in ev if row[3] != K.KIND_PARTIAL_END or final]
+        if (self._checkpoint == 0 and not final and len(done) == 1
+                and done[0][3] in (K.KIND_OPENING, K.KIND_PARTIAL_START)):
+            # the opening is judged against the range of a whole rep, as offline: wait for
+            # the first rep after it to end
+            return []
         if not done:
             return []
         a = self._checkpoint
         segments = tuple(Segment(int(s) + a, int(p) + a, int(e) + a, KIND_NAMES[int(k)],
                                  int(s) + a) for s, p, e, k in done)
+        if a == 0 and done[0][3] == K.KIND_OPENING:
+            self.start_state = "active"
+        elif a == 0 and done[0][3] == K.KIND_PARTIAL_START:
+            self.start_state = "between"
+        elif a == 0:
+            self.start_state = "rest"
         if not final or done[-1][3] != K.KIND_PARTIAL_END:
             self._checkpoint = int(done[-1][2]) + a
-            self._checkpoint_state = K.STATE_REST
         if segments and not self._locked and any(sg.counted for sg in segments):
             self._locked = True
         return self._score(segments)
@@ -262,7 +265,8 @@ class LiveRepCounter:
                 for k, c in enumerate(self.exercise.compensations)}
         scored = score_reps(self.exercise, self._side, segments, primary,
                             np.asarray(track.valid, dtype=np.bool_),
-                            np.asarray(self._t, dtype=np.float64), comp, self.settings)
+                            np.asarray(self._t, dtype=np.float64), comp, self.settings,
+                            fps=self.fps)
         out = []
         for r in scored:
             if r.counted:

@@ -64,6 +64,8 @@ class Counting:
     min_amplitude_deg: float = _within(AMPLITUDE_DEG, 20.0)
     min_duration_s: float = _within(SECONDS, 0.5)
     max_duration_s: float = _within(SECONDS, 20.0)
+    alternation: Literal["detect", "expected", "none"] = "detect"
+    """One-sided exercises: whether left and right may take turns (counted on both sides)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +171,7 @@ _REQUIRED_TOP = {"id", "name", "view", "bilateral", "counting", "target", "sourc
 
 
 RESERVED_COMPENSATION_IDS: frozenset[str] = frozenset(
-    {f.value for f in Flag} | {"min", "max", "rom", "peak"})
+    {f.value for f in Flag} | {"min", "max", "rom", "peak", "side"})
 """Ids a compensation may not take: each is a rep's flag (the flags of a rep would mix them
 up) or would name the same ``<id>_deg`` column as a rep's own angle in ``reps.csv``."""
 
@@ -258,6 +260,10 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
         raise _err(path, "tempo", "min_rep_s is greater than max_rep_s")
     if counting.min_duration_s > counting.max_duration_s:
         raise _err(path, "counting", "min_duration_s is greater than max_duration_s")
+    if counting.alternation == "expected" and (bilateral or counting.angle in TRUNK_ANGLES):
+        raise _err(path, "counting.alternation",
+                   "'expected' needs a one-sided exercise (bilateral = false) counted on a "
+                   "per-side angle")
     comps = _parse_compensations(data.get("compensations", []), path)
     cues = _build(Cues, data.get("cues", {}), path, "cues")
     landmarks, sources = _parse_lists(data, path)

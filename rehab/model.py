@@ -147,6 +147,9 @@ class Flag(enum.StrEnum):
     TOO_SLOW = "too_slow"
     RUSHED = "rushed"
     TRACKING_LOST = "tracking_lost"
+    SPARSE = "sparse"
+    """The rep has a stretch without measurement long enough to hide a whole repetition:
+    repetitions could have been merged or missed there."""
 
 
 class NoteCode(enum.StrEnum):
@@ -155,6 +158,11 @@ class NoteCode(enum.StrEnum):
     PARTLY_MEASURED = "partly_measured"
     SIDE_CHOSEN = "side_chosen"
     SETTLED_START = "settled_start"
+    """(Results before round 2's counting rules) the recording opened held in the active
+    position."""
+    ACTIVE_START = "active_start"
+    ALTERNATING = "alternating"
+    SPARSE = "sparse"
     NOT_COUNTED = "not_counted"
     NO_REPS = "no_reps"
     NO_PERSON = "no_person"
@@ -371,12 +379,13 @@ class Segmentation:
     rest_level: float
     active_level: float
     start_state: StartState
-    """Where the recording opens: at rest, mid-rep in the active zone (that rep is partial),
-    settled in the active position (cycles counted from there), or between the thresholds
-    (a first rise through the upper threshold counts: its ascent was seen)."""
+    """Where the recording opens: at rest, in the active position (its return counted as
+    the first rep), or between (on the way back from a rep whose peak was not seen);
+    ``settled`` only in results made before round 2's counting rules."""
     rest_position: RestPosition
-    """Where the counted cycles start and end on the angle axis (may differ from the
-    exercise default when the recording opens settled in the other position)."""
+    """The exercise's rest position on the angle axis."""
+    rise_deg: float = math.nan
+    """How far the angle must rise above a rep's start for the rep to begin (degrees)."""
 
     @property
     def reps(self) -> tuple[Segment, ...]:
@@ -438,6 +447,9 @@ class Rep:
     """`Flag` values and the ids of compensations over their limits."""
     distances_cm: Distances | None = None
     """Distances in centimetres (when the analysis had a scale)."""
+    side: str = ""
+    """The side that did this rep (``left``/``right``; ``none`` for trunk angles; empty in
+    results made before sides were recorded per rep)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", RepKind(self.kind))
@@ -517,6 +529,9 @@ class Analysis:
     calibration: CalibrationRef | None = None
     scale: Scale | None = None
     live: LiveInfo | None = None
+    alternating: bool = False
+    """A one-sided exercise done with the left and the right limb in turn: the reps of both
+    sides were counted and merged in time (each `Rep.side` says which)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "notes", tuple(Note.of(n) for n in self.notes))

@@ -15,7 +15,10 @@ A rep's score (0-100) has three parts, and every point lost comes with a flag:
   measured (landmarks not visible) costs nothing and is reported as null.
 
 A rep whose primary angle was measured in less than 80% of its frames is flagged
-``tracking_lost`` and its score scaled by the measured fraction.
+``tracking_lost`` and its score scaled by the measured fraction. Its frames are those the
+rep spanned at the source's frame rate (``fps``), so frames the camera delivered but the
+program dropped count as unmeasured. A rep with a stretch unmeasured for longer than the
+exercise's ``min_duration_s`` (a whole repetition could hide there) is flagged ``sparse``.
 
 Each part is a pure function (`score_rom`, `score_tempo`, `score_compensations`,
 `apply_tracking`); every number above is a field of `rehab.settings.AnalysisSettings`.
@@ -136,12 +139,14 @@ def score_reps(
     timestamps: np.ndarray,
     compensation_signals: dict[str, np.ndarray],
     settings: AnalysisSettings | None = None,
+    fps: float | None = None,
 ) -> list[Rep]:
     """Score every segment (counted or not) of ``primary`` (smoothed angle, degrees).
 
     ``primary_valid`` marks frames where the angle was measured (before gap filling);
     ``compensation_signals`` maps each compensation id to its smoothed angle signal;
-    ``settings`` defaults to the exercise's.
+    ``settings`` defaults to the exercise's; ``fps`` is the source's frame rate (the
+    frames a rep spanned are counted at that rate; default: the frames present).
     """
     if not segments:
         return []
@@ -154,14 +159,40 @@ def score_reps(
                         np.ascontiguousarray(primary_valid, np.bool_))
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
+    valid_t = np.asarray(timestamps)[np.asarray(primary_valid, dtype=bool)]
     out: list[Rep] = []
     index = 0
     for r, seg in enumerate(segments):
         index += seg.counted
         comps = {c.id: compensation_value(c, *comp_ext[c.id][r]) for c in exercise.compensations}
-        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r],
-                              float(primary[starts[r]]), timestamps, comps, settings))
+        t0, t1 = float(timestamps[starts[r]]), float(timestamps[ends[r]])
+        stats[r, 4] = tracked_fraction(stats[r, 4], int(ends[r] - starts[r] + 1), t1 - t0, fps)
+        sparse = largest_gap(valid_t, t0, t1) > exercise.counting.min_duration_s
+        rep = _score_one(exercise, seg, index if seg.counted else 0, stats[r],
+                         float(primary[starts[r]]), timestamps, comps, settings)
+        out.append(dataclasses.replace(rep, side=str(side),
+                                       flags=rep.flags + ((Flag.SPARSE,) if sparse else ())))
     return out
+
+
+def tracked_fraction(present_fraction: float, n_present: int, duration_s: float,
+                     fps: float | None) -> float:
+    """Measured frames over the frames the rep spanned at ``fps`` (at least those present)."""
+    if fps is None or not math.isfinite(fps) or fps <= 0 or not math.isfinite(duration_s):
+        return present_fraction
+    expected = max(n_present, int(round(duration_s * fps)) + 1)
+    return present_fraction * n_present / expected
+
+
+def largest_gap(valid_t: np.ndarray, t0: float, t1: float) -> float:
+    """The longest stretch of [t0, t1] without a measured sample (``valid_t``, sorted)."""
+    i = int(np.searchsorted(valid_t, t0, side="left"))
+    j = int(np.searchsorted(valid_t, t1, side="right"))
+    inside = valid_t[i:j]
+    if inside.size == 0:
+        return t1 - t0
+    edges = np.concatenate(([t0], inside, [t1]))
+    return float(np.max(np.diff(edges)))
 
 
 def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,

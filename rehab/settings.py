@@ -53,17 +53,15 @@ class AnalysisSettings:
     range_high_percentile: float = _setting(
         95.0, "upper percentile taken as the robust active level", 50.0, 100.0)
     low_fraction: float = _setting(
-        0.35, "lower hysteresis threshold, fraction of the robust range above rest",
+        0.35, "a rep ends once back within this fraction of its own excursion from its start",
         0.0, 1.0, low_open=True)
     high_fraction: float = _setting(
-        0.65, "upper hysteresis threshold, fraction of the robust range above rest",
-        0.0, 1.0, low_open=True)
+        0.65, "a rep begins once risen (high_fraction - low_fraction) x the robust range "
+              "above its start; a recording opening this fraction of the range above its "
+              "first low point opens in the active position", 0.0, 1.0, low_open=True)
     onset_fraction: float = _setting(
         0.1, "rep boundaries sit where the angle is within this fraction of the rep's "
              "excursion from its start value", 0.0, 0.5)
-    settled_dwell_s: float = _setting(
-        0.4, "a recording opening in the active position and staying this long is taken to "
-             "start there (the patient's rest), s", 0.0, 10.0)
     # --- scoring
     rom_points: float = _setting(60.0, "points for reaching the target band", 0.0, 100.0)
     tempo_points: float = _setting(20.0, "points for the rep's duration", 0.0, 100.0)

@@ -266,6 +266,8 @@ class LiveSession:
         self.clock = clock
         self.size = fit_size(source.width, source.height, config.max_size)
         self.counter = LiveRepCounter(exercise, side=config.side)
+        if source.fps > 0:
+            self.counter.fps = float(source.fps)  # dropped frames count as unmeasured
         self.gate = PatientGate(*self.size)
         self.saving = False
         """The session is over and being saved (signals wait, see `defer_signal`)."""
@@ -723,8 +725,6 @@ class LiveSession:
                                               settings.cutoff_hz, settings.max_gap_s)
         th = self.counter.thresholds
         rest = ex.counting.rest
-        if self.counter.start_state == "settled":
-            rest = "high" if rest == "low" else "low"
         segmentation = Segmentation(
             segments=(), low_threshold=th[0] if th else math.nan,
             high_threshold=th[1] if th else math.nan, rest_level=math.nan,

@@ -1,20 +1,20 @@
 """Repetitions: segmentation of the primary angle into counted and uncounted candidates.
 
 `segment_reps` (offline, whole signal) and the shared pieces the live counter
-(`rehab.counter.LiveRepCounter`) uses: `decide_start`, `robust_range`, `hysteresis_levels`,
-`side_score`. The numba state machine lives in `rehab.reps._kernels`.
+(`rehab.counter.LiveRepCounter`) uses: `rep_rules`, `oriented`, `robust_range`,
+`hysteresis_levels`, `side_score`. The numba state machine lives in `rehab.reps._kernels`.
 """
 
 from rehab.reps.segment import (
-    INITIAL_STATE,
     KIND_NAMES,
-    decide_start,
     hysteresis_levels,
+    oriented,
+    rep_rules,
     robust_range,
     segment_reps,
     side_score,
     thresholds,
 )
 
-__all__ = ["INITIAL_STATE", "KIND_NAMES", "decide_start", "hysteresis_levels", "robust_range",
+__all__ = ["KIND_NAMES", "hysteresis_levels", "oriented", "rep_rules", "robust_range",
            "segment_reps", "side_score", "thresholds"]

@@ -1,7 +1,7 @@
 """Private numba kernels of repetition counting: plain arrays in, plain arrays out.
 
-The state machine (`hysteresis_reps`) runs offline with constant thresholds and live with
-per-sample ones; `refine_bounds` moves boundaries to movement onset; `rep_stats` and
+The state machine (`swing_reps`) runs offline with a constant rise and live with a
+per-sample one; `refine_bounds` moves boundaries to movement onset; `rep_stats` and
 `window_extremes` measure each rep's window for scoring. Public wrappers live in
 `rehab.reps.segment` and `rehab.scoring`.
 """
@@ -14,15 +14,11 @@ import numpy as np
 from numba import njit
 
 # Repetition state machine ------------------------------------------------------------------
-# States: 0 = unknown (between thresholds, never settled), 1 = rest, 2 = active.
 # Events written to the output arrays, one row per rep candidate:
-#   start index (last sample at rest before leaving), peak index, end index (first sample
-#   back at rest), kind: 0 = complete rep, 1 = partial at the start (began away from rest),
-#   2 = partial at the end (never returned), 3 = too short (not counted).
-
-STATE_UNKNOWN = 0
-STATE_REST = 1
-STATE_ACTIVE = 2
+#   start index (low point before the rise), peak index, end index (first sample back),
+#   kind: 0 = complete rep, 1 = partial at the start (its peak was not seen), 2 = partial at
+#   the end (never came back), 3 = too short, 4 = too long (not counted), 5 = the opening's
+#   return (counted).
 
 KIND_COMPLETE = 0
 KIND_PARTIAL_START = 1
@@ -31,80 +27,70 @@ KIND_TOO_SHORT = 3
 KIND_TOO_LONG = 4
 
 
-@njit(cache=True)
-def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.ndarray,
-                    min_amp: float, min_dur: float, max_dur: float,
-                    initial_state: int) -> np.ndarray:
-    """Segment repetitions of a signal that rises from rest (low) to active (high) and back.
+KIND_OPENING = 5
+"""(kernel only) the recording opens in the active position and this is its return to rest:
+counted, reported as a complete rep with the start state ``active``."""
 
-    ``lo_th`` and ``hi_th`` are per-sample thresholds (constant offline; causal estimates in
-    live use, so both run this same state machine).
-    A rep starts at the rest minimum before the signal crosses ``hi_th``, peaks at the
-    maximum while active, and ends at the first sample back below ``lo_th``. Candidates
-    whose excursion (peak - start value) is under ``min_amp`` are ignored; those that stay
-    above ``lo_th`` for less than ``min_dur`` or more than ``max_dur`` seconds are reported
-    but not counted. NaN samples
-    hold the current state. ``initial_state``: rest, unknown (the recording opens between
-    the thresholds; a first rise through ``hi_th`` counts) or active (it opens mid-rep above
-    ``hi_th``; that rep is a partial). Returns an int64 array (K, 4): start, peak, end, kind.
+
+@njit(cache=True)
+def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
+               opening: float, min_amp: float, min_dur: float, max_dur: float,
+               resume: bool) -> np.ndarray:
+    """Segment repetitions of a signal whose active position is up (the oriented angle).
+
+    One rule, relative to each rep's own start, so that a rest level that shifts (a change
+    of camera angle, drift) does not merge or lose reps: a rep **starts** at the lowest
+    point since the previous rep once the signal has risen ``rise[i]`` above it, **peaks** at
+    its highest point, and **ends** at the first sample that has come back down by ``back``
+    (a fraction) of its excursion (peak - start). Candidates whose excursion is under
+    ``min_amp`` are ignored; those lasting less than ``min_dur`` or more than ``max_dur``
+    seconds are reported but not counted. A rise that never comes back is a partial at
+    the end (not counted). The opening: a recording that opens at least ``opening`` above
+    the first low point, and comes down to it, opened in the active position: that return
+    counts (kind `KIND_OPENING`); a smaller opening descent is the tail of a rep whose peak
+    was not seen (`KIND_PARTIAL_START`). NaN samples hold the state. ``rise`` is per sample
+    (constant offline, a causal estimate live, so both run this one machine). ``resume``:
+    ``x`` continues a signal from the end of a rep (live), so it has no opening.
+    Returns an int64 array (K, 4): start, peak, end, kind.
     """
     n = x.shape[0]
     ev = np.empty((n // 2 + 2, 4), dtype=np.int64)
     k = 0
-    state = initial_state
-    rest_min_i = -1      # index of the lowest sample in the current rest dwell
-    up_i = -1            # last sample at or below lo_th before the rep in progress
-    start_i = -1         # start of the rep in progress
+    first = -1
+    active = False
+    low_i = -1         # lowest sample since the last rep ended (rest)
+    start_i = -1       # the rep in progress: its start (low point), peak
     peak_i = -1
-    partial = False
+    up_i = -1          # last sample in the lower half of the rise before the rep
+    opened = resume    # the first rise has been seen (the opening is decided)
     for i in range(n):
         xi = x[i]
         if math.isnan(xi):
             continue
-        if state == STATE_ACTIVE and start_i < 0:
-            # opened mid-rep in the active zone: the rest of this rep is a partial
-            start_i = i
-            peak_i = i
-            partial = True
-        if state == STATE_UNKNOWN:
-            # opened between the thresholds: a rise through hi_th is a rep whose ascent was
-            # seen; a fall through lo_th just settles into rest
-            if rest_min_i < 0 or xi < x[rest_min_i]:
-                rest_min_i = i
-            if up_i < 0:
+        if first < 0:
+            first = i
+            low_i = i
+            up_i = i
+        if not active:
+            if xi < x[low_i]:
+                low_i = i
+            if xi <= x[low_i] + 0.5 * rise[i]:
                 up_i = i
-            if xi <= lo_th[i]:
-                state = STATE_REST
-                rest_min_i = i
-                up_i = i
-            elif xi >= hi_th[i]:
-                state = STATE_ACTIVE
-                start_i = rest_min_i
+            if xi - x[low_i] >= rise[i]:
+                if not opened:
+                    opened = True
+                    k = _opening(x, first, low_i, opening, min_amp, ev, k)
+                active = True
+                start_i = low_i
                 peak_i = i
-                partial = False
-        elif state == STATE_REST:
-            if rest_min_i < 0 or xi < x[rest_min_i]:
-                rest_min_i = i
-            if xi <= lo_th[i]:
-                up_i = i
-            if xi >= hi_th[i]:
-                state = STATE_ACTIVE
-                start_i = rest_min_i
+        else:
+            if xi > x[peak_i]:
                 peak_i = i
-                partial = False
-        else:  # active
-            if peak_i < 0 or xi > x[peak_i]:
-                peak_i = i
-            if xi <= lo_th[i]:
-                if start_i < 0:
-                    start_i = i
+            if x[peak_i] - xi >= back * (x[peak_i] - x[start_i]):
                 amp = x[peak_i] - x[start_i]
-                if partial:
-                    kind = KIND_PARTIAL_START
-                elif amp < min_amp:
-                    kind = -1
-                else:
-                    dur = t[i] - t[up_i if up_i >= 0 else start_i]
+                kind = -1
+                if amp >= min_amp:
+                    dur = t[i] - t[up_i]
                     if dur < min_dur:
                         kind = KIND_TOO_SHORT
                     elif dur > max_dur:
@@ -117,13 +103,14 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.n
                     ev[k, 2] = i
                     ev[k, 3] = kind
                     k += 1
-                state = STATE_REST
-                rest_min_i = i
+                active = False
+                low_i = i
                 up_i = i
-                start_i = -1
-                peak_i = -1
-                partial = False
-    if state == STATE_ACTIVE and start_i >= 0:
+    if first < 0:
+        return ev[:0].copy()
+    if not opened:
+        k = _opening(x, first, low_i, opening, min_amp, ev, k)
+    if active:
         last = n - 1
         while last > 0 and math.isnan(x[last]):
             last -= 1
@@ -133,6 +120,27 @@ def hysteresis_reps(x: np.ndarray, t: np.ndarray, lo_th: np.ndarray, hi_th: np.n
         ev[k, 3] = KIND_PARTIAL_END
         k += 1
     return ev[:k].copy()
+
+
+@njit(cache=True)
+def _opening(x: np.ndarray, first: int, low_i: int, opening: float, min_amp: float,
+             ev: np.ndarray, k: int) -> int:
+    """The recording's opening descent, from its first sample down to ``low_i``: counted
+    (`KIND_OPENING`) when its highest point is ``opening`` above that low point, a partial
+    when it is a smaller movement still at least ``min_amp``; nothing otherwise. Returns the
+    new k."""
+    peak_i = first
+    for j in range(first, low_i + 1):
+        if not math.isnan(x[j]) and x[j] > x[peak_i]:
+            peak_i = j
+    drop = x[peak_i] - x[low_i]
+    if drop < min_amp or low_i == first:
+        return k
+    ev[k, 0] = first
+    ev[k, 1] = peak_i
+    ev[k, 2] = low_i
+    ev[k, 3] = KIND_OPENING if drop >= opening else KIND_PARTIAL_START
+    return k + 1
 
 
 @njit(cache=True)
@@ -198,7 +206,7 @@ def window_extremes(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float, rest: float) -> np.ndarray:
     """Move rep boundaries to movement onset and full return (offline refinement).
 
-    For each event row (start, peak, end, kind) of `hysteresis_reps` on oriented signal
+    For each event row (start, peak, end, kind) of `swing_reps` on oriented signal
     ``y``: the start moves forward to the last sample before the peak still within ``frac``
     of the excursion from the start value (the onset); the end moves forward to the first
     sample back within ``frac`` of it, or else to the lowest sample before the next event

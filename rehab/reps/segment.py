@@ -1,15 +1,25 @@
 """Repetition segmentation of an exercise's primary angle.
 
-Two thresholds with hysteresis are derived from the observed range of the smoothed signal
-(robust percentiles, see `rehab.settings`) and the prescription: a rep leaves the rest zone, crosses the
-upper threshold, and counts when it comes back below the lower one. Candidates smaller than
-the exercise's minimum amplitude are ignored; too short ones (jitter) are reported but not
-counted. The start state is detected from the recording: a clip that opens settled in the
-active position (held there at least `AnalysisSettings.settled_dwell_s`, e.g. elbow held flexed) counts
-cycles from that position; one that opens mid-rise counts that rep once it has crossed the
-upper threshold and come back, as a patient would; one that opens on the way back from a
-rep reports that tail as partial. Movement that
-begins or ends mid-rep at the edges of the recording is reported as partial, not counted.
+The rules (the README's "How repetitions are counted" states them with a diagram):
+
+- The exercise says where rest is (``counting.rest``); the angle is oriented so that the
+  active position is up. Its scale is the robust range R of the whole recording (the 5th
+  to 95th percentile of the smoothed angle; for a one-sided exercise, of the side that moves
+  most).
+- A rep **starts** at the lowest point since the previous rep, once the angle has risen
+  (high_fraction - low_fraction) x R above it; it **peaks** at its highest point and
+  **ends** once it has come back (1 - low_fraction) of its own excursion. Every level is
+  relative to the rep's own start, so a rest level that shifts (a change of camera angle,
+  a patient moving closer) neither merges nor loses reps.
+- A rep is counted only when its return is seen. At the start of the recording: opening
+  at least high_fraction x R above the first low point (at the bottom of a squat) and
+  coming back, that return counts; a smaller opening descent is the tail of a rep whose
+  peak was not seen (partial). At the end: a rise that does not come back is a partial.
+- Excursions under ``min_amplitude_deg`` are ignored; reps shorter than
+  ``min_duration_s`` or longer than ``max_duration_s`` are reported, not counted.
+
+When a recording opens and ends at the same end of the movement, the count does not depend
+on which end is called rest (a patient who rests with the elbow flexed is counted the same).
 """
 
 from __future__ import annotations
@@ -27,18 +37,13 @@ log = logging.getLogger(__name__)
 
 KIND_NAMES: dict[int, RepKind] = {
     K.KIND_COMPLETE: RepKind.COMPLETE,
+    K.KIND_OPENING: RepKind.COMPLETE,
     K.KIND_PARTIAL_START: RepKind.PARTIAL_START,
     K.KIND_PARTIAL_END: RepKind.PARTIAL_END,
     K.KIND_TOO_SHORT: RepKind.TOO_SHORT,
     K.KIND_TOO_LONG: RepKind.TOO_LONG,
 }
-"""Kernel kind codes to `RepKind`."""
-
-INITIAL_STATE: dict[str, int] = {
-    "settled": K.STATE_REST, "active": K.STATE_ACTIVE, "rest": K.STATE_REST,
-    "between": K.STATE_UNKNOWN,
-}
-"""The state machine's initial state for each start state."""
+"""Kernel kind codes to `RepKind` (the opening's counted return is a complete rep)."""
 
 
 def robust_range(signal: np.ndarray, settings: AnalysisSettings) -> tuple[float, float] | None:
@@ -54,32 +59,6 @@ def hysteresis_levels(lo: float, hi: float, settings: AnalysisSettings) -> tuple
     """The (low, high) thresholds for a robust range [lo, hi] of the oriented signal."""
     amp = hi - lo
     return lo + settings.low_fraction * amp, lo + settings.high_fraction * amp
-
-
-def decide_start(y: np.ndarray, t: np.ndarray, lo_th: float, hi_th: float,
-                 settings: AnalysisSettings, complete: bool = True) -> StartState | None:
-    """Where an oriented signal (active = up) opens: ``settled`` (in the active position for
-    at least ``settled_dwell_s``), ``active`` (the tail of a rep), ``rest`` or ``between``.
-
-    Offline and live both decide with this. With ``complete=False`` (a live signal still
-    growing) a signal still in its opening active stay, shorter than the dwell so far,
-    returns None: not decidable yet.
-    """
-    finite = np.flatnonzero(np.isfinite(y))
-    if finite.size == 0:
-        return None
-    first_i = int(finite[0])
-    first = y[first_i]
-    if first >= hi_th:
-        below = np.flatnonzero(y[first_i:] < hi_th)
-        end = first_i + int(below[0]) if below.size else len(y) - 1
-        dwell = float(t[end] - t[first_i])
-        if dwell >= settings.settled_dwell_s:
-            return "settled"
-        if not below.size and not complete:
-            return None
-        return "active"
-    return "rest" if first <= lo_th else "between"
 
 
 def thresholds(signal: np.ndarray, exercise: Exercise, rest: RestPosition,
@@ -107,37 +86,63 @@ def side_score(x: np.ndarray, settings: AnalysisSettings) -> float:
     return (levels[1] - levels[0]) * int(np.isfinite(x).sum()) / x.size
 
 
+def rep_rules(scale: float, settings: AnalysisSettings) -> tuple[float, float, float]:
+    """(rise in degrees, back as a fraction of the excursion, opening in degrees) for a
+    recording whose robust range is ``scale`` degrees (see the module's rules)."""
+    rise = (settings.high_fraction - settings.low_fraction) * scale
+    return rise, 1.0 - settings.low_fraction, settings.high_fraction * scale
+
+
+def oriented(signal: np.ndarray, rest: RestPosition) -> np.ndarray:
+    """The signal with the active position up."""
+    return signal if rest == "low" else -signal
+
+
 def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise,
-                 settings: AnalysisSettings | None = None) -> Segmentation:
-    """Segment repetitions of ``exercise`` in a smoothed primary-angle signal (degrees)."""
+                 settings: AnalysisSettings | None = None,
+                 scale: float | None = None) -> Segmentation:
+    """Segment repetitions of ``exercise`` in a smoothed primary-angle signal (degrees).
+
+    ``scale``: the robust range R to use (default: this signal's own; a one-sided exercise
+    counted on both sides gives both the range of the side that moves most)."""
     settings = settings or exercise.settings
     rest: RestPosition = exercise.counting.rest
-    levels = thresholds(signal, exercise, rest, settings)
+    y = np.ascontiguousarray(oriented(signal, rest), dtype=np.float64)
+    levels = robust_range(y, settings)
+    c = exercise.counting
     if levels is None:
         return Segmentation((), np.nan, np.nan, np.nan, np.nan, "none", rest)
-    lo, hi, lo_th, hi_th = levels
-    y = signal if rest == "low" else -signal
-    start_state = decide_start(y, timestamps, lo_th, hi_th, settings)
-    assert start_state is not None  # a range was found, so there are finite samples
-    if start_state == "settled":
-        # Opens settled in the active position: that position is where this patient rests.
-        rest = "high" if rest == "low" else "low"
-        y = -y
-        lo, hi, lo_th, hi_th = -hi, -lo, -hi_th, -lo_th
-        log.info("recording opens in the active position; counting cycles from there")
-    c = exercise.counting
+    lo, hi = levels
+    r = hi - lo if scale is None else float(scale)
+    if r < c.min_amplitude_deg:
+        return Segmentation((), np.nan, np.nan, np.nan, np.nan, "none", rest)
+    rise, back, opening = rep_rules(r, settings)
     n = y.shape[0]
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    ev = K.hysteresis_reps(y, np.ascontiguousarray(timestamps, dtype=np.float64),
-                           np.full(n, lo_th), np.full(n, hi_th), c.min_amplitude_deg,
-                           c.min_duration_s, c.max_duration_s, INITIAL_STATE[start_state])
-    refined = K.refine_bounds(y, ev, settings.onset_fraction, lo)
+    ev = K.swing_reps(y, np.ascontiguousarray(timestamps, dtype=np.float64), np.full(n, rise),
+                      back, opening, c.min_amplitude_deg, c.min_duration_s, c.max_duration_s,
+                      False)
+    start_state = _start_state(y, ev, lo, r, settings)
+    refined = K.refine_bounds(y, ev, settings.onset_fraction, np.inf)
     segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)], int(s0))
                      for (s, p, e, k), s0 in zip(refined, ev[:, 0]))
     sign = 1.0 if rest == "low" else -1.0
+    lo_th, hi_th = hysteresis_levels(lo, lo + r, settings)
     return Segmentation(
         segments=segments,
         low_threshold=sign * lo_th, high_threshold=sign * hi_th,
-        rest_level=sign * lo, active_level=sign * hi,
-        start_state=start_state, rest_position=rest,
+        rest_level=sign * lo, active_level=sign * (lo + r),
+        start_state=start_state, rest_position=rest, rise_deg=rise,
     )
+
+
+def _start_state(y: np.ndarray, ev: np.ndarray, lo: float, scale: float,
+                 settings: AnalysisSettings) -> StartState:
+    """How the recording opens: ``active`` (its opening return was counted), ``between``
+    (on the way back from a rep whose peak was not seen, or more than ``low_fraction`` of
+    the range above rest), or ``rest``."""
+    first = int(np.flatnonzero(np.isfinite(y))[0])
+    if ev.shape[0] and ev[0, 0] == first and ev[0, 3] == K.KIND_OPENING:
+        return "active"
+    if ev.shape[0] and ev[0, 0] == first and ev[0, 3] == K.KIND_PARTIAL_START:
+        return "between"
+    return "between" if y[first] > lo + settings.low_fraction * scale else "rest"

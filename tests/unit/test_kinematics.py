@@ -127,10 +127,14 @@ def test_kernels_match_numpy_reference() -> None:
     y = K.interpolate_gaps(x, t, 0.3)
     np.testing.assert_allclose(K.filtfilt_lowpass(y, *c, 10), ref.filtfilt(y, c, 10),
                                atol=1e-9, equal_nan=True)
-    sig = 60 + 50 * np.sin(2 * np.pi * t / 3.0)
-    lo, hi = np.full(300, 40.0), np.full(300, 80.0)
-    np.testing.assert_array_equal(RK.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0),
-                                  ref.hysteresis_reps(sig, t, lo, hi, 20.0, 0.5, 20.0, 0))
+    sig = 60 + 50 * np.sin(2 * np.pi * t / 3.0) + 10 * np.sin(2 * np.pi * t / 0.7)
+    sig[[40, 41, 90, 200, 201, 202]] = np.nan
+    rise = np.full(300, 30.0)
+    for opening, resume in ((65.0, False), (200.0, False), (65.0, True)):
+        got = RK.swing_reps(sig, t, rise, 0.65, opening, 20.0, 0.5, 20.0, resume)
+        assert got.shape[0] >= 3
+        np.testing.assert_array_equal(
+            got, ref.swing_reps(sig, t, rise, 0.65, opening, 20.0, 0.5, 20.0, resume))
 
 
 def test_interpolation_fills_short_gaps_only() -> None:

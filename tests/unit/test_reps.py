@@ -56,8 +56,9 @@ def test_jitter_at_rest_is_not_counted() -> None:
 
 def test_partial_reps_at_the_edges_are_reported_not_counted() -> None:
     t, knee = rep_trajectory(5, 30.0, 0.0, 100.0, lead_s=0.0)
-    # open on the way down from the first peak, stop before the last rep returns
-    start = int(1.25 * 30)
+    # open on the way down from the first peak (below high_fraction of the range), stop
+    # before the last rep returns
+    start = int(1.6 * 30)
     stop = len(t) - int(0.6 * 30)
     seq = synthetic_sequence(t[start:stop] - t[start], {"knee_flexion": knee[start:stop]})
     a = analyze_sequence(seq, get_exercise("squat"))
@@ -66,13 +67,16 @@ def test_partial_reps_at_the_edges_are_reported_not_counted() -> None:
 
 
 def test_start_state_is_detected_when_the_clip_opens_in_the_active_position() -> None:
-    # elbow held flexed, then 4 extend-flex cycles, ending flexed (rest is 'low' by default)
+    # elbow held flexed, then 4 extend-flex cycles, ending flexed (rest is 'low' by default):
+    # the opening's return counts, the last flexion does not come back
     t, x = rep_trajectory(4, 30.0, rest=140.0, peak=10.0)
     seq = synthetic_sequence(t, {"elbow_flexion": x, "shoulder_flexion": 0.0})
     a = analyze_sequence(seq, get_exercise("elbow_flexion"))
     assert a.rep_count == 4
-    assert a.segmentation.start_state == "settled"
-    assert a.segmentation.rest_position == "high"
+    assert a.segmentation.start_state == "active"
+    assert a.segmentation.rest_position == "low"
+    assert [p.kind for p in a.partial] == ["partial_end"]
+    assert any(n.code == "active_start" for n in a.notes)
 
 
 def test_rest_high_exercise_counts_downward_reps() -> None:
@@ -139,7 +143,8 @@ def test_a_rep_whose_rise_is_seen_counts_even_if_the_clip_opens_mid_rise() -> No
 
 def test_a_clip_opening_on_the_way_down_does_not_count_that_tail() -> None:
     t, x = rep_trajectory(3, 30.0, rest=10.0, peak=160.0, lead_s=0.0)
-    start = int(1.6 * 30)  # descending, already below the upper threshold
+    start = int(1.6 * 30)  # descending, already below high_fraction of the range
     seq = synthetic_sequence(t[start:] - t[start], {"shoulder_flexion": x[start:]}, view="front")
     a = analyze_sequence(seq, get_exercise("shoulder_abduction"))
-    assert a.rep_count == 2 and a.partial == ()
+    assert a.rep_count == 2 and [p.kind for p in a.partial] == ["partial_start"]
+    assert a.segmentation.start_state == "between"
