@@ -241,3 +241,96 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise) -> list
     uncounted += [r for r in other if not r.counted
                   and not any(_overlap(r, m) > 0 for m in counted + uncounted)]
     return counted + sorted(uncounted, key=lambda r: r.start_s)
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the output folder and check that it is writable."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create output folder ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: output folder is not writable")
+    return out
+
+
+def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Refuse early (`OutputError`) an output folder that could not take a result set: a
+    file, a folder holding files other than `RESULT_FILES`, or a place that cannot be
+    written. Creates nothing."""
+    from rehab.fileio import check_replaceable
+
+    out = Path(out_dir).expanduser()
+    check_replaceable(out, RESULT_FILES)
+    parent = Path(os.path.abspath(out)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot create the output folder ({parent} is not a "
+                          f"writable folder)")
+    return out
+
+
+def result_folder(out_dir: str | os.PathLike[str], private: bool = False) -> StagedFolder:
+    """A `StagedFolder` for the result files of one run at ``out_dir``: written in private
+    beside it and swapped in whole (`StagedFolder.publish`); the previous results stay
+    untouched until then, and a folder holding files other than `RESULT_FILES` is refused
+    now. ``private``: owner-only (results written for a patient)."""
+    return StagedFolder(out_dir, RESULT_FILES, private=private)
+
+
+def reps_csv(analysis: Analysis, include_partial: bool = False) -> str:
+    """The per-rep table as CSV text (counted reps; optionally the uncounted ones too)."""
+    rows = list(analysis.reps) + (list(analysis.partial) if include_partial else [])
+    return _reps_csv_text(rows, [c.id for c in analysis.exercise.compensations],
+                          distances=analysis.scale is not None)
+
+
+def angles_csv(analysis: Analysis) -> str:
+    """Time series of the exercise's angles: raw and smoothed primary (both sides), compensations."""
+    ex = analysis.exercise
+    seq = analysis.sequence
+    t = seq.timestamps
+    cols: list[tuple[str, np.ndarray]] = []
+    name = ex.counting.angle
+    for s in sides_of(name):
+        cols.append((f"{angle_column(name, s)}_raw", analysis.angles.column(name, s)))
+    cols.append((f"{analysis.primary_column}_smoothed", analysis.smoothed["primary"]))
+    vel = K.velocity(np.ascontiguousarray(analysis.smoothed["primary"]), t)
+    cols.append((f"{analysis.primary_column}_velocity_deg_s", vel))
+    for comp in ex.compensations:
+        cols.append((f"{comp.id}_{comp.angle}_smoothed", analysis.smoothed[comp.id]))
+    # in-rep marker: index of the counted rep each frame belongs to (0 = none)
+    rep_id = np.zeros(seq.n_frames, dtype=np.int64)
+    for r in analysis.reps:
+        rep_id[r.start_frame:r.end_frame + 1] = r.index
+    buf = io.StringIO()
+    buf.write(",".join(["frame", "time_s", "rep"] + [c for c, _ in cols]) + "\n")
+    data = np.column_stack([c for _, c in cols]) if cols else np.empty((seq.n_frames, 0))
+    for i in range(seq.n_frames):
+        vals = ["" if not math.isfinite(v) else f"{v:.3f}" for v in data[i]]
+        buf.write(f"{i},{t[i]:.4f},{rep_id[i]}," + ",".join(vals) + "\n")
+    return buf.getvalue()
+
+
+def write_outputs(analysis: Analysis, out_dir: str | os.PathLike[str],
+                  write_landmarks: bool = True) -> dict[str, Path]:
+    """Write the result files into the folder ``out_dir``; ``result.json`` last, each
+    atomically. (A run's whole set appears at once when ``out_dir`` is the ``path`` of a
+    `result_folder`.)"""
+    out = prepare_out_dir(out_dir)
+    paths = {
+        "reps_csv": out / "reps.csv",
+        "angles_csv": out / "angles.csv",
+        "result_json": out / "result.json",
+    }
+    write_text_atomic(paths["reps_csv"], reps_csv(analysis, include_partial=False))
+    write_text_atomic(paths["angles_csv"], angles_csv(analysis))
+    if write_landmarks:
+        paths["landmarks_npz"] = out / "landmarks.npz"
+        save_npz(analysis.sequence, paths["landmarks_npz"])
+    write_json_atomic(paths["result_json"], result_document(analysis))
+    return paths
