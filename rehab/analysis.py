@@ -154,7 +154,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
         scale = abs(segmentation.active_level - segmentation.rest_level)
         other_seg = segment_reps(sides_smoothed[other], t, exercise, settings,
                                  scale=scale if math.isfinite(scale) else None)
-        merged = merge_sides(scored, score(other, other_seg), exercise)
+        merged = merge_sides(scored, score(other, other_seg), exercise, settings)
         if merged is not None:
             scored, alternating = merged, True
             by_side = {s: sum(r.counted and r.side == s for r in scored) for s in ("left", "right")}
@@ -204,7 +204,8 @@ def _overlap(a: Rep, b: Rep) -> float:
     return max(0.0, shared) / max(1e-9, min(a.duration_s, b.duration_s))
 
 
-def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise) -> list[Rep] | None:
+def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
+                settings: AnalysisSettings | None = None) -> list[Rep] | None:
     """The reps of both sides merged in time, when the exercise was done alternately; None
     when it was not (the chosen side's reps stand alone).
 
@@ -212,10 +213,12 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise) -> list
     (of the shorter) is the same movement seen on both limbs (a lunge bends both knees):
     one rep, credited to the side that went further (its peak angle further from rest:
     the front knee of a lunge bends more than the back one). A rep of the other side alone
-    in time counts when its excursion is at least half the chosen side's median. The
+    in time counts when its excursion is at least ``min_rep_fraction`` (half) of the chosen
+    side's median. The
     exercise was done alternately when the other side is credited with at least two reps
     (one, when the exercise file says ``alternation = "expected"``).
     """
+    settings = settings or exercise.settings
     mine = [r for r in chosen if r.counted]
     theirs = [r for r in other if r.counted]
     if not mine or not theirs:
@@ -230,7 +233,7 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise) -> list
             i = max(twins, key=lambda i: _overlap(r, kept[i]))
             if sign * r.peak_deg > sign * kept[i].peak_deg:
                 kept[i] = r
-        elif r.rom_deg >= 0.5 * typical:
+        elif r.rom_deg >= settings.min_rep_fraction * typical:
             alone.append(r)
     counted = sorted(kept + alone, key=lambda r: r.start_s)
     needed = 1 if exercise.counting.alternation == "expected" else 2

@@ -17,6 +17,7 @@ from rehab.exercises import Exercise, compensation_column
 from rehab.kinematics import OneEuroFilter, frame_angles
 from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, Segment, Side, angle_column
 from rehab.reps import KIND_NAMES, hysteresis_levels, rep_rules, side_score
+from rehab.reps.segment import COUNTED_KINDS, excursions
 from rehab.reps import _kernels as K
 from rehab.scoring import score_reps
 from rehab.settings import AnalysisSettings
@@ -93,6 +94,7 @@ class LiveRepCounter:
         self._rise: list[float] = []
         self._checkpoint = 0
         self._reps: list[Rep] = []
+        self._amps: list[float] = []
         self.fps: float | None = None
         """The source's frame rate, when known (a rep's frames are counted at that rate)."""
         self.start_state: str = "none"
@@ -244,6 +246,7 @@ class LiveRepCounter:
         if not done:
             return []
         a = self._checkpoint
+        done = self._judge_size(np.array(done, dtype=np.int64), a)
         segments = tuple(Segment(int(s) + a, int(p) + a, int(e) + a, KIND_NAMES[int(k)],
                                  int(s) + a) for s, p, e, k in done)
         if a == 0 and done[0][3] == K.KIND_OPENING:
@@ -257,6 +260,22 @@ class LiveRepCounter:
         if segments and not self._locked and any(sg.counted for sg in segments):
             self._locked = True
         return self._score(segments)
+
+    def _judge_size(self, done: np.ndarray, a: int) -> np.ndarray:
+        """`rehab.reps.segment.mark_too_small` causally: each counted rep against the median
+        of those counted so far and itself."""
+        y = self._sign * np.asarray(self._tracks[self._side].x[a:], dtype=np.float64)
+        amps = excursions(y, done)
+        out = done.copy()
+        for i in range(out.shape[0]):
+            if out[i, 3] not in COUNTED_KINDS:
+                continue
+            seen = self._amps + [float(amps[i])]
+            if len(seen) >= 2 and amps[i] < self.settings.min_rep_fraction * np.median(seen):
+                out[i, 3] = K.KIND_TOO_SMALL
+            else:
+                self._amps.append(float(amps[i]))
+        return out
 
     def _score(self, segments: tuple[Segment, ...]) -> list[Rep]:
         track = self._tracks[self._side]

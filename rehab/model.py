@@ -136,6 +136,8 @@ class RepKind(enum.StrEnum):
     PARTIAL_END = "partial_end"
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
+    TOO_SMALL = "too_small"
+    """Less than `AnalysisSettings.min_rep_fraction` of the recording's median rep."""
 
 
 class Flag(enum.StrEnum):

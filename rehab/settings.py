@@ -59,6 +59,9 @@ class AnalysisSettings:
         0.65, "a rep begins once risen (high_fraction - low_fraction) x the robust range "
               "above its start; a recording opening this fraction of the range above its "
               "first low point opens in the active position", 0.0, 1.0, low_open=True)
+    min_rep_fraction: float = _setting(
+        0.5, "a movement smaller than this fraction of the recording's median repetition is "
+             "not one (too small); the other limb's reps must be as large to count", 0.0, 1.0)
     onset_fraction: float = _setting(
         0.1, "rep boundaries sit where the angle is within this fraction of the rep's "
              "excursion from its start value", 0.0, 0.5)

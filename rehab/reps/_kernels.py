@@ -27,6 +27,8 @@ KIND_TOO_SHORT = 3
 KIND_TOO_LONG = 4
 
 
+KIND_TOO_SMALL = 6
+"""(set after the kernel, `rehab.reps.segment.mark_too_small`) under half the median rep."""
 KIND_OPENING = 5
 """(kernel only) the recording opens in the active position and this is its return to rest:
 counted, reported as a complete rep with the start state ``active``."""

@@ -16,7 +16,8 @@ The rules (the README's "How repetitions are counted" states them with a diagram
   coming back, that return counts; a smaller opening descent is the tail of a rep whose
   peak was not seen (partial). At the end: a rise that does not come back is a partial.
 - Excursions under ``min_amplitude_deg`` are ignored; reps shorter than
-  ``min_duration_s`` or longer than ``max_duration_s`` are reported, not counted.
+  ``min_duration_s`` or longer than ``max_duration_s``, or moving less than
+  ``min_rep_fraction`` (half) of the recording's median rep, are reported, not counted.
 
 When a recording opens and ends at the same end of the movement, the count does not depend
 on which end is called rest (a patient who rests with the elbow flexed is counted the same).
@@ -42,6 +43,7 @@ KIND_NAMES: dict[int, RepKind] = {
     K.KIND_PARTIAL_END: RepKind.PARTIAL_END,
     K.KIND_TOO_SHORT: RepKind.TOO_SHORT,
     K.KIND_TOO_LONG: RepKind.TOO_LONG,
+    K.KIND_TOO_SMALL: RepKind.TOO_SMALL,
 }
 """Kernel kind codes to `RepKind` (the opening's counted return is a complete rep)."""
 
@@ -121,6 +123,7 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise,
     ev = K.swing_reps(y, np.ascontiguousarray(timestamps, dtype=np.float64), np.full(n, rise),
                       back, opening, c.min_amplitude_deg, c.min_duration_s, c.max_duration_s,
                       False)
+    ev = mark_too_small(y, ev, settings.min_rep_fraction)
     start_state = _start_state(y, ev, lo, r, settings)
     refined = K.refine_bounds(y, ev, settings.onset_fraction, np.inf)
     segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)], int(s0))
@@ -133,6 +136,33 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise,
         rest_level=sign * lo, active_level=sign * (lo + r),
         start_state=start_state, rest_position=rest, rise_deg=rise,
     )
+
+
+COUNTED_KINDS = (K.KIND_COMPLETE, K.KIND_OPENING)
+
+
+def excursions(y: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Each event's excursion on the oriented signal: peak above its start (the opening:
+    above its end, its start being unseen)."""
+    if not ev.shape[0]:
+        return np.zeros(0)
+    low = np.where(ev[:, 3] == K.KIND_OPENING, ev[:, 2], ev[:, 0])
+    return y[ev[:, 1]] - y[low]
+
+
+def mark_too_small(y: np.ndarray, ev: np.ndarray, fraction: float) -> np.ndarray:
+    """Counted events moving less than ``fraction`` of the median counted one become
+    `KIND_TOO_SMALL` (not counted)."""
+    counted = np.isin(ev[:, 3], COUNTED_KINDS)
+    if counted.sum() < 2:
+        return ev
+    amp = excursions(y, ev)
+    small = counted & (amp < fraction * float(np.median(amp[counted])))
+    if not small.any():
+        return ev
+    out = ev.copy()
+    out[small, 3] = K.KIND_TOO_SMALL
+    return out
 
 
 def _start_state(y: np.ndarray, ev: np.ndarray, lo: float, scale: float,
