@@ -130,21 +130,27 @@ def format_rep_table(analysis: "object") -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Counting accuracy on a labelled manifest."""
+    """Counting accuracy on one or more labelled manifests; with ``--out`` the report too."""
+    from rehab.analysis import prepare_out_dir
+    from rehab.model import Analysis
     from rehab.pipeline import analyze
-    from rehab.validate import ManifestRow, format_summary, read_manifest, validate, write_summary
+    from rehab.validate import ManifestRow, format_summary, read_manifests, validate
 
-    rows = read_manifest(args.manifest)
+    rows = read_manifests(args.manifest)
+    if args.out:
+        prepare_out_dir(args.out)  # an unwritable folder fails before the work
 
-    def count(row: ManifestRow) -> tuple[int, str]:
-        analysis = analyze(row.path, row.exercise, side=row.side, model=args.model,
-                           progress=not args.no_progress, exercises_dir=args.exercises_dir)
-        return analysis.rep_count, analysis.side
+    def analyse(row: ManifestRow) -> Analysis:
+        return analyze(row.path, row.exercise, side=row.side, model=args.model,
+                       progress=not args.no_progress, exercises_dir=args.exercises_dir)
 
-    summary = validate(rows, count)
+    summary = validate(rows, analyse, keep_traces=bool(args.out))
     _out(format_summary(summary))
     if args.out:
-        log.info("wrote %s", write_summary(summary, args.out))
+        from rehab.validate_report import write_report
+
+        paths = write_report(summary, args.out)
+        log.info("wrote %s (%s)", Path(args.out), ", ".join(p.name for p in paths))
     return 1 if summary.failed else 0
 
 
@@ -198,10 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", parents=[common], help="counting accuracy on a labelled set",
                        description="Rows: file,exercise,reps_true[,side]; files relative to "
-                                   "the manifest (videos or landmarks .npz).")
-    p.add_argument("manifest", help="manifest CSV")
+                                   "their manifest (videos or landmarks .npz). The clips of "
+                                   "all manifests are validated together.")
+    p.add_argument("manifest", nargs="+", help="manifest CSV (one or more)")
     p.add_argument("--model", metavar="PATH.task", help="pose model for video rows")
-    p.add_argument("--out", "-o", metavar="DIR", help="write validation.json/.csv here")
+    p.add_argument("--out", "-o", metavar="DIR",
+                   help="write validation.json/.csv and the report validation.html/.pdf here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 

@@ -1,8 +1,13 @@
 """Counting accuracy on a labelled set: ``file,exercise,reps_true[,side]`` rows.
 
-Files (videos or landmark ``.npz``) are relative to the manifest. Extra columns are kept
-but ignored. Totals: exact-count rate, within-one rate (OBO) and the mean absolute count
-error normalised by the true count.
+Files (videos or landmark ``.npz``) are relative to their manifest; several manifests are
+validated together. Extra columns are kept but ignored. Totals and per-exercise rows: the
+exact-count rate, the within-one rate (OBO), over- and under-counts and the mean absolute
+count error normalised by the true count; the confusion of count errors (counted - true)
+says which clips were over- or under-counted by how much.
+
+For the plots of the validation report (`rehab.validate_report`) each clip keeps a
+`ClipTrace`: the few arrays a plot needs, never the whole analysis.
 """
 
 from __future__ import annotations
@@ -14,13 +19,25 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+import numpy as np
 
 from rehab.errors import InputError, RehabError
+
+if TYPE_CHECKING:
+    from rehab.model import Analysis
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("file", "exercise", "reps_true")
+
+ERROR_BINS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("<=-3", None, -3), ("-2", -2, -2), ("-1", -1, -1), ("0", 0, 0), ("+1", 1, 1),
+    ("+2", 2, 2), (">=+3", 3, None))
+"""The confusion's bins of count error (counted - true): label, lowest, highest (None: open)."""
+FAILED_BIN = "failed"
+"""The confusion's last bin: clips that gave no count."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +48,75 @@ class ManifestRow:
     exercise: str
     reps_true: int
     side: str = "auto"
+    manifest: Path | None = None
+    """The manifest the row was read from (its folder is where ``path`` was relative to)."""
+
+    @property
+    def label(self) -> str:
+        """The file as the manifest names it (relative to the manifest's folder)."""
+        if self.manifest is None:
+            return self.path.name
+        try:
+            return self.path.relative_to(self.manifest.parent).as_posix()
+        except ValueError:
+            return str(self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class RepSpan:
+    """A repetition's time span on the plot: a counted rep or an uncounted candidate."""
+
+    start_s: float
+    end_s: float
+    counted: bool
+    side: str = ""
+    """``left``/``right`` in an alternating analysis; else the analysis's side or empty."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipTrace:
+    """What one clip's plot needs: times, the smoothed counted angle(s) as float32, rep spans.
+
+    ``traces`` is ``(("primary", x),)`` for one side, or ``(("left", xl), ("right", xr))``
+    when the analysis counted left and right reps in turn (``alternating``)."""
+
+    time_s: np.ndarray
+    traces: tuple[tuple[str, np.ndarray], ...]
+    reps: tuple[RepSpan, ...]
+    angle: str
+    """The counted angle's name, e.g. ``knee_flexion``."""
+    side: str
+    alternating: bool = False
+
+    def __post_init__(self) -> None:
+        for name, x in self.traces:
+            if x.shape != self.time_s.shape:
+                raise ValueError(f"trace {name!r} has shape {x.shape}, the times "
+                                 f"{self.time_s.shape}")
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> ClipTrace:
+        """The plot's share of ``analysis`` (copies: the analysis itself is not kept)."""
+        alternating = bool(getattr(analysis, "alternating", False))
+        smoothed = analysis.smoothed
+        named: list[tuple[str, np.ndarray]] = []
+        if alternating:
+            for side in ("left", "right"):
+                x = smoothed.get(f"primary_{side}")
+                if x is not None:
+                    named.append((side, x))
+        if not named:
+            named = [("primary", smoothed["primary"])]
+        spans = tuple(
+            RepSpan(start_s=float(r.start_s), end_s=float(r.end_s), counted=counted,
+                    side=str(getattr(r, "side", "") or ""))
+            for reps, counted in ((analysis.reps, True), (analysis.partial, False))
+            for r in reps)
+        return cls(time_s=np.array(analysis.sequence.timestamps, dtype=np.float32),
+                   traces=tuple((name, np.array(x, dtype=np.float32)) for name, x in named),
+                   reps=tuple(sorted(spans, key=lambda s: s.start_s)),
+                   angle=analysis.exercise.counting.angle, side=str(analysis.side),
+                   alternating=alternating)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +127,80 @@ class ClipResult:
     reps_pred: int | None
     side: str = ""
     error: str = ""
+    trace: ClipTrace | None = None
+    """The plot's data (kept when `validate` was asked for traces)."""
+
+    @property
+    def count_error(self) -> int | None:
+        """Counted minus true: positive for an over-count (None when the clip failed)."""
+        return None if self.reps_pred is None else self.reps_pred - self.row.reps_true
 
     @property
     def abs_error(self) -> int | None:
-        return None if self.reps_pred is None else abs(self.reps_pred - self.row.reps_true)
+        err = self.count_error
+        return None if err is None else abs(err)
+
+    @property
+    def normalised_error(self) -> float:
+        """|counted - true| / true (true 0 counts as 1); a failed clip is 1.0 (100%)."""
+        err = self.abs_error
+        return 1.0 if err is None else err / max(1, self.row.reps_true)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExerciseStats:
+    """Counting accuracy over the clips of one exercise (or of all clips)."""
+
+    exercise: str
+    clips: int
+    exact: int
+    within_one: int
+    over: int
+    """Clips counted too many reps."""
+    under: int
+    """Clips counted too few reps."""
+    failed: int
+    normalised_mae: float
+
+    @classmethod
+    def of(cls, exercise: str, clips: Sequence[ClipResult]) -> ExerciseStats:
+        errors = [c.count_error for c in clips]
+        return cls(exercise=exercise, clips=len(clips),
+                   exact=sum(1 for e in errors if e == 0),
+                   within_one=sum(1 for e in errors if e is not None and abs(e) <= 1),
+                   over=sum(1 for e in errors if e is not None and e > 0),
+                   under=sum(1 for e in errors if e is not None and e < 0),
+                   failed=sum(1 for e in errors if e is None),
+                   normalised_mae=(sum(c.normalised_error for c in clips) / len(clips)
+                                   if clips else float("nan")))
+
+    def to_dict(self) -> dict[str, object]:
+        doc = dataclasses.asdict(self)
+        doc["normalised_mae"] = self.normalised_mae if self.clips else None
+        return doc
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorBin:
+    """One bin of the confusion of count errors and the clips in it."""
+
+    label: str
+    """``<=-3``, ``-2`` .. ``+2``, ``>=+3``, or ``failed``."""
+    clips: tuple[ClipResult, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"count_error": self.label, "clips": len(self.clips),
+                "files": [str(c.row.path) for c in self.clips]}
+
+
+def error_bin(count_error: int | None) -> str:
+    """The confusion bin's label of a count error (counted - true; None: failed)."""
+    if count_error is None:
+        return FAILED_BIN
+    for label, lo, hi in ERROR_BINS:
+        if (lo is None or count_error >= lo) and (hi is None or count_error <= hi):
+            return label
+    raise AssertionError(f"no bin for {count_error}")  # the bins cover every integer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +230,32 @@ class ValidationSummary:
         """Mean of |predicted - true| / true over clips (a failed clip counts as 100%)."""
         if not self.clips:
             return float("nan")
-        errs = [(c.abs_error / max(1, c.row.reps_true)) if c.abs_error is not None else 1.0
-                for c in self.clips]
-        return sum(errs) / len(errs)
+        return sum(c.normalised_error for c in self.clips) / len(self.clips)
+
+    @property
+    def manifests(self) -> tuple[Path, ...]:
+        """The manifests the clips came from, in order."""
+        return tuple(dict.fromkeys(c.row.manifest for c in self.clips
+                                   if c.row.manifest is not None))
+
+    def by_exercise(self) -> tuple[ExerciseStats, ...]:
+        """One row per exercise (sorted by id)."""
+        groups: dict[str, list[ClipResult]] = {}
+        for c in self.clips:
+            groups.setdefault(c.row.exercise, []).append(c)
+        return tuple(ExerciseStats.of(ex, groups[ex]) for ex in sorted(groups))
+
+    def totals(self) -> ExerciseStats:
+        """The same figures over all clips (``exercise`` is ``all``)."""
+        return ExerciseStats.of("all", self.clips)
+
+    def confusion(self) -> tuple[ErrorBin, ...]:
+        """Every count-error bin (empty ones too, in order) and last the failed clips."""
+        labels = [label for label, _, _ in ERROR_BINS] + [FAILED_BIN]
+        groups: dict[str, list[ClipResult]] = {label: [] for label in labels}
+        for c in self.clips:
+            groups[error_bin(c.count_error)].append(c)
+        return tuple(ErrorBin(label, tuple(groups[label])) for label in labels)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,6 +269,9 @@ class ValidationSummary:
             "exact_rate": self.exact / self.n if self.n else None,
             "within_one_rate": self.within_one / self.n if self.n else None,
             "normalised_mae": self.normalised_mae if self.n else None,
+            "manifests": [str(m) for m in self.manifests],
+            "by_exercise": [s.to_dict() for s in self.by_exercise()],
+            "confusion": [b.to_dict() for b in self.confusion()],
         }
 
 
@@ -120,7 +302,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
                     raise InputError(f"{path}:{lineno}: side {side!r} is not left, right or auto")
                 rows.append(ManifestRow(path=path.parent / rec["file"].strip(),
                                         exercise=rec["exercise"].strip(), reps_true=reps,
-                                        side=side))
+                                        side=side, manifest=path))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text CSV file") from None
     except csv.Error as exc:
@@ -130,39 +312,89 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
     return rows
 
 
-def validate(rows: list[ManifestRow], count: Callable[[ManifestRow], tuple[int, str]]
-             ) -> ValidationSummary:
-    """Run ``count(row) -> (reps, side)`` on each row; errors are recorded, not raised."""
+def read_manifests(paths: Iterable[str | os.PathLike[str]]) -> list[ManifestRow]:
+    """The rows of several manifests, in order (each file relative to its own manifest).
+
+    The same manifest given twice is refused: its clips would count twice."""
+    rows: list[ManifestRow] = []
+    seen: dict[Path, str] = {}
+    for p in paths:
+        key = Path(os.path.abspath(p))
+        if key in seen:
+            raise InputError(f"{p}: manifest given twice (also as {seen[key]})")
+        seen[key] = str(p)
+        rows += read_manifest(p)
+    if not seen:
+        raise InputError("no manifest given")
+    return rows
+
+
+def validate(rows: Sequence[ManifestRow], analyse: Callable[[ManifestRow], Analysis],
+             keep_traces: bool = False) -> ValidationSummary:
+    """Run ``analyse(row) -> Analysis`` on each row and compare its count with the label.
+
+    A `RehabError` is recorded as the clip's error, not raised. With ``keep_traces`` each
+    clip keeps its `ClipTrace` (for the report's plots); the analyses themselves are
+    dropped as soon as they are counted."""
     results = []
     for row in rows:
         try:
-            reps, side = count(row)
-            results.append(ClipResult(row=row, reps_pred=reps, side=side))
+            analysis = analyse(row)
         except RehabError as exc:
-            log.warning("%s: %s", row.path.name, exc)
-            results.append(ClipResult(row=row, reps_pred=None, error=str(exc)))
+            log.warning("%s: %s", row.label, exc)
+            results.append(ClipResult(row=row, reps_pred=None, error=_one_line(str(exc))))
+            continue
+        results.append(ClipResult(row=row, reps_pred=analysis.rep_count,
+                                  side=str(analysis.side),
+                                  trace=ClipTrace.of(analysis) if keep_traces else None))
     return ValidationSummary(tuple(results))
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def verdict(clip: ClipResult) -> str:
+    """``exact``, ``over by 2``, ``under by one``, ``error: <why the clip failed>``."""
+    err = clip.count_error
+    if err is None:
+        return f"error: {clip.error}"
+    if err == 0:
+        return "exact"
+    size = "one" if abs(err) == 1 else str(abs(err))
+    return f"{'over' if err > 0 else 'under'} by {size}"
+
+
+def _percent(k: int, n: int) -> str:
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else f"{k}/{n}"
+
+
+def format_exercise_table(summary: ValidationSummary) -> str:
+    """The per-exercise table: clips, exact, within one, over/under-counts, failed, nMAE."""
+    header = ("exercise", "clips", "exact", "within one", "over", "under", "failed", "nMAE")
+    rows = [(s.exercise, str(s.clips), str(s.exact), str(s.within_one), str(s.over),
+             str(s.under), str(s.failed), f"{s.normalised_mae:.3f}")
+            for s in summary.by_exercise()]
+    width = max([len(header[0])] + [len(r[0]) for r in rows])
+    def line(cells: Sequence[str]) -> str:
+        return (f"{cells[0]:{width}s} "
+                + " ".join(f"{c:>{max(5, len(h))}s}" for c, h in zip(cells[1:], header[1:])))
+    return "\n".join([line(header)] + [line(r) for r in rows])
+
+
 def format_summary(summary: ValidationSummary) -> str:
-    """A plain-text table with totals."""
-    lines = [f"{'file':32s} {'exercise':20s} {'side':6s} {'true':>5s} {'pred':>5s}  result"]
+    """The per-clip table, the per-exercise table and the totals line."""
+    width = max([32] + [len(c.row.label) for c in summary.clips])
+    lines = [f"{'file':{width}s} {'exercise':20s} {'side':6s} {'true':>5s} {'pred':>5s}  result"]
     for c in summary.clips:
         pred = "-" if c.reps_pred is None else str(c.reps_pred)
-        if c.reps_pred is None:
-            verdict = f"error: {c.error}"
-        elif c.abs_error == 0:
-            verdict = "exact"
-        elif c.abs_error == 1:
-            verdict = "off by one"
-        else:
-            verdict = f"off by {c.abs_error}"
-        lines.append(f"{c.row.path.name[:32]:32s} {c.row.exercise[:20]:20s} "
-                     f"{(c.side or c.row.side)[:6]:6s} {c.row.reps_true:5d} {pred:>5s}  {verdict}")
+        lines.append(f"{c.row.label:{width}s} {c.row.exercise[:20]:20s} "
+                     f"{(c.side or c.row.side)[:6]:6s} {c.row.reps_true:5d} {pred:>5s}  "
+                     f"{verdict(c)}")
     n = summary.n
-    lines.append("")
-    lines.append(f"exact: {summary.exact}/{n} ({100 * summary.exact / n:.0f}%)   "
-                 f"within one: {summary.within_one}/{n} ({100 * summary.within_one / n:.0f}%)   "
+    lines += ["", format_exercise_table(summary), ""]
+    lines.append(f"exact: {_percent(summary.exact, n)}   "
+                 f"within one: {_percent(summary.within_one, n)}   "
                  f"normalised MAE: {summary.normalised_mae:.3f}"
                  + (f"   failed: {summary.failed}" if summary.failed else ""))
     return "\n".join(lines)
