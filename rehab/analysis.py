@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -130,6 +130,9 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
             notes.append(Note(NoteCode.SIDE_CHOSEN, f"{100 * filled.mean():.0f}% of frames "
                               f"measured on the {Side(chosen).other} side where the {chosen} "
                               f"was hidden", {"filled_fraction": round(float(filled.mean()), 4)}))
+    if chosen != Side.NONE:
+        notes += _count_hidden_on_estimates(seq, exercise, space, raw, sides_smoothed, smooth,
+                                            str(chosen))
     primary = sides_smoothed[str(chosen)]
     segmentation = segment_reps(primary, t, exercise, settings)
     if segmentation.start_state == "active":
@@ -191,6 +194,31 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                     settings=settings, alternating=alternating)
 
 
+def _count_hidden_on_estimates(seq: PoseSequence, exercise: Exercise, space: str,
+                               raw_chosen: np.ndarray, sides_smoothed: dict[str, np.ndarray],
+                               smooth: Callable[[np.ndarray], np.ndarray],
+                               chosen: str) -> list[Note]:
+    """Where the counted limb is hidden (visibility under the gate) the pose model still
+    estimates it: the count follows that estimate (a person watching sees the rep), while
+    the rep's ``tracked_fraction`` still counts only frames where the limb was seen, so such
+    reps are flagged. (The other limb, for alternation, counts only where it was seen.)
+    Updates ``sides_smoothed`` in place; a note when 5% or more of the frames needed it."""
+    name = exercise.counting.angle
+    estimated = compute_angles(seq, space=space, min_visibility=0.0)  # type: ignore[arg-type]
+    notes: list[Note] = []
+    guess = estimated.column(name, chosen)
+    hidden = ~np.isfinite(raw_chosen) & np.isfinite(guess)
+    if hidden.any():
+        sides_smoothed[chosen] = smooth(np.where(hidden, guess, raw_chosen))
+        if hidden.mean() >= 0.05:
+            notes.append(Note(NoteCode.PARTLY_MEASURED,
+                              f"the {chosen} {name.replace('_', ' ')} was hidden in "
+                              f"{100 * hidden.mean():.0f}% of frames; repetitions there are "
+                              f"counted on the pose model's estimate and flagged",
+                              {"estimated_fraction": round(float(hidden.mean()), 4)}))
+    return notes
+
+
 def _may_alternate(exercise: Exercise, side: str, chosen: str) -> bool:
     """Whether both sides are counted: a one-sided exercise on a per-side angle, the side
     left to the program (``auto``), and the exercise file not saying ``alternation = "none"``."""
@@ -204,6 +232,14 @@ def _overlap(a: Rep, b: Rep) -> float:
     return max(0.0, shared) / max(1e-9, min(a.duration_s, b.duration_s))
 
 
+def _credit(theirs: Rep, mine: Rep, sign: float, min_tracked: float) -> bool:
+    """Whether a movement seen on both limbs is credited to ``theirs`` rather than ``mine``."""
+    seen_theirs, seen_mine = (r.tracked_fraction >= min_tracked for r in (theirs, mine))
+    if seen_theirs != seen_mine:
+        return seen_theirs
+    return sign * theirs.peak_deg > sign * mine.peak_deg
+
+
 def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
                 settings: AnalysisSettings | None = None) -> list[Rep] | None:
     """The reps of both sides merged in time, when the exercise was done alternately; None
@@ -211,7 +247,9 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
 
     Rules: a rep of the other side that overlaps one of the chosen side by more than half
     (of the shorter) is the same movement seen on both limbs (a lunge bends both knees):
-    one rep, credited to the side that went further (its peak angle further from rest:
+    one rep, credited to the limb that was seen (tracked in at least
+    ``min_tracked_fraction`` of the rep; a hidden limb's estimate never wins), and when
+    both or neither were, to the one that went further (its peak angle further from rest:
     the front knee of a lunge bends more than the back one). A rep of the other side alone
     in time counts when its excursion is at least ``min_rep_fraction`` (half) of the chosen
     side's median. The
@@ -231,7 +269,7 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
         twins = [i for i, m in enumerate(kept) if _overlap(r, m) > 0.5]
         if twins:
             i = max(twins, key=lambda i: _overlap(r, kept[i]))
-            if sign * r.peak_deg > sign * kept[i].peak_deg:
+            if _credit(r, kept[i], sign, settings.min_tracked_fraction):
                 kept[i] = r
         elif r.rom_deg >= settings.min_rep_fraction * typical:
             alone.append(r)
