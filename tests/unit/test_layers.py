@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analysis", ("rehab.analysis", "rehab.counter", "rehab.pipeline", "rehab.overlay",
                   "rehab.validate", "rehab.info", "rehab.sample_data", "rehab.api")),
     ("store", ("rehab.store",)),
-    ("reports", ("rehab.reports",)),
+    ("reports", ("rehab.reports", "rehab.validate_report")),
     ("front ends", ("rehab.cli", "rehab.__main__", "rehab.live", "rehab.batch")),
 )
 
