@@ -159,14 +159,18 @@ def score_reps(
                         np.ascontiguousarray(primary_valid, np.bool_))
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
-    valid_t = np.asarray(timestamps)[np.asarray(primary_valid, dtype=bool)]
+    valid = np.asarray(primary_valid, dtype=bool)
+    valid_t = np.asarray(timestamps)[valid]
     out: list[Rep] = []
     index = 0
     for r, seg in enumerate(segments):
         index += seg.counted
         comps = {c.id: compensation_value(c, *comp_ext[c.id][r]) for c in exercise.compensations}
-        t0, t1 = float(timestamps[starts[r]]), float(timestamps[ends[r]])
-        stats[r, 4] = tracked_fraction(stats[r, 4], int(ends[r] - starts[r] + 1), t1 - t0, fps)
+        # tracking is judged on the rep itself (onset to end), not the rest before it
+        t0, t1 = float(timestamps[seg.start]), float(timestamps[seg.end])
+        present = seg.end - seg.start + 1
+        stats[r, 4] = tracked_fraction(float(valid[seg.start:seg.end + 1].mean()), present,
+                                       t1 - t0, fps)
         sparse = largest_gap(valid_t, t0, t1) > exercise.counting.min_duration_s
         rep = _score_one(exercise, seg, index if seg.counted else 0, stats[r],
                          float(primary[starts[r]]), timestamps, comps, settings)

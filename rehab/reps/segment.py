@@ -152,12 +152,18 @@ def excursions(y: np.ndarray, ev: np.ndarray) -> np.ndarray:
 
 def mark_too_small(y: np.ndarray, ev: np.ndarray, fraction: float) -> np.ndarray:
     """Counted events moving less than ``fraction`` of the median counted one become
-    `KIND_TOO_SMALL` (not counted)."""
-    counted = np.isin(ev[:, 3], COUNTED_KINDS)
-    if counted.sum() < 2:
+    `KIND_TOO_SMALL` (not counted). A rep cut by the start of the recording (its rise seen
+    from the first sample on) is neither judged nor part of the median: its size is not
+    known."""
+    finite = np.flatnonzero(np.isfinite(y))
+    if not ev.shape[0] or not finite.size:
+        return ev
+    judged = np.isin(ev[:, 3], COUNTED_KINDS) & ~((ev[:, 0] == finite[0])
+                                                   & (ev[:, 3] == K.KIND_COMPLETE))
+    if judged.sum() < 2:
         return ev
     amp = excursions(y, ev)
-    small = counted & (amp < fraction * float(np.median(amp[counted])))
+    small = judged & (amp < fraction * float(np.median(amp[judged])))
     if not small.any():
         return ev
     out = ev.copy()

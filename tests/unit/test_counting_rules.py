@@ -112,10 +112,7 @@ def test_a_opening_at_rest_counts_every_rep() -> None:
 
 @pytest.mark.parametrize("offset_s", [
     0.45,
-    pytest.param(0.55, marks=pytest.mark.xfail(strict=True, reason=(
-        "library bug: mark_too_small measures the first rep from the recording's first "
-        "sample (its start was not seen), 42 deg of a 100 deg rep, under half the median: "
-        "a rep whose rise is seen is dropped as too_small"))),
+    0.55,  # the rep cut by the start is not judged too small: its size is not known
 ])
 def test_b_opening_mid_rise_counts_that_rep(offset_s: float) -> None:
     """(b) opens rising mid-rep, between low and high fraction -> that rep counts."""
@@ -376,16 +373,8 @@ def test_q_a_long_hole_at_a_peak_flags_that_rep_sparse(shape: str) -> None:
 
 @pytest.mark.parametrize(("noise_deg", "leave_s"), [
     (0.0, 0.5),
-    pytest.param(0.0, 0.2, marks=pytest.mark.xfail(strict=True, reason=(
-        "library bug: tracked_fraction and the sparse flag are measured from Segment."
-        "rest_start (the lowest point of the whole pause before the rep), not from the "
-        "rep's own start; here that low point (the filter's undershoot after the previous "
-        "rep) lies before the removed pause frames"))),
-    pytest.param(1.0, 1.0, marks=pytest.mark.xfail(strict=True, reason=(
-        "library bug: with 1 deg jitter at rest the lowest point of the pause "
-        "(Segment.rest_start), from which tracked_fraction and sparse are measured, falls "
-        "before the removed frames, so a fully tracked rep is flagged tracking_lost and "
-        "sparse"))),
+    (0.0, 0.2),  # tracking is judged from the rep's own onset, not the pause before it
+    (1.0, 1.0),
 ])
 def test_r_a_shortened_pause_changes_nothing(noise_deg: float, leave_s: float) -> None:
     """(r) frames removed at rest between reps (each 4 s pause shortened to 2 x leave_s)
