@@ -105,7 +105,8 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                           f"{seq.n_frames} frames")
     settings = settings or exercise.settings
     space = space or exercise.counting.space
-    angles = compute_angles(seq, space=space, min_visibility=settings.min_visibility)
+    measured, glimpses = without_glimpses(seq, settings.min_track_s)
+    angles = compute_angles(measured, space=space, min_visibility=settings.min_visibility)
     t = seq.timestamps
     name = exercise.counting.angle
 
@@ -116,6 +117,11 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed, settings)
     raw = angles.column(name, chosen)
     notes = list(seq.notes) + _check_measured(seq, exercise, chosen, raw, settings)
+    if glimpses:
+        notes.append(Note(NoteCode.PARTLY_MEASURED,
+                          f"{glimpses} frame(s) where a person was found only for a moment "
+                          f"(runs under {settings.min_track_s:g} s between frames without one) "
+                          f"not measured", {"glimpse_frames": glimpses}))
     if side == "auto" and chosen != Side.NONE:
         notes.append(Note(NoteCode.SIDE_CHOSEN, f"side auto: {chosen} (movement x visibility: "
                           + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")",
@@ -131,8 +137,8 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                               f"measured on the {Side(chosen).other} side where the {chosen} "
                               f"was hidden", {"filled_fraction": round(float(filled.mean()), 4)}))
     if chosen != Side.NONE:
-        notes += _count_hidden_on_estimates(seq, exercise, space, raw, sides_smoothed, smooth,
-                                            str(chosen))
+        notes += _count_hidden_on_estimates(measured, exercise, space, raw, sides_smoothed,
+                                            smooth, str(chosen))
     primary = sides_smoothed[str(chosen)]
     segmentation = segment_reps(primary, t, exercise, settings)
     if segmentation.start_state == "active":
@@ -184,6 +190,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                               f"frames, with gaps long enough to hide a repetition: reps there "
                               f"may be merged or missed",
                               {"rep": r.index, "tracked_fraction": round(r.tracked_fraction, 4)}))
+    notes += unmeasured_stretches(primary, t, exercise.counting.min_duration_s)
     if not reps:
         notes.append(Note(NoteCode.NO_REPS, "no complete repetition found"))
     smoothed = {"primary": primary, **comp_signals,
@@ -192,6 +199,46 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                     smoothed=smoothed, segmentation=segmentation,
                     reps=reps, partial=partial, side_scores=side_scores, notes=tuple(notes),
                     settings=settings, alternating=alternating)
+
+
+def unmeasured_stretches(x: np.ndarray, t: np.ndarray, longest: float) -> list[Note]:
+    """A note for each stretch of the counted angle left unmeasured (no person, limb out of
+    view) for longer than ``longest`` seconds, inside the recording: a whole rep could have
+    happened there unseen, so the count cannot vouch for it."""
+    seen = np.flatnonzero(np.isfinite(x))
+    if seen.size < 2:
+        return []
+    gaps = np.diff(t[seen])
+    notes = []
+    for k in np.flatnonzero(gaps > longest):
+        a, b = float(t[seen[k]]), float(t[seen[k + 1]])
+        notes.append(Note(NoteCode.SPARSE, f"not measured from {a:.2f} to {b:.2f} s (nobody in "
+                          f"view or the limb hidden): repetitions there could not be counted",
+                          {"start_s": round(a, 4), "end_s": round(b, 4)}))
+    return notes
+
+
+def without_glimpses(seq: PoseSequence, min_track_s: float) -> tuple[PoseSequence, int]:
+    """The sequence without its glimpses: runs of frames with a person shorter than
+    ``min_track_s``, between frames without one (the detector's momentary guesses, often
+    a wrong pose), when runs at least that long hold most of the frames with a person.
+    Returns the sequence to measure and the number of frames left out."""
+    det = seq.detected
+    if min_track_s <= 0 or not det.any():
+        return seq, 0
+    edges = np.flatnonzero(np.diff(np.r_[0, det.astype(np.int8), 0]))
+    starts, stops = edges[::2], edges[1::2]
+    t = seq.timestamps
+    step = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    short = (t[stops - 1] - t[starts] + step) < min_track_s
+    if not short.any() or (stops - starts)[~short].sum() < 0.5 * det.sum():
+        return seq, 0
+    keep = np.ones(seq.n_frames, dtype=bool)
+    for a, b in zip(starts[short], stops[short]):
+        keep[a:b] = False
+    lm, world, vis = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+    lm[~keep], world[~keep], vis[~keep] = np.nan, np.nan, 0.0
+    return seq.replace(landmarks=lm, world=world, visibility=vis), int((~keep).sum())
 
 
 def _count_hidden_on_estimates(seq: PoseSequence, exercise: Exercise, space: str,

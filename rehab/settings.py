@@ -40,6 +40,10 @@ class AnalysisSettings:
         3.0, "zero-phase low-pass cut-off of recorded angles, Hz", 0.0, 30.0, low_open=True)
     max_gap_s: float = _setting(
         0.3, "longest run of unmeasured frames filled by linear interpolation, s", 0.0, 5.0)
+    min_track_s: float = _setting(
+        1.0, "runs of frames with a person shorter than this, between frames without one, are "
+             "not measured (a pose the detector found for a moment), when longer runs hold "
+             "most of the recording, s", 0.0, 10.0)
     min_measured_fraction: float = _setting(
         0.2, "below this fraction of frames with the primary angle measured, the analysis "
              "refuses", 0.0, 1.0)
