@@ -22,7 +22,7 @@ from rehab.codec import result_document
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.exercises import Exercise, compensation_column
 from rehab.fileio import StagedFolder, write_json_atomic, write_text_atomic
-from rehab.kinematics import AngleSet, compute_angles, smooth_signal
+from rehab.kinematics import AngleSet, compute_angles_and_estimates, smooth_signal
 from rehab.kinematics import _kernels as K
 from rehab.model import (
     RESULT_SCHEMA_VERSION,
@@ -106,7 +106,8 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     settings = settings or exercise.settings
     space = space or exercise.counting.space
     measured, glimpses = without_glimpses(seq, settings.min_track_s)
-    angles = compute_angles(measured, space=space, min_visibility=settings.min_visibility)
+    angles, estimates = compute_angles_and_estimates(measured, space=space,
+                                                     min_visibility=settings.min_visibility)
     t = seq.timestamps
     name = exercise.counting.angle
 
@@ -137,8 +138,8 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                               f"measured on the {Side(chosen).other} side where the {chosen} "
                               f"was hidden", {"filled_fraction": round(float(filled.mean()), 4)}))
     if chosen != Side.NONE:
-        notes += _count_hidden_on_estimates(measured, exercise, space, raw, sides_smoothed,
-                                            smooth, str(chosen))
+        notes += _count_hidden_on_estimates(estimates, exercise, raw, sides_smoothed, smooth,
+                                            str(chosen))
     primary = sides_smoothed[str(chosen)]
     segmentation = segment_reps(primary, t, exercise, settings)
     if segmentation.start_state == "active":
@@ -241,7 +242,7 @@ def without_glimpses(seq: PoseSequence, min_track_s: float) -> tuple[PoseSequenc
     return seq.replace(landmarks=lm, world=world, visibility=vis), int((~keep).sum())
 
 
-def _count_hidden_on_estimates(seq: PoseSequence, exercise: Exercise, space: str,
+def _count_hidden_on_estimates(estimates: AngleSet, exercise: Exercise,
                                raw_chosen: np.ndarray, sides_smoothed: dict[str, np.ndarray],
                                smooth: Callable[[np.ndarray], np.ndarray],
                                chosen: str) -> list[Note]:
@@ -251,9 +252,8 @@ def _count_hidden_on_estimates(seq: PoseSequence, exercise: Exercise, space: str
     reps are flagged. (The other limb, for alternation, counts only where it was seen.)
     Updates ``sides_smoothed`` in place; a note when 5% or more of the frames needed it."""
     name = exercise.counting.angle
-    estimated = compute_angles(seq, space=space, min_visibility=0.0)  # type: ignore[arg-type]
     notes: list[Note] = []
-    guess = estimated.column(name, chosen)
+    guess = estimates.column(name, chosen)
     hidden = ~np.isfinite(raw_chosen) & np.isfinite(guess)
     if hidden.any():
         sides_smoothed[chosen] = smooth(np.where(hidden, guess, raw_chosen))

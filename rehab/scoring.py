@@ -159,23 +159,22 @@ def score_reps(
                         np.ascontiguousarray(primary_valid, np.bool_))
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
-    valid = np.asarray(primary_valid, dtype=bool)
-    valid_t = np.asarray(timestamps)[valid]
+    own = np.array([s.start for s in segments], dtype=np.int64)
+    coverage = K.rep_coverage(np.ascontiguousarray(timestamps, np.float64),
+                              np.ascontiguousarray(primary_valid, np.bool_), own, ends)
     out: list[Rep] = []
     index = 0
     for r, seg in enumerate(segments):
         index += seg.counted
         comps = {c.id: compensation_value(c, *comp_ext[c.id][r]) for c in exercise.compensations}
         # tracking is judged on the rep itself (onset to end), not the rest before it
-        t0, t1 = float(timestamps[seg.start]), float(timestamps[seg.end])
         present = seg.end - seg.start + 1
-        stats[r, 4] = tracked_fraction(float(valid[seg.start:seg.end + 1].mean()), present,
-                                       t1 - t0, fps)
-        sparse = largest_gap(valid_t, t0, t1) > exercise.counting.min_duration_s
-        rep = _score_one(exercise, seg, index if seg.counted else 0, stats[r],
-                         float(primary[starts[r]]), timestamps, comps, settings)
-        out.append(dataclasses.replace(rep, side=str(side),
-                                       flags=rep.flags + ((Flag.SPARSE,) if sparse else ())))
+        duration = float(timestamps[seg.end] - timestamps[seg.start])
+        stats[r, 4] = tracked_fraction(coverage[r, 0] / present, present, duration, fps)
+        sparse = coverage[r, 1] > exercise.counting.min_duration_s
+        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r],
+                              float(primary[starts[r]]), timestamps, comps, settings,
+                              str(side), (Flag.SPARSE,) if sparse else ()))
     return out
 
 
@@ -188,20 +187,9 @@ def tracked_fraction(present_fraction: float, n_present: int, duration_s: float,
     return present_fraction * n_present / expected
 
 
-def largest_gap(valid_t: np.ndarray, t0: float, t1: float) -> float:
-    """The longest stretch of [t0, t1] without a measured sample (``valid_t``, sorted)."""
-    i = int(np.searchsorted(valid_t, t0, side="left"))
-    j = int(np.searchsorted(valid_t, t1, side="right"))
-    inside = valid_t[i:j]
-    if inside.size == 0:
-        return t1 - t0
-    edges = np.concatenate(([t0], inside, [t1]))
-    return float(np.max(np.diff(edges)))
-
-
 def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,
                start_val: float, timestamps: np.ndarray, comps: dict[str, float],
-               settings: AnalysisSettings) -> Rep:
+               settings: AnalysisSettings, side: str, extra: tuple[str, ...]) -> Rep:
     """One rep's record from its window statistics (min, max, tracked fraction)."""
     lo, hi, _, _, tracked = stats
     rest_low = exercise.counting.rest == "low"
@@ -227,7 +215,7 @@ def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,
         target_met=target_met, duration_s=duration, time_to_peak_s=to_peak,
         tracked_fraction=float(tracked),
         compensations={k: _nan_to_none(v) for k, v in comps.items()},
-        score=score, flags=rom.flags + tempo.flags + comp.flags + lost,
+        score=score, flags=rom.flags + tempo.flags + comp.flags + lost + extra, side=side,
     )
 
 

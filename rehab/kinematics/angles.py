@@ -82,6 +82,19 @@ def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image"
     return AngleSet(values=gated, timestamps=seq.timestamps, space=space)
 
 
+def compute_angles_and_estimates(seq: PoseSequence,
+                                 space: Literal["image", "world"] = "image",
+                                 min_visibility: float = DEFAULT_MIN_VISIBILITY
+                                 ) -> tuple[AngleSet, AngleSet]:
+    """`compute_angles` and the same angles without the visibility gate (the pose model's
+    estimate of hidden limbs), computed once."""
+    raw = _raw_angles(seq.landmarks, seq.world, seq.width, seq.height, space)
+    estimates = AngleSet(values=raw.copy(), timestamps=seq.timestamps, space=space)
+    gated = K.gate_columns(raw, np.ascontiguousarray(seq.visibility), _GATE_INDEX,
+                           float(min_visibility))
+    return AngleSet(values=gated, timestamps=seq.timestamps, space=space), estimates
+
+
 def frame_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarray, width: int,
                  height: int, space: Literal["image", "world"] = "image",
                  min_visibility: float = DEFAULT_MIN_VISIBILITY) -> np.ndarray:
@@ -94,11 +107,16 @@ def frame_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarra
 def _gated_angles(landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarray,
                   width: int, height: int, space: str, min_visibility: float) -> np.ndarray:
     """(T, 16) angles of (T, 33, 3) landmarks in ``space``, NaN where not visible enough."""
-    if space == "image":
-        raw = K.joint_angles_image(np.ascontiguousarray(landmarks), float(width), float(height))
-    elif space == "world":
-        raw = K.joint_angles_world(np.ascontiguousarray(world))
-    else:
-        raise ValueError(f"unknown angle space {space!r}")
+    raw = _raw_angles(landmarks, world, width, height, space)
     vis = np.ascontiguousarray(visibility)
     return K.gate_columns(raw, vis, _GATE_INDEX, float(min_visibility))
+
+
+def _raw_angles(landmarks: np.ndarray, world: np.ndarray, width: int, height: int,
+                space: str) -> np.ndarray:
+    """(T, 16) angles in ``space`` whatever the landmarks' visibility."""
+    if space == "image":
+        return K.joint_angles_image(np.ascontiguousarray(landmarks), float(width), float(height))
+    if space == "world":
+        return K.joint_angles_world(np.ascontiguousarray(world))
+    raise ValueError(f"unknown angle space {space!r}")

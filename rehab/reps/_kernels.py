@@ -179,6 +179,27 @@ def rep_stats(x: np.ndarray, t: np.ndarray, starts: np.ndarray, ends: np.ndarray
 
 
 @njit(cache=True)
+def rep_coverage(t: np.ndarray, valid: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray) -> np.ndarray:
+    """Per window (K, 2): frames measured (``valid``) in [start, end] and the longest time
+    in it without a measured frame (from the window's start to its end)."""
+    k = starts.shape[0]
+    out = np.zeros((k, 2))
+    for r in range(k):
+        last = t[starts[r]]
+        gap = 0.0
+        n = 0
+        for i in range(starts[r], ends[r] + 1):
+            if valid[i]:
+                n += 1
+                gap = max(gap, t[i] - last)
+                last = t[i]
+        out[r, 0] = n
+        out[r, 1] = max(gap, t[ends[r]] - last)
+    return out
+
+
+@njit(cache=True)
 def window_extremes(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Per-window (K, 3): max, min and value at window start (first finite), NaN-aware."""
     k = starts.shape[0]
