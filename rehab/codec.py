@@ -7,6 +7,8 @@ asked); `decode` rebuilds the object from them using the field types. On top of 
 - `result_document`: the ``result.json`` of an `Analysis`;
 - `rep_csv_columns` / `rep_csv_row` / `reps_csv`: the per-rep table (compensations and
   distances spread into columns);
+- `reps_by_side`: counted reps per side (``result.json``, the report's alternating
+  sessions);
 - `REP_DB_COLUMNS` / `rep_db_values` / `rep_from_db`: the store's ``reps`` rows;
   `array_blob` / `blob_array`: its arrays (the angle traces);
 - `flat_row`: a flat text row (CSV exports) of any encoded document.
@@ -39,6 +41,7 @@ from rehab.model import (
     Distances,
     Note,
     Rep,
+    sides_of,
 )
 
 T = TypeVar("T")
@@ -219,6 +222,17 @@ def rep_from_db(row: Mapping[str, Any]) -> Rep:
     return decode(Rep, doc)
 
 
+def reps_by_side(reps: Iterable[Rep], sides: Iterable[str], default: str) -> dict[str, int]:
+    """How many of ``reps`` each side did: every one of ``sides`` (0 when it did none), then
+    any other side a rep names; a rep without a side (results made before sides were
+    recorded per rep) counts for ``default``, the side its analysis was counted on."""
+    counts = {str(s): 0 for s in sides}
+    for r in reps:
+        side = r.side or str(default)
+        counts[side] = counts.get(side, 0) + 1
+    return counts
+
+
 def array_blob(x: np.ndarray) -> bytes:
     """A float array as the store keeps it (float64, little-endian)."""
     return np.ascontiguousarray(x, dtype="<f8").tobytes()
@@ -255,6 +269,9 @@ def result_document(analysis: Analysis) -> dict[str, Any]:
         "angle_space": analysis.angles.space,
         "target": {"min_deg": ex.target.min_deg, "max_deg": ex.target.max_deg},
         "rep_count": analysis.rep_count,
+        "alternating": bool(analysis.alternating),
+        "reps_by_side": reps_by_side(analysis.reps, sides_of(ex.counting.angle),
+                                     str(analysis.side)),
         "reps_target_met": sum(r.target_met for r in analysis.reps),
         "mean_score": encode(float(np.mean(scores)) if scores else math.nan, True, 3),
         "source": seq.source,

@@ -354,8 +354,9 @@ def _prescribed(prescriptions: list[Prescription], days: list[dt.date], start: d
     return total if any_active else None
 
 
-QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN})
-"""Note codes that are no quality issue (which side was analysed is shown elsewhere)."""
+QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN, NoteCode.ALTERNATING})
+"""Note codes that are no quality issue (which side was analysed, or that both sides were
+in turn, is shown elsewhere)."""
 
 
 def quality_key(note: Note) -> tuple[str, ...]:

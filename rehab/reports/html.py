@@ -145,11 +145,11 @@ def _latest(data: ReportData) -> str:
         out.append(f'<p class="empty">No angle trace: {e(data.trace_problem)}.</p>')
     out.append("<h3>Repetitions</h3>")
     table = tables.reps_table(latest)
-    numeric = {0, 1, 2, 3, 4, 5, 7}
+    numbers = set(tables.NUMERIC_REP_COLUMNS)
     if data.distances is not None:
         table = data.distances.extend(table)  # inserted before the last column (flags)
-        numeric |= set(range(len(table[0]) - 1 - len(data.distances.headers),
-                             len(table[0]) - 1))
+        numbers |= set(data.distances.headers)
+    numeric = {i for i, h in enumerate(table[0]) if h in numbers}
     out.append(_table(table, "No counted repetition.", numeric))
     if data.distances is not None and latest.reps:
         out.append(f'<p class="meta">{e(data.distances.note)}.</p>')

@@ -29,6 +29,8 @@ REP_ROWS_FIRST_PAGE = 18
 REP_ROWS_PER_PAGE = 45
 QUALITY_LINES_PER_PAGE = 55
 CELL_CHARS = 34
+SIDE_WIDTH = 0.05
+"""Width of the per-rep table's side column (an alternating session's), in table widths."""
 
 
 def _clip(text: str, n: int = CELL_CHARS) -> str:
@@ -151,14 +153,20 @@ def _reps_table(data: ReportData, latest: SessionSummary
     """The latest session's per-rep table (with the distance columns when it has them) and
     its column widths."""
     header, rows = tables.reps_table(latest)
+    side = latest.session.alternating  # its side column takes room from the flags
     if data.distances is None:
-        return header, rows, [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07, 0.36]
+        widths = [0.05, 0.08, 0.1, 0.09, 0.08, 0.09, 0.08, 0.07]
+        if side:
+            widths.insert(1, SIDE_WIDTH)
+        return header, rows, widths + [1.0 - sum(widths)]
     # distance columns (headers broken before their unit) take room from the flags
     n = len(data.distances.headers)
     header, rows = data.distances.extend((header, rows))
     k = len(header) - 1 - n
     header = header[:k] + [h.replace(" (", "\n(") for h in header[k:-1]] + header[-1:]
     widths = [0.04, 0.065, 0.08, 0.07, 0.055, 0.09, 0.08, 0.055]
+    if side:
+        widths.insert(1, SIDE_WIDTH)
     widths += [max(0.09, 0.005 + 0.0098 * max(map(len, h.split("\n"))))
                for h in header[k:-1]]  # room for the bold header at 7.5 pt
     widths.append(1.0 - sum(widths))

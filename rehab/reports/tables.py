@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import math
 
+from rehab.codec import reps_by_side
 from rehab.reports.data import ReportData, SessionSummary
 
 Table = tuple[list[str], list[list[str]]]
+NUMERIC_REP_COLUMNS = frozenset({"Rep", "Start", "Duration", "To peak", "Peak", "Excursion",
+                                 "Score"})
+"""Headers of `reps_table` whose cells are numbers (right-aligned)."""
 
 
 def deg(x: float | None, digits: int = 0) -> str:
@@ -69,13 +73,29 @@ def adherence_table(data: ReportData) -> Table:
 
 
 def reps_table(summary: SessionSummary) -> Table:
+    """The counted reps of a session; an alternating session's with a ``Side`` column
+    after ``Rep`` (a rep stored without a side: the session's)."""
     header = ["Rep", "Start", "Duration", "To peak", "Peak", "Excursion", "In target", "Score",
               "Flags"]
     rows = [[str(r.index), f"{r.start_s:.1f} s", f"{r.duration_s:.1f} s",
              f"{r.time_to_peak_s:.1f} s",
              deg(r.peak_deg), deg(r.rom_deg), "yes" if r.target_met else "no", str(r.score),
              ", ".join(f.replace("_", " ") for f in r.flags) or "–"] for r in summary.reps]
+    if summary.session.alternating:
+        header.insert(1, "Side")
+        for row, r in zip(rows, summary.reps):
+            row.insert(1, side_label(r.side or summary.session.side))
     return header, rows
+
+
+def side_text(summary: SessionSummary) -> str:
+    """``side right``; for an alternating session ``alternating (left 5, right 4)``: its
+    counted reps per side."""
+    ses = summary.session
+    if not ses.alternating:
+        return f"side {side_label(ses.side)}"
+    counts = reps_by_side(summary.reps, ("left", "right"), ses.side)
+    return "alternating (" + ", ".join(f"{side} {n}" for side, n in counts.items()) + ")"
 
 
 def sides_table(data: ReportData) -> Table:
@@ -90,7 +110,7 @@ def latest_lines(s: SessionSummary) -> list[str]:
     """Facts about the latest session, one per line."""
     ses = s.session
     end = ses.ended.strftime("%H:%M") if ses.ended else "interrupted"
-    lines = [f"{ses.exercise_name} ({ses.exercise_id}), side {side_label(ses.side)}, "
+    lines = [f"{ses.exercise_name} ({ses.exercise_id}), {side_text(s)}, "
              f"{ses.started:%Y-%m-%d %H:%M}–{end}, {ses.mode}",
              f"{s.n_reps} counted rep(s), median peak {deg(s.median)}, best {deg(s.best)}, "
              f"mean score {'–' if not math.isfinite(s.mean_score) else f'{s.mean_score:.0f}'}"

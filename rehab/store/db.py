@@ -167,8 +167,28 @@ def _m3_output_folders(conn: sqlite3.Connection, db_path: Path) -> None:
     """)
 
 
+REP_SIDES_FROM_SESSION = ("left", "right", "none")
+"""Session sides whose reps were all done on that side (before schema 4 every session was
+counted on one side, ``none`` for trunk angles)."""
+
+
+def _m4_rep_sides(conn: sqlite3.Connection, db_path: Path) -> None:
+    """The side of each rep (an alternating session counts both sides and merges them in
+    time) and the session's ``alternating`` flag. Every older session was counted on its
+    own side: its reps take that side (``''`` where the session's side is none of
+    `REP_SIDES_FROM_SESSION`)."""
+    _run_script(conn, """
+        ALTER TABLE reps ADD COLUMN side TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sessions ADD COLUMN alternating INTEGER NOT NULL DEFAULT 0
+    """)
+    conn.execute(
+        f"UPDATE reps SET side = (SELECT s.side FROM sessions s WHERE s.id = reps.session_id) "
+        f"WHERE session_id IN (SELECT id FROM sessions WHERE side IN "
+        f"({', '.join('?' * len(REP_SIDES_FROM_SESSION))}))", REP_SIDES_FROM_SESSION)
+
+
 Migration = Callable[[sqlite3.Connection, Path], None]
-MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders]
+MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders, _m4_rep_sides]
 """Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
 
 

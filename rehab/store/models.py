@@ -132,6 +132,9 @@ class SessionRecord:
     start_state: str = ""
     low_threshold_deg: float | None = None
     high_threshold_deg: float | None = None
+    alternating: bool = False
+    """A one-sided exercise done with the left and the right limb in turn: the reps of both
+    sides were counted (each rep's ``side`` says which)."""
 
     @property
     def interrupted(self) -> bool:

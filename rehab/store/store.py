@@ -420,7 +420,8 @@ class Store:
             ended=to_db_time(started + dt.timedelta(seconds=analysis.sequence.duration)),
             notes=notes_json(analysis.notes), start_state=seg.start_state,
             low_threshold_deg=encode(seg.low_threshold),
-            high_threshold_deg=encode(seg.high_threshold))
+            high_threshold_deg=encode(seg.high_threshold),
+            alternating=int(bool(analysis.alternating)))
         staged = self._stage_analysis(patient_id, analysis, files or {})
         reps = sorted(list(analysis.reps) + list(analysis.partial), key=lambda r: r.start_frame)
         trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
@@ -518,7 +519,7 @@ class Store:
             AnalysisSettings.from_dict(json.loads(r["settings"])),
             settings_hash=r["settings_hash"], scale=_json_model(Scale, r["scale"]),
             start_state=r["start_state"], low_threshold_deg=r["low_threshold_deg"],
-            high_threshold_deg=r["high_threshold_deg"])
+            high_threshold_deg=r["high_threshold_deg"], alternating=bool(r["alternating"]))
 
     def trace(self, session_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The session's smoothed primary-angle trace (times in s, degrees), if stored."""

@@ -1,7 +1,9 @@
-"""Integration: a database written by rehab 0.1.0 (schema v1) migrates forward intact."""
+"""Integration: a database written by rehab 0.1.0 (schema v1), or by the schema-v3 code,
+migrates forward intact."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from rehab.model import NoteCode
 from rehab.settings import DEFAULT_SETTINGS
 from rehab.store import MIGRATIONS, open_store, schema_version
+from rehab.store import db as store_db
 from rehab.store.db import files_dir
 from rehab.store.migrate_v2 import legacy_note
 
@@ -31,7 +34,7 @@ def test_the_fixture_is_schema_v1(v1_db: Path) -> None:
 
 def test_v1_database_migrates_with_everything_the_report_shows(v1_db: Path) -> None:
     with open_store(v1_db) as store:
-        assert schema_version(store.conn) == len(MIGRATIONS) == 3
+        assert schema_version(store.conn) == len(MIGRATIONS) == 4
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sessions = store.sessions("p01")
         assert [(s.id, s.mode, s.rep_count) for s in sessions] == [
@@ -57,6 +60,10 @@ def test_v1_database_migrates_with_everything_the_report_shows(v1_db: Path) -> N
                            ).code == NoteCode.SIDE_CHOSEN
         assert legacy_note("2 people in view in 20 frames; ...").code == NoteCode.SEVERAL_PEOPLE
         assert legacy_note("something else").code == NoteCode.TEXT
+        # every session was one-sided: its reps were done on its side
+        assert [{r.side for r in store.reps(s.id)} for s in sessions] == [
+            {"right"}, {"left"}, {"right"}, {"right"}]
+        assert not any(s.alternating for s in sessions)
         # files moved to this database's own folder
         for s in sessions[:3]:
             for path in s.files.values():
@@ -64,3 +71,53 @@ def test_v1_database_migrates_with_everything_the_report_shows(v1_db: Path) -> N
     assert not (v1_db.parent / "files" / "p01" / "1").exists()
     with open_store(v1_db) as store:  # opening again changes nothing
         assert len(store.sessions("p01")) == 4
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[int, str | None]]:
+    """Column name -> (not null, default) of ``table``."""
+    return {r[1]: (r[3], r[4]) for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+@pytest.fixture()
+def v3_db(v1_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The v1 fixture migrated by the code of schema 3 (the first three migrations), plus a
+    trunk-angle session ('none') and one whose side names no single side."""
+    with monkeypatch.context() as m:
+        m.setattr(store_db, "MIGRATIONS", MIGRATIONS[:3])
+        conn = store_db.connect(v1_db)
+    try:
+        assert schema_version(conn) == 3 and "side" not in _columns(conn, "reps")
+        cols = [c for c in _columns(conn, "sessions") if c != "id"]
+        rep_cols = [c for c in _columns(conn, "reps") if c != "session_id"]
+        with store_db.transaction(conn):
+            for sid, side in ((5, "none"), (6, "both")):
+                conn.execute(f"INSERT INTO sessions (id, {', '.join(cols)}) SELECT ?, "
+                             f"{', '.join('?' if c == 'side' else c for c in cols)} "
+                             f"FROM sessions WHERE id = 1", (sid, side))
+                conn.execute(f"INSERT INTO reps (session_id, {', '.join(rep_cols)}) SELECT ?, "
+                             f"{', '.join(rep_cols)} FROM reps WHERE session_id = 1", (sid,))
+    finally:
+        conn.close()
+    return v1_db
+
+
+def test_v3_database_migrates_to_v4_with_rep_sides_from_their_session(v3_db: Path) -> None:
+    with open_store(v3_db) as store:
+        conn = store.conn
+        assert schema_version(conn) == 4
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert _columns(conn, "reps")["side"] == (1, "''")
+        assert _columns(conn, "sessions")["alternating"] == (1, "0")
+        sessions = store.sessions("p01")
+        assert [(s.id, s.side) for s in sessions] == [
+            (1, "right"), (5, "none"), (6, "both"), (2, "left"), (3, "right"), (4, "right")]
+        sides = {s.id: [r.side for r in store.reps(s.id)] for s in sessions}
+        assert all(sides.values())
+        assert {i: set(v) for i, v in sides.items()} == {
+            1: {"right"}, 2: {"left"}, 3: {"right"}, 4: {"right"}, 5: {"none"}, 6: {""}}
+        assert not any(s.alternating for s in sessions)
+        # everything else is as v3 left it
+        assert [s.rep_count for s in sessions] == [3, 3, 3, 2, 2, 1]
+        assert store.reps(5) == [dataclasses.replace(r, side="none") for r in store.reps(1)]
+    with open_store(v3_db) as store:  # opening again changes nothing
+        assert schema_version(store.conn) == 4 and len(store.sessions("p01")) == 6

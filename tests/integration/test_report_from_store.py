@@ -43,3 +43,42 @@ def test_migrated_v1_database_reports_its_distances_and_trace(tmp_path: Path) ->
     texts = [q.text for q in full.quality]
     assert any("interrupted" in t for t in texts)
     render_report(full, tmp_path / "r.pdf")
+
+
+def test_alternating_session_shows_each_reps_side(tmp_path: Path) -> None:
+    import dataclasses
+
+    from rehab.model import Note, NoteCode
+    from rehab.reports import pdf, tables
+
+    t, knee = rep_trajectory(3, 30.0, rest=0.0, peak=100.0)
+    seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
+    a = analyze_pose(seq, get_exercise("squat"), side="right", height_cm=170.0)
+    sides = ("left", "right", "left")
+    alt = a.replace(reps=tuple(dataclasses.replace(r, side=s) for r, s in zip(a.reps, sides)),
+                    alternating=True,
+                    notes=(*a.notes, Note(NoteCode.ALTERNATING, "left and right in turn")))
+    with open_store(tmp_path / "db.sqlite") as store:
+        store.add_patient("p01", "Ada")
+        store.record_analysis("p01", a, dt.datetime(2024, 3, 4, 9))
+        one_sided = build_report_data(store, "p01", today=dt.date(2024, 3, 5))
+        store.record_analysis("p01", alt, dt.datetime(2024, 3, 5, 9))
+        data = build_report_data(store, "p01", today=dt.date(2024, 3, 5))
+    assert one_sided.latest is not None and data.latest is not None
+    header, rows = tables.reps_table(one_sided.latest)
+    assert "Side" not in header
+    assert "side right" in tables.latest_lines(one_sided.latest)[0]
+    header, rows = tables.reps_table(data.latest)
+    assert header[:2] == ["Rep", "Side"] and [r[1] for r in rows] == list(sides)
+    assert "alternating (left 2, right 1)" in tables.latest_lines(data.latest)[0]
+    assert not any("in turn" in q.text for q in data.quality)  # shown in the header instead
+    html = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<th>Side</th>" in html and "alternating (left 2, right 1)" in html
+    assert '<td class="num">1</td><td>left</td><td class="num">' in html
+    # PDF: one width per column, the side's taken from the flags
+    for report in (data, dataclasses.replace(data, distances=None)):
+        assert report.latest is not None
+        header, rows, widths = pdf._reps_table(report, report.latest)
+        assert len(widths) == len(header) == len(rows[0]) and abs(sum(widths) - 1) < 1e-9
+        assert header[1] == "Side" and min(widths) >= 0.04
+    render_report(data, tmp_path / "r.pdf")

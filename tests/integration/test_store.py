@@ -365,3 +365,85 @@ def test_rep_nan_values_round_trip(store, squat_analysis: SquatAnalysis) -> None
     w.add_rep(rep)
     back = store.reps(w.session_id)[0]
     assert back.min_deg != back.min_deg and back.compensations == {"trunk_lean": None}
+
+
+def _alternating(a: Analysis) -> Analysis:
+    """``a`` as if done left, right, left, ... in turn (sides counted and merged)."""
+    reps = tuple(dataclasses.replace(r, side=("left", "right")[i % 2])
+                 for i, r in enumerate(a.reps))
+    return a.replace(reps=reps, alternating=True)
+
+
+def test_rep_sides_and_alternating_round_trip(store, tmp_path: Path,
+                                              squat_analysis: SquatAnalysis) -> None:
+    alt = _alternating(squat_analysis(5))
+    sid = store.record_analysis("p01", alt, DAY)
+    plain = store.record_analysis("p01", squat_analysis(2), DAY + dt.timedelta(days=1))
+    s = store.session(sid)
+    assert s.alternating and not store.session(plain).alternating
+    assert [x.alternating for x in store.sessions("p01")] == [True, False]
+    back = store.reps(sid, counted_only=True)
+    assert back == list(alt.reps)  # each rep with its side
+    assert [r.side for r in back] == ["left", "right", "left", "right", "left"]
+    # the session's own files
+    doc = json.loads(s.files["result_json"].read_text())
+    assert doc["alternating"] is True and doc["reps_by_side"] == {"left": 3, "right": 2}
+    assert [r["side"] for r in doc["reps"]] == ["left", "right", "left", "right", "left"]
+    with open(s.files["reps_csv"], newline="") as fh:
+        assert [r["side"] for r in csv.DictReader(fh)] == ["left", "right", "left", "right",
+                                                           "left"]
+    plain_doc = json.loads(store.session(plain).files["result_json"].read_text())
+    assert plain_doc["alternating"] is False
+    assert sum(plain_doc["reps_by_side"].values()) == 2
+    assert set(plain_doc["reps_by_side"]) == {"left", "right"}
+    # the export keeps both
+    store.export_patient("p01", tmp_path / "export")
+    exported = json.loads((tmp_path / "export" / "patient.json").read_text())
+    assert [x["alternating"] for x in exported["sessions"]] == [True, False]
+    assert [r["side"] for r in exported["sessions"][0]["reps"]
+            if r["kind"] == "complete"] == ["left", "right", "left", "right", "left"]
+    with open(tmp_path / "export" / "sessions.csv", newline="") as fh:
+        assert [r["alternating"] for r in csv.DictReader(fh)] == ["true", "false"]
+    with open(tmp_path / "export" / "reps.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["session_id"] == str(sid)
+                and r["kind"] == "complete"]
+    assert [r["side"] for r in rows] == ["left", "right", "left", "right", "left"]
+
+
+def test_patient_show_says_alternating(store, capsys: pytest.CaptureFixture[str],
+                                       squat_analysis: SquatAnalysis) -> None:
+    import argparse
+
+    from rehab.store.cli import cmd_patient_show
+
+    store.record_analysis("p01", _alternating(squat_analysis(3)), DAY)
+    store.record_analysis("p01", squat_analysis(2), DAY + dt.timedelta(days=1))
+    assert cmd_patient_show(argparse.Namespace(id="p01", db=str(store.path))) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if " reps " in x]
+    assert len(lines) == 2
+    assert lines[0].endswith("complete  alternating (left 2, right 1)")
+    assert lines[1].endswith("complete")
+
+
+def test_live_reps_keep_their_side(store, squat_analysis: SquatAnalysis) -> None:
+    a = _alternating(squat_analysis(2))
+    w = store.begin_session("p01", "squat", "right", DAY, source="cam", mode="live")
+    for r in a.reps:
+        w.add_rep(r)
+    assert [r.side for r in store.reps(w.session_id)] == ["left", "right"]
+    assert not store.session(w.session_id).alternating
+
+
+def test_results_without_rep_sides_still_decode(squat_analysis: SquatAnalysis) -> None:
+    from rehab.codec import decode, encode, reps_by_side
+    from rehab.model import Rep, sides_of
+
+    rep = dataclasses.replace(squat_analysis(1).reps[0], side="left")
+    old = {k: v for k, v in encode(rep).items() if k != "side"}  # a result made before
+    assert decode(Rep, old) == dataclasses.replace(rep, side="")
+    assert decode(Rep, encode(rep)) == rep
+    # a rep without a side counts for its analysis' side; trunk angles have one, 'none'
+    reps = [rep, dataclasses.replace(rep, side="")]
+    assert reps_by_side(reps, sides_of("knee_flexion"), "right") == {"left": 1, "right": 1}
+    assert reps_by_side([dataclasses.replace(rep, side="")] * 3, sides_of("trunk_lean"),
+                        "none") == {"none": 3}
