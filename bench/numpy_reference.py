@@ -121,7 +121,7 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float, open
     """Plain-Python `rehab.reps._kernels.swing_reps` (kinds: 0 complete, 1 partial start,
     2 partial end, 3 too short, 4 too long, 5 the opening's counted return)."""
     ev: list[tuple[int, int, int, int]] = []
-    first = low = start = peak = up = -1
+    first = low = start = peak = -1
     active, opened = False, resume
 
     def opening_event() -> None:
@@ -136,12 +136,10 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float, open
         if math.isnan(xi):
             continue
         if first < 0:
-            first = low = up = i
+            first = low = i
         if not active:
             if xi < x[low]:
                 low = i
-            if xi <= x[low] + 0.5 * rise[i]:
-                up = i
             if xi - x[low] >= rise[i]:
                 if not opened:
                     opened = True
@@ -151,10 +149,14 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float, open
             if xi > x[peak]:
                 peak = i
             if x[peak] - xi >= back * (x[peak] - x[start]):
-                if x[peak] - x[start] >= min_amp:
+                amp = x[peak] - x[start]
+                if amp >= min_amp:
+                    level = x[start] + (1.0 - back) * amp
+                    up = max((j for j in range(start, peak + 1)
+                              if not math.isnan(x[j]) and x[j] <= level), default=start)
                     dur = t[i] - t[up]
                     ev.append((start, peak, i, 3 if dur < min_dur else 4 if dur > max_dur else 0))
-                active, low, up = False, i, i
+                active, low = False, i
     if first < 0:
         return np.zeros((0, 4), dtype=np.int64)
     if not opened:

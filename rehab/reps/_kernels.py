@@ -46,7 +46,8 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
     its highest point, and **ends** at the first sample that has come back down by ``back``
     (a fraction) of its excursion (peak - start). Candidates whose excursion is under
     ``min_amp`` are ignored; those lasting less than ``min_dur`` or more than ``max_dur``
-    seconds are reported but not counted. A rise that never comes back is a partial at
+    seconds (above the level they end at, 1 - ``back`` of their excursion) are reported but
+    not counted. A rise that never comes back is a partial at
     the end (not counted). The opening: a recording that opens at least ``opening`` above
     the first low point, and comes down to it, opened in the active position: that return
     counts (kind `KIND_OPENING`); a smaller opening descent is the tail of a rep whose peak
@@ -63,7 +64,6 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
     low_i = -1         # lowest sample since the last rep ended (rest)
     start_i = -1       # the rep in progress: its start (low point), peak
     peak_i = -1
-    up_i = -1          # last sample in the lower half of the rise before the rep
     opened = resume    # the first rise has been seen (the opening is decided)
     for i in range(n):
         xi = x[i]
@@ -72,12 +72,9 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
         if first < 0:
             first = i
             low_i = i
-            up_i = i
         if not active:
             if xi < x[low_i]:
                 low_i = i
-            if xi <= x[low_i] + 0.5 * rise[i]:
-                up_i = i
             if xi - x[low_i] >= rise[i]:
                 if not opened:
                     opened = True
@@ -92,6 +89,15 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
                 amp = x[peak_i] - x[start_i]
                 kind = -1
                 if amp >= min_amp:
+                    # its duration: the time spent above the level it ends at (back
+                    # within 1 - back of its excursion), from the last sample under that
+                    # level on the way up
+                    level = x[start_i] + (1.0 - back) * amp
+                    up_i = start_i
+                    for j in range(peak_i, start_i - 1, -1):
+                        if not math.isnan(x[j]) and x[j] <= level:
+                            up_i = j
+                            break
                     dur = t[i] - t[up_i]
                     if dur < min_dur:
                         kind = KIND_TOO_SHORT
@@ -107,7 +113,6 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float,
                     k += 1
                 active = False
                 low_i = i
-                up_i = i
     if first < 0:
         return ev[:0].copy()
     if not opened:

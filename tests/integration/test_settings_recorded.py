@@ -45,7 +45,8 @@ def test_a_threshold_setting_changes_offline_and_live_counts_alike() -> None:
     seq = squats([100.0, 70.0, 100.0, 70.0, 100.0])
     ex = get_exercise("squat")
     assert analyze_sequence(seq, ex, side="right").rep_count == live_count(seq, ex) == 5
-    strict = DEFAULT_SETTINGS.replace(high_fraction=0.85)  # shallow reps stay below it
+    # a rep must move 85% of the median rep: the shallow (70 deg) ones are too small
+    strict = DEFAULT_SETTINGS.replace(min_rep_fraction=0.85)
     offline = analyze_sequence(seq, ex, side="right", settings=strict)
     assert offline.rep_count == live_count(seq, ex, strict) == 3
     assert offline.settings == strict
