@@ -148,13 +148,9 @@ def plot_clip(clip: ClipResult, ax: Axes | None = None) -> tuple[Figure, Axes]:
         parent = ax.figure
         assert isinstance(parent, Figure)
         fig = parent
-    used: set[str] = set()
+    from rehab.reports.plots import legend_once
 
-    def once(label: str) -> str | None:
-        if label in used:
-            return None
-        used.add(label)
-        return label
+    once = legend_once()
 
     ax.set_title(clip_title(clip), loc="left", parse_math=False, pad=LEGEND_PAD)
     k = 0
@@ -289,23 +285,10 @@ class _Pages:
 def _pdf_table(ax: Axes, table: Table, widths: Sequence[float], fontsize: float = 8.0,
                bold_last: bool = False) -> None:
     """Draw ``table`` from the top of ``ax``, each cell clipped to its column's width."""
-    header, rows = table
-    ax.axis("off")
+    from rehab.reports.pdf import _table
+
     chars = [max(4, int(w * 98 * 8.0 / fontsize)) for w in widths]  # ~7 in wide axes
-    cells = [[_clip(c, n) for c, n in zip(row, chars)] for row in rows]
-    t = ax.table(cellText=cells, colLabels=header, loc="upper left", cellLoc="left",
-                 colLoc="left", colWidths=list(widths))
-    t.auto_set_font_size(False)
-    t.set_fontsize(fontsize)
-    t.scale(1.0, 1.25)
-    for (r, _), cell in t.get_celld().items():
-        cell.get_text().set_parse_math(False)
-        cell.set_edgecolor("0.85")
-        if r == 0:
-            cell.set_facecolor("#eef2f7")
-            cell.get_text().set_fontweight("bold")
-        elif bold_last and r == len(rows):
-            cell.get_text().set_fontweight("bold")
+    _table(ax, table, "", fontsize, list(widths), chars, bold_last)
 
 
 def _text(fig: Figure, lines: Sequence[str], top: float, size: float = 9.0,

@@ -50,17 +50,20 @@ def _page(data: ReportData, title: str, number: int) -> Figure:
 
 
 def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
-           widths: list[float] | None = None) -> float:
+           widths: list[float] | None = None, chars: list[int] | None = None,
+           bold_last: bool = False) -> float:
     """Draw ``table`` from the top of ``ax``; returns the table's bottom in axes fraction.
 
-    A header with a line break gets a row twice as high."""
+    Cells are clipped to ``chars`` characters a column (default `CELL_CHARS`); a header
+    with a line break gets a row twice as high; ``bold_last``: a totals row."""
     header, rows = table
     ax.axis("off")
     if not rows:
         ax.text(0, 1, empty, va="top", color="0.4", style="italic", transform=ax.transAxes,
                 parse_math=False)
         return 0.9
-    cells = [[_clip(c) for c in row] for row in rows]
+    limits = chars or [CELL_CHARS] * len(header)
+    cells = [[_clip(c, n) for c, n in zip(row, limits)] for row in rows]
     t = ax.table(cellText=cells, colLabels=header, loc="upper left", cellLoc="left",
                  colLoc="left", colWidths=widths)
     t.auto_set_font_size(False)
@@ -74,6 +77,8 @@ def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
             cell.get_text().set_fontweight("bold")
             if any("\n" in h for h in header):
                 cell.set_height(2 * cell.get_height())
+        elif bold_last and r == len(rows):
+            cell.get_text().set_fontweight("bold")
     row_heights: dict[int, float] = {}
     for (r, _), cell in t.get_celld().items():
         row_heights[r] = max(row_heights.get(r, 0.0), cell.get_height())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Sequence, cast
+from typing import Callable, Sequence, cast
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -26,6 +26,19 @@ BEST_COLOUR = "#ff7f0e"
 PRESCRIBED_COLOUR = "#d62728"
 LEGEND_PAD = 20.0
 """Title padding (points) leaving room for a legend row between title and axes."""
+
+
+def legend_once() -> Callable[[str], str | None]:
+    """A labeller that gives each legend label only the first time (None afterwards)."""
+    used: set[str] = set()
+
+    def once(label: str) -> str | None:
+        if label in used:
+            return None
+        used.add(label)
+        return label
+
+    return once
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (8.0, 3.5)) -> tuple[Figure, Axes]:
@@ -202,14 +215,7 @@ def plot_rom_headline(headlines: Sequence[Headline],
     if not rows:
         _empty(ax, "no measured session in this period")
         return fig, ax
-    used: set[str] = set()
-
-    def once(label: str) -> str | None:
-        if label in used:
-            return None
-        used.add(label)
-        return label
-
+    once = legend_once()
     for i, h in enumerate(rows):
         if h.target is not None:
             ax.fill_betweenx([i - 0.3, i + 0.3], *h.target, color=TARGET_COLOUR, alpha=0.2,
