@@ -734,6 +734,7 @@ class LiveSession:
             exercise=ex, side=side, sequence=seq, angles=angles, smoothed=smoothed,
             segmentation=segmentation, reps=tuple(r.rep for r in self.reps), partial=(),
             side_scores={}, notes=tuple(notes), settings=settings,
+            alternating=self.counter.alternating,
             live=LiveInfo(end_reason=reason, prescribed_reps=self.config.reps,
                           prescribed_sets=self.config.sets, sets_done=self.sets_done))
 
