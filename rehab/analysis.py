@@ -32,6 +32,7 @@ from rehab.model import (
     NoteCode,
     Flag,
     Rep,
+    RepKind,
     Segmentation,
     Side,
     angle_column,
@@ -279,6 +280,11 @@ def _overlap(a: Rep, b: Rep) -> float:
     return max(0.0, shared) / max(1e-9, min(a.duration_s, b.duration_s))
 
 
+def _spans(r: Rep, others: list[Rep]) -> int:
+    """How many of ``others`` lie mostly (more than half) within ``r``."""
+    return sum(_overlap(r, o) > 0.5 and o.duration_s < r.duration_s for o in others)
+
+
 def _credit(theirs: Rep, mine: Rep, sign: float, min_tracked: float) -> bool:
     """Whether a movement seen on both limbs is credited to ``theirs`` rather than ``mine``."""
     seen_theirs, seen_mine = (r.tracked_fraction >= min_tracked for r in (theirs, mine))
@@ -299,13 +305,20 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
     both or neither were, to the one that went further (its peak angle further from rest:
     the front knee of a lunge bends more than the back one). A rep of the other side alone
     in time counts when its excursion is at least ``min_rep_fraction`` (half) of the chosen
-    side's median. The
-    exercise was done alternately when the other side is credited with at least two reps
-    (one, when the exercise file says ``alternation = "expected"``).
+    side's median. A "rep" of one limb spanning two or more of the other's is that limb
+    held still (`RepKind.HELD`, not counted). The exercise was done alternately when the
+    other side is credited with at least two reps (one, when the exercise file says
+    ``alternation = "expected"``).
     """
     settings = settings or exercise.settings
     mine = [r for r in chosen if r.counted]
     theirs = [r for r in other if r.counted]
+    # a "rep" spanning two or more of the other limb's reps is that limb's resting posture
+    # held (an idle arm hanging straight in a triceps extension), not a movement
+    held = [r for r in mine if _spans(r, theirs) >= 2] + [r for r in theirs
+                                                         if _spans(r, mine) >= 2]
+    mine = [r for r in mine if r not in held]
+    theirs = [r for r in theirs if r not in held]
     if not mine or not theirs:
         return None
     typical = float(np.median([r.rom_deg for r in mine]))
@@ -326,6 +339,7 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
         return None
     counted = [dataclasses.replace(r, index=k) for k, r in enumerate(counted, start=1)]
     uncounted = [r for r in chosen if not r.counted]
+    uncounted += [dataclasses.replace(r, index=0, kind=RepKind.HELD) for r in held]
     uncounted += [r for r in other if not r.counted
                   and not any(_overlap(r, m) > 0 for m in counted + uncounted)]
     return counted + sorted(uncounted, key=lambda r: r.start_s)

@@ -138,6 +138,8 @@ class RepKind(enum.StrEnum):
     TOO_LONG = "too_long"
     TOO_SMALL = "too_small"
     """Less than `AnalysisSettings.min_rep_fraction` of the recording's median rep."""
+    HELD = "held"
+    """One limb held still while the other did two or more reps (alternation)."""
 
 
 class Flag(enum.StrEnum):

@@ -215,13 +215,16 @@ def arm_switch(hang_s: float) -> PoseSequence:
 
 def test_an_idle_limb_held_in_the_active_position_does_not_hide_the_other() -> None:
     """The left arm hangs before the right one starts: the right arm's reps count as they
-    complete. (Offline counts the right arm's first hang as a rep that merges the left's
-    three.)"""
+    complete. Offline, the right arm's first hang (spanning the left arm's three reps) is
+    that arm held still, not a rep: the same six reps."""
     counter = LiveRepCounter(get_exercise("elbow_extension"))
     returned = feed(counter, arm_switch(11.0))
     assert counter.count == 6 and counter.side == "left" and counter.alternating
     assert [r.side for _, r in returned] == ["left"] * 3 + ["right"] * 3
     assert all(when == r.end_s for when, r in returned)
+    offline = analyze_sequence(arm_switch(11.0), get_exercise("elbow_extension"))
+    assert offline.alternating and [r.side for r in offline.reps] == ["left"] * 3 + ["right"] * 3
+    assert [p.kind for p in offline.partial] == ["held"]
 
 
 def test_a_rep_waiting_for_a_limb_that_does_not_come_back_counts_late() -> None:
