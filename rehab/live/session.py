@@ -524,6 +524,8 @@ class LiveSession:
         record folder. I/O errors become the session's record error."""
         self.saving = True
         ended = dt.datetime.now()
+        for rep in self.counter.finish():  # the other limb's reps still waiting
+            self._on_rep(rep, self._last_t)
         grabbed = getattr(self.source, "grabbed", None)
         self._shutdown()
         self.stats.frames_in = int(grabbed) if grabbed is not None else \
@@ -678,7 +680,8 @@ class LiveSession:
         if self.store is not None:
             trace = (np.asarray(self._acc.t, np.float64),
                      np.asarray(self._acc.angle, np.float64)) if self._acc.t else None
-            self.store.finish(ended, notes=notes, files=store_files or None, trace=trace)
+            self.store.finish(ended, notes=notes, files=store_files or None, trace=trace,
+                              alternating=self.counter.alternating)
             session_id = self.store.session_id
             if self.store.error is not None:
                 store_error = f"patient history: {describe_error(self.store.error)}"

@@ -203,10 +203,11 @@ class StoreWriter:
 
     def finish(self, ended: dt.datetime, notes: Sequence[str],
                files: dict[str, Path] | None = None, timeout: float = 60.0,
-               trace: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Queue the end of the session (with its angle ``trace``) and wait until it is
-        written (or failed)."""
-        self._queue.put(("finish", (ended, notes, files, trace)))
+               trace: tuple[np.ndarray, np.ndarray] | None = None,
+               alternating: bool = False) -> None:
+        """Queue the end of the session (with its angle ``trace``; ``alternating``: both
+        limbs took turns) and wait until it is written (or failed)."""
+        self._queue.put(("finish", (ended, notes, files, trace, alternating)))
         self.stop(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -255,8 +256,9 @@ class StoreWriter:
                         writer.add_rep(payload)
                         self.reps_written += 1
                     elif kind == "finish":
-                        ended, notes, files, trace = payload
-                        writer.finish(ended, notes=notes, files=files, trace=trace)
+                        ended, notes, files, trace, alternating = payload
+                        writer.finish(ended, notes=notes, files=files, trace=trace,
+                                      alternating=alternating)
                 except (RehabError, OSError, sqlite3.Error) as exc:
                     self.error = exc
                     log.error("patient history: %s; nothing more is stored for this session",

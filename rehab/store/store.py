@@ -177,16 +177,19 @@ class SessionWriter:
 
     def finish(self, ended: dt.datetime, notes: Iterable[str] = (),
                files: Mapping[str, str | os.PathLike[str]] | None = None,
-               trace: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+               trace: tuple[np.ndarray, np.ndarray] | None = None,
+               alternating: bool = False) -> None:
         """Mark the session complete; copy ``files`` (kind -> path) next to the database;
-        keep ``trace`` (times in s, smoothed primary angle in degrees) for the report."""
+        keep ``trace`` (times in s, smoothed primary angle in degrees) for the report;
+        ``alternating``: the reps were done by both limbs in turn."""
         if self.finished:
             raise StoreError(f"session {self.session_id} is already finished")
         staged = self._store._stage_files(self.patient_id, files or {})
         try:
             with transaction(self._store.conn) as conn:
-                conn.execute("UPDATE sessions SET ended = ?, notes = ? WHERE id = ?",
-                             (to_db_time(ended), notes_json(notes), self.session_id))
+                conn.execute("UPDATE sessions SET ended = ?, notes = ?, alternating = ? "
+                             "WHERE id = ?", (to_db_time(ended), notes_json(notes),
+                                              int(alternating), self.session_id))
                 if trace is not None:
                     conn.execute("INSERT OR REPLACE INTO session_traces VALUES (?, ?, ?)",
                                  _trace_values(self.session_id, trace))

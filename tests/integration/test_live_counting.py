@@ -1,5 +1,6 @@
-"""Live coaching on a busy machine: most frames dropped never pass as fully seen reps.
+"""Live counting as the patient meets it: a busy machine, and alternation kept in the history.
 
+Most frames dropped never pass as fully seen reps.
 The camera runs at 30 frames/s; the loop, busy with other work, gets only some of them
 (`FrameList` delivers the timestamps it is given, its ``fps`` stays the camera's). A rep's
 ``tracked_fraction`` counts the frames it spanned at the camera's rate, so the reps say
@@ -8,6 +9,8 @@ how little of them was seen, and a rep with a hole long enough to hide another i
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from live_fakes import FrameList
@@ -75,3 +78,38 @@ def test_reps_merged_by_a_long_stall_are_flagged_not_passed_as_one() -> None:
     for r in busy.reps:
         assert "sparse" in r.rep.flags and "tracking_lost" in r.rep.flags
         assert r.rep.tracked_fraction < 0.6
+
+
+def test_an_alternating_live_session_is_stored_as_alternating(db: Path) -> None:
+    """Curls of the left then the right arm in turn: every rep stored with its side and the
+    session marked alternating in the patient history, as an offline analysis would be."""
+    from rehab.live.writers import StoreWriter
+    from rehab.store import open_store
+
+    t = np.arange(int(20 * 30) + 1) / 30.0
+    left = rep_pulses(t, [1.0, 7.0, 13.0])
+    right = rep_pulses(t, [4.0, 10.0, 16.0])
+    seq = synthetic_sequence(t, {"left_elbow_flexion": left, "right_elbow_flexion": right,
+                                 "shoulder_flexion": 0.0}, view="side", width=640, height=480)
+    store = StoreWriter(db)
+    store.start()
+    result = LiveSession(FrameList(t, seq.width, seq.height), AtTime(seq),  # type: ignore[arg-type]
+                         get_exercise("elbow_flexion"),
+                         LiveConfig(reps=100, sets=1, mirror=False, camera=False),
+                         store=store, patient_id="p1").run()
+    assert result.rep_count == 6
+    with open_store(db) as s:
+        [session] = s.sessions("p1")
+        reps = [r for r in s.reps(session.id) if r.counted]
+    assert session.alternating
+    assert [r.side for r in reps] == ["left", "right"] * 3
+
+
+def rep_pulses(t: np.ndarray, starts: list[float], rest: float = 10.0,
+               peak: float = 130.0, rep_s: float = 2.0) -> np.ndarray:
+    """Raised-cosine reps of ``rep_s`` from ``rest`` to ``peak`` starting at ``starts``."""
+    x = np.full(t.shape, rest)
+    for t0 in starts:
+        m = (t >= t0) & (t <= t0 + rep_s)
+        x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - t0) / rep_s))
+    return x
