@@ -39,8 +39,8 @@ def test_live_counts_synthetic_reps_as_they_complete(n: int) -> None:
 
 def test_live_and_offline_agree_on_the_development_set(shared_data: Path) -> None:
     """Both folders (17 clips): the causal counter, which must choose its side at the first
-    rep and judge the opening with the range seen so far, agrees with the offline count on
-    all but two clips and is never off by more than one."""
+    rep and judge the opening with the range seen so far, gives the offline count on every
+    clip (its side may differ where both limbs show the movement)."""
     rows = read_manifest(shared_data / "landmarks" / "manifest.csv")
     rehab_manifest = shared_data / "landmarks_rehab" / "manifest.csv"
     if rehab_manifest.is_file():
@@ -52,8 +52,7 @@ def test_live_and_offline_agree_on_the_development_set(shared_data: Path) -> Non
         feed(counter, load_npz(row.path))
         diffs[row.path.name] = counter.count - offline.rep_count
         sides += counter.side == offline.side
-    assert all(abs(d) <= 1 for d in diffs.values()), diffs
-    assert sum(d == 0 for d in diffs.values()) >= len(rows) - 2, diffs
+    assert all(d == 0 for d in diffs.values()), diffs
     assert sides >= len(rows) - 3
 
 
