@@ -482,3 +482,42 @@ def test_swing_reps_kernel_matches_reference_on_degenerate_signals(pattern: str)
             assert got.shape[0] >= n // 2 - 1
         else:
             assert got.shape == (0, 4)
+
+
+# --- too small, glimpses -------------------------------------------------------------------
+
+def test_a_bump_between_reps_under_half_the_median_rep_is_too_small() -> None:
+    """Four 100 deg squats with a 40 deg bump (a patient shifting) in the pause after the
+    second: the bump rises more than 30% of the range but is under half the median rep, so
+    it is reported too_small, not counted; at 60 deg it would be a (shallow) rep."""
+    for bump, counted in ((40.0, 4), (60.0, 5)):
+        t, k = rep_trajectory(4, FPS, 0.0, 100.0, pause_s=3.0)
+        m = (t >= 9.0) & (t <= 10.0)  # in the pause between the 2nd (6-8 s) and 3rd rep
+        k[m] = bump * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - 9.0)))
+        a = analyze_sequence(squat_seq(t, k), get_exercise("squat"))
+        assert a.rep_count == counted, bump
+        assert [p.kind for p in a.partial] == (["too_small"] if counted == 4 else [])
+
+
+def test_glimpses_of_a_person_between_frames_without_one_are_not_measured() -> None:
+    """The detector finds a (wrong) pose for a moment twice before the patient is tracked:
+    0.4 s and 0.6 s runs between empty frames, held at 100 deg as if mid-squat. They are
+    not measured: the count is the recording's own (3), with a note; the same runs of wrong
+    poses measured would open the recording in the active position."""
+    t, k = rep_trajectory(3, FPS, 0.0, 100.0, lead_s=3.0)
+    k[: int(2.5 * FPS)] = 100.0
+    seq = squat_seq(t, k)
+    present = np.zeros(seq.n_frames, dtype=bool)
+    present[int(0.3 * FPS): int(0.7 * FPS)] = True
+    present[int(1.2 * FPS): int(1.8 * FPS)] = True
+    present[int(2.6 * FPS):] = True
+    lm, world, vis = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+    lm[~present], world[~present], vis[~present] = np.nan, np.nan, 0.0
+    flicker = seq.replace(landmarks=lm, world=world, visibility=vis)
+    a = analyze_sequence(flicker, get_exercise("squat"))
+    assert summary(a) == (3, [], "rest")
+    [note] = [n for n in a.notes if "glimpse_frames" in n.data]
+    assert note.data["glimpse_frames"] == int(0.4 * FPS) + int(0.6 * FPS)
+    measured = analyze_sequence(flicker, get_exercise("squat"),
+                                settings=DEFAULT_SETTINGS.replace(min_track_s=0.0))
+    assert measured.segmentation.start_state == "active" and measured.rep_count == 4

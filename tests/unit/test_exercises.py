@@ -517,3 +517,25 @@ def test_with_target_override():
     assert squat.target.min_deg == 80  # frozen original unchanged
     with pytest.raises(ConfigError, match="target min 140 deg is greater than target max 130"):
         squat.with_target(140, None)
+
+
+def test_alternation_key(tmp_path):
+    """``counting.alternation``: detect by default; expected only for a one-sided exercise
+    counted on a per-side angle; any other word refused with the choices."""
+    assert load_exercise_file(write(tmp_path, BASE)).counting.alternation == "detect"
+    one_sided = BASE.replace("bilateral = true", "bilateral = false")
+    expected = one_sided.replace('angle = "knee_flexion"',
+                                 'angle = "knee_flexion"\nalternation = "expected"')
+    assert load_exercise_file(write(tmp_path, expected)).counting.alternation == "expected"
+    path, msg = load_error(tmp_path, expected.replace("bilateral = false", "bilateral = true"))
+    assert msg.startswith(f"{path}: key 'counting.alternation': 'expected' needs a one-sided")
+    path, msg = load_error(tmp_path, one_sided.replace(
+        'angle = "knee_flexion"', 'angle = "knee_flexion"\nalternation = "sometimes"'))
+    assert msg == (f"{path}: key 'counting.alternation': 'sometimes' is not one of "
+                   f"'detect', 'expected', 'none'")
+
+
+@pytest.mark.parametrize("reserved", ["side", "sparse"])
+def test_a_compensation_may_not_take_a_reps_side_or_sparse_flag(tmp_path, reserved):
+    path, msg = load_error(tmp_path, BASE + COMP.replace('id = "lean"', f'id = "{reserved}"'))
+    assert f"{reserved!r} is reserved" in msg
