@@ -114,14 +114,18 @@ def blank_video(path: Path, n_frames: int, fps: float = 30.0,
 # --- counting: live agrees with offline -------------------------------------------------------
 
 def test_live_counts_agree_with_offline_on_the_development_set(shared_data: Path) -> None:
-    """Each development clip's landmarks, frame by frame through the live loop, give the
-    count of the offline analysis."""
-    with open(shared_data / "landmarks" / "manifest.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    """Each development clip's landmarks (both folders), frame by frame through the live
+    loop, give the count of the offline analysis."""
+    rows = []
+    for folder in ("landmarks", "landmarks_rehab"):
+        manifest = shared_data / folder / "manifest.csv"
+        if manifest.is_file():
+            with open(manifest, newline="") as fh:
+                rows += [(folder, r) for r in csv.DictReader(fh)]
     assert len(rows) >= 10
     disagree = []
-    for row in rows:
-        seq = load_npz(shared_data / "landmarks" / row["file"])
+    for folder, row in rows:
+        seq = load_npz(shared_data / folder / row["file"])
         offline = analyze_sequence(seq, get_exercise(row["exercise"])).rep_count
         live = run_replay(seq, row["exercise"])
         assert live.stats.frames_processed == seq.n_frames
