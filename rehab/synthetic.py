@@ -9,7 +9,7 @@ same figure in metres with the two sides separated along the depth (side view) o
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -42,12 +42,20 @@ def rep_trajectory(n_reps: int, fps: float, rest: float, peak: float, rep_s: flo
     total = 2 * lead_s + n_reps * rep_s + max(0, n_reps - 1) * pause_s
     n = int(round(total * fps)) + 1
     t = np.arange(n) / fps
-    x = np.full(n, float(rest))
-    for k in range(n_reps):
-        t0 = lead_s + k * (rep_s + pause_s)
+    starts = [lead_s + k * (rep_s + pause_s) for k in range(n_reps)]
+    return t, rep_pulses(t, starts, rest, peak, rep_s)
+
+
+def rep_pulses(t: np.ndarray, starts: Sequence[float], rest: float, peak: float,
+               rep_s: float = 2.0) -> np.ndarray:
+    """An angle at ``rest`` with a raised-cosine rep of ``rep_s`` to ``peak`` starting at
+    each of ``starts`` (seconds), sampled at ``t``: reps placed freely in time (one limb's
+    reps of an alternating exercise)."""
+    x = np.full(t.shape, float(rest))
+    for t0 in starts:
         m = (t >= t0) & (t <= t0 + rep_s)
         x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - t0) / rep_s))
-    return t, x
+    return x
 
 
 def synthetic_sequence(

@@ -13,25 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from rehab.sequence import save_npz
-from rehab.synthetic import synthetic_sequence
+from rehab.synthetic import rep_pulses, synthetic_sequence
 
 Rehab = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def pulses(t: np.ndarray, starts: list[float], rest: float = 10.0, peak: float = 130.0
-           ) -> np.ndarray:
-    """2 s raised-cosine curls from ``rest`` to ``peak`` starting at ``starts``."""
-    x = np.full(t.shape, rest)
-    for t0 in starts:
-        m = (t >= t0) & (t <= t0 + 2.0)
-        x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(np.pi * (t[m] - t0)))
-    return x
-
-
 def alternating_curls(path: Path) -> Path:
     t = np.arange(int(20 * 30) + 1) / 30.0
-    seq = synthetic_sequence(t, {"left_elbow_flexion": pulses(t, [1.0, 7.0, 13.0]),
-                                 "right_elbow_flexion": pulses(t, [4.0, 10.0, 16.0]),
+    left, right = (rep_pulses(t, starts, 10.0, 130.0) for starts in ([1.0, 7.0, 13.0],
+                                                                     [4.0, 10.0, 16.0]))
+    seq = synthetic_sequence(t, {"left_elbow_flexion": left, "right_elbow_flexion": right,
                                  "shoulder_flexion": 0.0}, view="side")
     save_npz(seq, path)
     return path

@@ -19,7 +19,7 @@ from rehab.exercises import get_exercise
 from rehab.live.session import LiveConfig, LiveSession, SessionResult
 from rehab.model import PoseSequence
 from rehab.pose.estimator import FramePose, PersonPose
-from rehab.synthetic import rep_trajectory, synthetic_sequence
+from rehab.synthetic import rep_pulses, rep_trajectory, synthetic_sequence
 
 
 class AtTime:
@@ -87,8 +87,8 @@ def test_an_alternating_live_session_is_stored_as_alternating(db: Path) -> None:
     from rehab.store import open_store
 
     t = np.arange(int(20 * 30) + 1) / 30.0
-    left = rep_pulses(t, [1.0, 7.0, 13.0])
-    right = rep_pulses(t, [4.0, 10.0, 16.0])
+    left = rep_pulses(t, [1.0, 7.0, 13.0], 10.0, 130.0)
+    right = rep_pulses(t, [4.0, 10.0, 16.0], 10.0, 130.0)
     seq = synthetic_sequence(t, {"left_elbow_flexion": left, "right_elbow_flexion": right,
                                  "shoulder_flexion": 0.0}, view="side", width=640, height=480)
     store = StoreWriter(db)
@@ -104,12 +104,3 @@ def test_an_alternating_live_session_is_stored_as_alternating(db: Path) -> None:
     assert session.alternating
     assert [r.side for r in reps] == ["left", "right"] * 3
 
-
-def rep_pulses(t: np.ndarray, starts: list[float], rest: float = 10.0,
-               peak: float = 130.0, rep_s: float = 2.0) -> np.ndarray:
-    """Raised-cosine reps of ``rep_s`` from ``rest`` to ``peak`` starting at ``starts``."""
-    x = np.full(t.shape, rest)
-    for t0 in starts:
-        m = (t >= t0) & (t <= t0 + rep_s)
-        x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - t0) / rep_s))
-    return x

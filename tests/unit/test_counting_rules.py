@@ -26,6 +26,7 @@ from rehab.exercises import Exercise, get_exercise
 from rehab.model import Analysis, Flag, NoteCode, PoseSequence
 from rehab.reps import _kernels as RK
 from rehab.settings import DEFAULT_SETTINGS
+from rehab.synthetic import rep_pulses as pulses
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,16 +67,6 @@ def keep_frames(seq: PoseSequence, idx: np.ndarray) -> PoseSequence:
     return seq.replace(landmarks=seq.landmarks[idx], world=seq.world[idx],
                        visibility=seq.visibility[idx], timestamps=seq.timestamps[idx],
                        fps=seq.fps)
-
-
-def pulses(t: np.ndarray, starts: list[float], rest: float, peak: float,
-           rep_s: float = 2.0) -> np.ndarray:
-    """Raised-cosine reps of ``rep_s`` from ``rest`` to ``peak``, starting at ``starts``."""
-    x = np.full(t.shape, float(rest))
-    for t0 in starts:
-        m = (t >= t0) & (t <= t0 + rep_s)
-        x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - t0) / rep_s))
-    return x
 
 
 def opening_at_bottom(hold_s: float, n_reps: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from rehab.analysis import analyze_sequence
 from rehab.counter import LiveRepCounter
 from rehab.exercises import get_exercise
 from rehab.model import PoseSequence, Rep
+from rehab.synthetic import rep_pulses as pulses
 from rehab.synthetic import synthetic_sequence
 
 FPS = 30.0
@@ -25,16 +26,6 @@ ANGLES = {"lunge": ("knee_flexion", 0.0, 95.0), "elbow_flexion": ("elbow_flexion
           "squat": ("knee_flexion", 0.0, 100.0),
           "elbow_extension": ("elbow_flexion", 120.0, 20.0)}
 """Exercise -> (angle, rest, peak) of its reps."""
-
-
-def pulses(t: np.ndarray, starts: list[float], rest: float, peak: float,
-           rep_s: float = 2.0) -> np.ndarray:
-    """Raised-cosine reps of ``rep_s`` from ``rest`` to ``peak``, starting at ``starts``."""
-    x = np.full(t.shape, float(rest))
-    for t0 in starts:
-        m = (t >= t0) & (t <= t0 + rep_s)
-        x[m] = rest + (peak - rest) * 0.5 * (1 - np.cos(2 * np.pi * (t[m] - t0) / rep_s))
-    return x
 
 
 def two_sided(name: str, left: list[float], right: list[float]) -> PoseSequence:
