@@ -38,7 +38,7 @@ from rehab.model import (
     angle_column,
     sides_of,
 )
-from rehab.reps import segment_reps, side_score
+from rehab.reps import segment_reps, side_score, span_overlap
 from rehab.scoring import score_reps
 from rehab.sequence import PoseSequence, save_npz
 from rehab.settings import AnalysisSettings
@@ -152,20 +152,21 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
         return {comp.id: smooth(angles[compensation_column(comp, s)])
                 for comp in exercise.compensations}
 
-    def score(s: str, seg: Segmentation) -> list[Rep]:
+    def score(s: str, seg: Segmentation, comps: dict[str, np.ndarray]) -> list[Rep]:
         measured = raw if s == chosen else angles.column(name, s)
         return score_reps(exercise, s, seg.segments, sides_smoothed[s], np.isfinite(measured),
-                          t, comp_signals_of(s), settings, fps=seq.fps)
+                          t, comps, settings, fps=seq.fps)
 
     comp_signals = comp_signals_of(chosen)
-    scored = score(chosen, segmentation)
+    scored = score(chosen, segmentation, comp_signals)
     alternating = False
     if _may_alternate(exercise, side, chosen):
         other = str(Side(chosen).other)
         scale = abs(segmentation.active_level - segmentation.rest_level)
         other_seg = segment_reps(sides_smoothed[other], t, exercise, settings,
                                  scale=scale if math.isfinite(scale) else None)
-        merged = merge_sides(scored, score(other, other_seg), exercise, settings)
+        merged = merge_sides(scored, score(other, other_seg, comp_signals_of(other)),
+                             exercise, settings)
         if merged is not None:
             scored, alternating = merged, True
             by_side = {s: sum(r.counted and r.side == s for r in scored) for s in ("left", "right")}
@@ -276,8 +277,7 @@ def _may_alternate(exercise: Exercise, side: str, chosen: str) -> bool:
 
 def _overlap(a: Rep, b: Rep) -> float:
     """Time two reps share, as a fraction of the shorter one."""
-    shared = min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
-    return max(0.0, shared) / max(1e-9, min(a.duration_s, b.duration_s))
+    return span_overlap((a.start_s, a.end_s), (b.start_s, b.end_s))
 
 
 def _spans(r: Rep, others: list[Rep]) -> int:

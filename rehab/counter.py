@@ -19,7 +19,7 @@ import numpy as np
 from rehab.exercises import Exercise, compensation_column
 from rehab.kinematics import OneEuroFilter, frame_angles
 from rehab.model import ANGLE_COLUMNS, TRUNK_ANGLES, Rep, Segment, Side, angle_column
-from rehab.reps import KIND_NAMES, hysteresis_levels, rep_rules, side_score
+from rehab.reps import KIND_NAMES, hysteresis_levels, rep_rules, side_score, span_overlap
 from rehab.reps.segment import COUNTED_KINDS, excursions
 from rehab.reps import _kernels as K
 from rehab.scoring import score_reps
@@ -96,13 +96,6 @@ class _Done(NamedTuple):
     span: tuple[float, float]
 
 
-def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Time two (start, end) spans share, as a fraction of the shorter one (as
-    `rehab.analysis.merge_sides`)."""
-    shared = min(a[1], b[1]) - max(a[0], b[0])
-    return max(0.0, shared) / max(1e-9, min(a[1] - a[0], b[1] - b[0]))
-
-
 class LiveRepCounter:
     """The repetition logic of `segment_reps`, run causally one frame at a time.
 
@@ -170,8 +163,6 @@ class LiveRepCounter:
         self._sign = 1.0 if exercise.counting.rest == "low" else -1.0
         self._sorted: list[float] = []
         self._decided = False
-        self._lo_th: list[float] = []
-        self._hi_th: list[float] = []
         self._rise: list[float] = []
         self._t_array = _Mirror()
         self._rise_array = _Mirror()
@@ -227,9 +218,11 @@ class LiveRepCounter:
     @property
     def thresholds(self) -> tuple[float, float] | None:
         """Current (low, high) thresholds in degrees, once the range is known."""
-        if not self._lo_th or not self._decided:
+        levels = self._levels() if self._decided else None
+        if levels is None:
             return None
-        return self._sign * self._lo_th[-1], self._sign * self._hi_th[-1]
+        lo_th, hi_th = hysteresis_levels(*levels, self.settings)
+        return self._sign * lo_th, self._sign * hi_th
 
     @property
     def state(self) -> str:
@@ -263,7 +256,7 @@ class LiveRepCounter:
         (``now``, see `_in_progress`): it overlaps it, that rep rose after it began, and it
         has not waited as long as it lasted."""
         start, end = done.span
-        return (now is not None and _overlap(done.span, (now[0], now[2])) > 0.5
+        return (now is not None and span_overlap(done.span, (now[0], now[2])) > 0.5
                 and now[1] >= start and self._t[-1] - end <= end - start)
 
     def _onsets(self, m: _Machine, rows: np.ndarray) -> np.ndarray:
@@ -272,7 +265,7 @@ class LiveRepCounter:
         a = m.checkpoint
         y = self._oriented(m.side, a)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        return K.refine_bounds(y, rows, self.settings.onset_fraction, math.inf)[:, 0] + a
+        return K.refine_bounds(y, rows, self.settings.onset_fraction)[:, 0] + a
 
     # -- feeding ----------------------------------------------------------------------------
     def update(self, t: float, landmarks: np.ndarray, world: np.ndarray, visibility: np.ndarray,
@@ -300,7 +293,7 @@ class LiveRepCounter:
         return self._advance(y)
 
     def _switch_side(self, side: str) -> None:
-        """Follow another side (before the first rep): rebuild its threshold history."""
+        """Follow another side (before the first rep): rebuild its range and rise history."""
         self._side = side
         self._sign = 1.0 if self.exercise.counting.rest == "low" else -1.0
         self._sorted = []
@@ -309,8 +302,6 @@ class LiveRepCounter:
         history = self._tracks[side].x
         for x in history[:-1]:
             self._push_level(self._sign * x)
-        self._lo_th = [math.nan] * (len(history) - 1)
-        self._hi_th = [math.nan] * (len(history) - 1)
         self._rise = [math.inf] * (len(history) - 1)
         self._rise_array.reset()
 
@@ -337,13 +328,9 @@ class LiveRepCounter:
     def _advance(self, y: float) -> list[Rep]:
         self._push_level(y)
         levels = self._levels()
-        self._lo_th.append(math.nan)
-        self._hi_th.append(math.nan)
         self._rise.append(math.inf)
         if levels is None:
             return []
-        lo_th, hi_th = hysteresis_levels(*levels, self.settings)
-        self._lo_th[-1], self._hi_th[-1] = lo_th, hi_th
         self._rise[-1] = rep_rules(levels[1] - levels[0], self.settings)[0]
         if not self._decided:
             # the frames before the range was known are judged with the rise known now
@@ -365,11 +352,11 @@ class LiveRepCounter:
         is (the other side's) too small a one."""
         rep, span = done
         if rep.side == self._side:
-            if any(_overlap(span, s) > 0.5 for r, s in zip(self._reps, self._spans)
+            if any(span_overlap(span, s) > 0.5 for r, s in zip(self._reps, self._spans)
                    if r.side != self._side):
                 return None
             return self._keep(done)
-        if any(_overlap(span, d.span) > 0.5 for d in self._main.counted):
+        if any(span_overlap(span, d.span) > 0.5 for d in self._main.counted):
             return None
         if self._waits(done, self._in_progress(self._main)):
             self._pending.append(done)
@@ -383,7 +370,7 @@ class LiveRepCounter:
         now = None if final else self._in_progress(self._main)
         out, waiting = [], []
         for d in self._pending:
-            if any(_overlap(d.span, c.span) > 0.5 for c in self._main.counted):
+            if any(span_overlap(d.span, c.span) > 0.5 for c in self._main.counted):
                 continue
             if self._waits(d, now):
                 waiting.append(d)

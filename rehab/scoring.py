@@ -154,9 +154,7 @@ def score_reps(
     starts = np.array([s.rest_start if s.rest_start >= 0 else s.start for s in segments],
                       dtype=np.int64)
     ends = np.array([s.end for s in segments], dtype=np.int64)
-    stats = K.rep_stats(np.ascontiguousarray(primary, np.float64),
-                        np.ascontiguousarray(timestamps, np.float64), starts, ends,
-                        np.ascontiguousarray(primary_valid, np.bool_))
+    stats = K.rep_stats(np.ascontiguousarray(primary, np.float64), starts, ends)
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
     own = np.array([s.start for s in segments], dtype=np.int64)
@@ -168,34 +166,33 @@ def score_reps(
         index += seg.counted
         comps = {c.id: compensation_value(c, *comp_ext[c.id][r]) for c in exercise.compensations}
         # tracking is judged on the rep itself (onset to end), not the rest before it
-        present = seg.end - seg.start + 1
-        duration = float(timestamps[seg.end] - timestamps[seg.start])
-        stats[r, 4] = tracked_fraction(coverage[r, 0] / present, present, duration, fps)
+        tracked = tracked_fraction(int(coverage[r, 0]), seg.end - seg.start + 1,
+                                   float(timestamps[seg.end] - timestamps[seg.start]), fps)
         sparse = coverage[r, 1] > exercise.counting.min_duration_s
-        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r],
+        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r], tracked,
                               float(primary[starts[r]]), timestamps, comps, settings,
                               str(side), (Flag.SPARSE,) if sparse else ()))
     return out
 
 
-def tracked_fraction(present_fraction: float, n_present: int, duration_s: float,
+def tracked_fraction(measured: int, present: int, duration_s: float,
                      fps: float | None) -> float:
-    """Measured frames over the frames the rep spanned at ``fps`` (at least those present)."""
-    if fps is None or not math.isfinite(fps) or fps <= 0 or not math.isfinite(duration_s):
-        return present_fraction
-    expected = max(n_present, int(round(duration_s * fps)) + 1)
-    return present_fraction * n_present / expected
+    """``measured`` frames over the frames the rep spanned: at ``fps`` when known, and at
+    least the ``present`` ones."""
+    expected = present
+    if fps is not None and math.isfinite(fps) and fps > 0 and math.isfinite(duration_s):
+        expected = max(present, int(round(duration_s * fps)) + 1)
+    return measured / expected
 
 
 def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,
-               start_val: float, timestamps: np.ndarray, comps: dict[str, float],
-               settings: AnalysisSettings, side: str, extra: tuple[str, ...]) -> Rep:
-    """One rep's record from its window statistics (min, max, tracked fraction)."""
-    lo, hi, _, _, tracked = stats
+               tracked: float, start_val: float, timestamps: np.ndarray,
+               comps: dict[str, float], settings: AnalysisSettings, side: str,
+               extra: tuple[str, ...]) -> Rep:
+    """One rep's record from its window statistics (min, max) and tracked fraction."""
+    lo, hi, _, _ = stats
     rest_low = exercise.counting.rest == "low"
-    # Peak angle: the extreme away from the exercise's rest position (for the target);
-    # peak time: the rep's turning point (the same, unless the recording's own rest
-    # position is the exercise's active one, see Segmentation.start_state).
+    # Peak angle: the extreme away from the exercise's rest position (for the target).
     peak_deg = hi if rest_low else lo
     if not math.isfinite(start_val):
         start_val = lo if rest_low else hi

@@ -13,8 +13,9 @@ from rehab.reps.segment import (
     robust_range,
     segment_reps,
     side_score,
+    span_overlap,
     thresholds,
 )
 
 __all__ = ["KIND_NAMES", "hysteresis_levels", "oriented", "rep_rules", "robust_range",
-           "segment_reps", "side_score", "thresholds"]
+           "segment_reps", "side_score", "span_overlap", "thresholds"]

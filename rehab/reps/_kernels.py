@@ -151,20 +151,16 @@ def _opening(x: np.ndarray, first: int, low_i: int, opening: float, min_amp: flo
 
 
 @njit(cache=True)
-def rep_stats(x: np.ndarray, t: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-              valid: np.ndarray) -> np.ndarray:
-    """Per-rep min, max, argmin, argmax and fraction of valid samples, (K, 5)."""
+def rep_stats(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per-rep min, max, argmin and argmax of ``x`` over [start, end], NaN-aware, (K, 4)."""
     k = starts.shape[0]
-    out = np.full((k, 5), np.nan)
+    out = np.full((k, 4), np.nan)
     for r in range(k):
         lo = math.inf
         hi = -math.inf
         ilo = -1
         ihi = -1
-        nv = 0
         for i in range(starts[r], ends[r] + 1):
-            if valid[i]:
-                nv += 1
             xi = x[i]
             if math.isnan(xi):
                 continue
@@ -179,7 +175,6 @@ def rep_stats(x: np.ndarray, t: np.ndarray, starts: np.ndarray, ends: np.ndarray
             out[r, 1] = hi
             out[r, 2] = ilo
             out[r, 3] = ihi
-        out[r, 4] = nv / (ends[r] - starts[r] + 1)
     return out
 
 
@@ -231,7 +226,7 @@ def window_extremes(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 
 
 @njit(cache=True)
-def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float, rest: float) -> np.ndarray:
+def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float) -> np.ndarray:
     """Move rep boundaries to movement onset and full return (offline refinement).
 
     For each event row (start, peak, end, kind) of `swing_reps` on oriented signal
@@ -257,8 +252,7 @@ def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float, rest: float) -> np
         out[r, 0] = ns
         if ev[r, 3] == KIND_PARTIAL_END:
             continue
-        base = min(y[s], rest)
-        lvl = base + frac * (y[p] - base)
+        lvl = y[s] + frac * (y[p] - y[s])
         limit = ev[r + 1, 0] if r + 1 < k else n - 1
         best = e
         found = False

@@ -125,7 +125,7 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise,
                       False)
     ev = mark_too_small(y, ev, settings.min_rep_fraction)
     start_state = _start_state(y, ev, lo, r, settings)
-    refined = K.refine_bounds(y, ev, settings.onset_fraction, np.inf)
+    refined = K.refine_bounds(y, ev, settings.onset_fraction)
     segments = tuple(Segment(int(s), int(p), int(e), KIND_NAMES[int(k)], int(s0))
                      for (s, p, e, k), s0 in zip(refined, ev[:, 0]))
     sign = 1.0 if rest == "low" else -1.0
@@ -139,6 +139,13 @@ def segment_reps(signal: np.ndarray, timestamps: np.ndarray, exercise: Exercise,
 
 
 COUNTED_KINDS = (K.KIND_COMPLETE, K.KIND_OPENING)
+
+
+def span_overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Time two (start, end) spans share, as a fraction of the shorter one: above a half,
+    two limbs' reps are one movement (offline `rehab.analysis.merge_sides` and live)."""
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    return max(0.0, shared) / max(1e-9, min(a[1] - a[0], b[1] - b[0]))
 
 
 def excursions(y: np.ndarray, ev: np.ndarray) -> np.ndarray:
