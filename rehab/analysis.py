@@ -18,7 +18,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from rehab.codec import reps_csv as _reps_csv_text
-from rehab.codec import result_document
+from rehab.codec import reps_by_side, result_document
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.exercises import Exercise, compensation_column
 from rehab.fileio import StagedFolder, write_json_atomic, write_text_atomic
@@ -169,7 +169,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                              exercise, settings)
         if merged is not None:
             scored, alternating = merged, True
-            by_side = {s: sum(r.counted and r.side == s for r in scored) for s in ("left", "right")}
+            by_side = reps_by_side([r for r in scored if r.counted], ("left", "right"), chosen)
             notes.append(Note(NoteCode.ALTERNATING,
                               f"done alternately: left {by_side['left']}, right "
                               f"{by_side['right']} repetitions (both sides counted, merged in "

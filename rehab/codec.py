@@ -233,6 +233,13 @@ def reps_by_side(reps: Iterable[Rep], sides: Iterable[str], default: str) -> dic
     return counts
 
 
+def alternation_text(reps: Iterable[Rep], default: str) -> str:
+    """``alternating (left 5, right 4)``: the counted reps per side of an alternating session
+    (`reps_by_side`), as reports and ``rehab patient show`` say it."""
+    counts = reps_by_side(reps, ("left", "right"), default)
+    return "alternating (" + ", ".join(f"{side} {n}" for side, n in counts.items()) + ")"
+
+
 def array_blob(x: np.ndarray) -> bytes:
     """A float array as the store keeps it (float64, little-endian)."""
     return np.ascontiguousarray(x, dtype="<f8").tobytes()

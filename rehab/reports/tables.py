@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from rehab.codec import reps_by_side
+from rehab.codec import alternation_text
 from rehab.reports.data import ReportData, SessionSummary
 
 Table = tuple[list[str], list[list[str]]]
@@ -94,8 +94,7 @@ def side_text(summary: SessionSummary) -> str:
     ses = summary.session
     if not ses.alternating:
         return f"side {side_label(ses.side)}"
-    counts = reps_by_side(summary.reps, ("left", "right"), ses.side)
-    return "alternating (" + ", ".join(f"{side} {n}" for side, n in counts.items()) + ")"
+    return alternation_text(summary.reps, ses.side)
 
 
 def sides_table(data: ReportData) -> Table:

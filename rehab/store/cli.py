@@ -224,7 +224,7 @@ def cmd_patient_list(args: argparse.Namespace) -> int:
 
 def cmd_patient_show(args: argparse.Namespace) -> int:
     """Show a patient, their prescriptions and sessions."""
-    from rehab.codec import reps_by_side
+    from rehab.codec import alternation_text
 
     with open_db(args) as store:
         p = store.get_patient(args.id)
@@ -244,9 +244,7 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
     for s in sessions:
         peaks = sorted(r.peak_deg for r in reps[s.id] if math.isfinite(r.peak_deg))
         median = f"{peaks[len(peaks) // 2]:.0f}" if peaks else "-"
-        counts = reps_by_side(reps[s.id], ("left", "right"), s.side)
-        turns = (f"  alternating (left {counts['left']}, right {counts['right']})"
-                 if s.alternating else "")
+        turns = f"  {alternation_text(reps[s.id], s.side)}" if s.alternating else ""
         _out(f"  {s.id:5d}  {s.started:%Y-%m-%d %H:%M}  {s.exercise_id:20s} {s.side:5s} "
              f"{s.rep_count:3d} reps  median peak {median:>4s} deg  {s.mode:7s} {s.status}"
              f"{turns}")
