@@ -215,22 +215,20 @@ class ValidationSummary:
 
     @property
     def exact(self) -> int:
-        return sum(1 for c in self.clips if c.abs_error == 0)
+        return self.totals().exact
 
     @property
     def within_one(self) -> int:
-        return sum(1 for c in self.clips if c.abs_error is not None and c.abs_error <= 1)
+        return self.totals().within_one
 
     @property
     def failed(self) -> int:
-        return sum(1 for c in self.clips if c.reps_pred is None)
+        return self.totals().failed
 
     @property
     def normalised_mae(self) -> float:
         """Mean of |predicted - true| / true over clips (a failed clip counts as 100%)."""
-        if not self.clips:
-            return float("nan")
-        return sum(c.normalised_error for c in self.clips) / len(self.clips)
+        return self.totals().normalised_mae
 
     @property
     def manifests(self) -> tuple[Path, ...]:
