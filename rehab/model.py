@@ -16,6 +16,7 @@ to text files.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 import math
@@ -309,11 +310,16 @@ class PoseSequence:
 
     def slice(self, start: int, stop: int) -> "PoseSequence":
         """Frames ``start:stop`` as a new sequence."""
+        return self.frames(slice(start, stop))
+
+    def frames(self, which: "builtins.slice | np.ndarray") -> "PoseSequence":
+        """Only the frames ``which`` selects (a slice, indices or a mask), each with its own
+        timestamp, as a new sequence: frames removed, the source's frame rate kept."""
         return self.replace(
-            landmarks=self.landmarks[start:stop].copy(),
-            world=self.world[start:stop].copy(),
-            visibility=self.visibility[start:stop].copy(),
-            timestamps=self.timestamps[start:stop].copy(),
+            landmarks=self.landmarks[which].copy(),
+            world=self.world[which].copy(),
+            visibility=self.visibility[which].copy(),
+            timestamps=self.timestamps[which].copy(),
         )
 
     @classmethod

@@ -148,9 +148,7 @@ def test_two_people_in_view_follows_the_patient_and_says_so(shared_videos: Path,
 
 def _perturb(seq, kind: str, rng: np.random.Generator):
     if kind == "half_frame_rate":
-        return seq.replace(landmarks=seq.landmarks[::2].copy(), world=seq.world[::2].copy(),
-                           visibility=seq.visibility[::2].copy(),
-                           timestamps=seq.timestamps[::2].copy(), fps=seq.fps / 2)
+        return seq.frames(slice(None, None, 2)).replace(fps=seq.fps / 2)
     if kind == "landmark_noise":
         lm = seq.landmarks.copy()
         lm[:, :, :2] += rng.normal(0, 0.004, lm[:, :, :2].shape).astype(np.float32)

@@ -1,7 +1,7 @@
 """Transformations of real pose sequences whose effect on the count is known in advance.
 
 Each takes and returns a `PoseSequence` (inputs are never mutated); the metamorphic tests
-(test_metamorphic.py) and ``bench/metamorphic.py`` apply them to the development clips.
+(test_metamorphic.py) apply them to the development clips.
 """
 
 from __future__ import annotations
@@ -44,13 +44,6 @@ def resample(seq: PoseSequence, fps: float) -> PoseSequence:
                        timestamps=new_t, fps=float(fps))
 
 
-def take(seq: PoseSequence, keep: np.ndarray, fps: float | None = None) -> PoseSequence:
-    """Only the frames ``keep`` (indices or a mask), timestamps unchanged: frames removed."""
-    return seq.replace(landmarks=seq.landmarks[keep].copy(), world=seq.world[keep].copy(),
-                       visibility=seq.visibility[keep].copy(),
-                       timestamps=seq.timestamps[keep].copy(), fps=fps or seq.fps)
-
-
 def pause(seq: PoseSequence, seconds: float) -> PoseSequence:
     """``seconds`` of standing still in the recording's last pose, at its frame rate."""
     n = max(1, int(round(seconds * seq.fps)))
@@ -87,4 +80,4 @@ def drop_random(seq: PoseSequence, fraction: float, seed: int) -> PoseSequence:
     rng = np.random.default_rng(seed)
     keep = rng.random(seq.n_frames) >= fraction
     keep[[0, -1]] = True
-    return take(seq, keep)
+    return seq.frames(keep)

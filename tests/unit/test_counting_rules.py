@@ -62,13 +62,6 @@ def with_counting(ex: Exercise, **changes: Any) -> Exercise:
     return dataclasses.replace(ex, counting=dataclasses.replace(ex.counting, **changes))
 
 
-def keep_frames(seq: PoseSequence, idx: np.ndarray) -> PoseSequence:
-    """The sequence with only the frames ``idx`` (rows deleted; the source's fps kept)."""
-    return seq.replace(landmarks=seq.landmarks[idx], world=seq.world[idx],
-                       visibility=seq.visibility[idx], timestamps=seq.timestamps[idx],
-                       fps=seq.fps)
-
-
 def opening_at_bottom(hold_s: float, n_reps: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """A squat that opens at the bottom (knee 100 deg) held ``hold_s``, stands up in 1 s,
     then does ``n_reps`` ordinary reps (rest 0, peak 100) and ends at rest."""
@@ -319,7 +312,7 @@ def test_p_three_quarters_of_frames_dropped(seed: int) -> None:
     before = analyze_sequence(base, ex)
     assert summary(before) == (5, [], "rest")
     idx = np.sort(np.random.default_rng(seed).choice(t.size, size=t.size // 4, replace=False))
-    sparse = keep_frames(base, idx)
+    sparse = base.frames(idx)
     assert sparse.fps == base.fps
     a = analyze_sequence(sparse, ex)
     assert summary(a) == (5, [], "rest")
@@ -355,7 +348,7 @@ def test_q_a_long_hole_at_a_peak_flags_that_rep_sparse(shape: str) -> None:
         peak_s = 1.0 + 8.0 + 1.0 + 4.0
     base = squat_seq(t, k)
     keep = np.flatnonzero(np.abs(t - peak_s) >= 1.25)
-    a = analyze_sequence(keep_frames(base, keep), get_exercise("squat"))
+    a = analyze_sequence(base.frames(keep), get_exercise("squat"))
     assert summary(a) == (3, [], "rest")
     assert [Flag.SPARSE in r.flags for r in a.reps] == [False, True, False]
     notes = [n for n in a.notes if n.code == NoteCode.SPARSE]
@@ -381,7 +374,7 @@ def test_r_a_shortened_pause_changes_nothing(noise_deg: float, leave_s: float) -
         drop |= (t > p0 + leave_s) & (t < p0 + 4.0 - leave_s)
     ex = get_exercise("squat")
     before = analyze_sequence(base, ex)
-    a = analyze_sequence(keep_frames(base, np.flatnonzero(~drop)), ex)
+    a = analyze_sequence(base.frames(np.flatnonzero(~drop)), ex)
     assert summary(before) == summary(a) == (4, [], "rest")
     assert [r.start_s for r in a.reps] == pytest.approx([r.start_s for r in before.reps])
     assert [r.end_s for r in a.reps] == pytest.approx([r.end_s for r in before.reps])
