@@ -18,12 +18,14 @@ from typing import Callable, Literal
 import numpy as np
 
 from rehab.codec import reps_csv as _reps_csv_text
-from rehab.codec import reps_by_side, result_document
+from rehab.codec import encode, reps_by_side, result_document
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.exercises import Exercise, compensation_column
 from rehab.fileio import StagedFolder, write_json_atomic, write_text_atomic
 from rehab.kinematics import AngleSet, compute_angles_and_estimates, smooth_signal
 from rehab.kinematics import _kernels as K
+from rehab.kinematics.swaps import SwapReport, repair_swaps
+from rehab.kinematics.view import body_orientation, view_deviation
 from rehab.model import (
     RESULT_SCHEMA_VERSION,
     TRUNK_ANGLES,
@@ -35,11 +37,14 @@ from rehab.model import (
     RepKind,
     Segmentation,
     Side,
+    SwapSummary,
+    Symmetry,
+    ViewCheck,
     angle_column,
     sides_of,
 )
 from rehab.reps import segment_reps, side_score, span_overlap
-from rehab.scoring import score_reps
+from rehab.scoring import Measurement, measure_reps, score_reps
 from rehab.sequence import PoseSequence, save_npz
 from rehab.settings import AnalysisSettings
 
@@ -58,7 +63,8 @@ folder holding only these may be replaced by a new run; any other file makes it 
 def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
                 smoothed: dict[str, np.ndarray] | None = None,
                 settings: AnalysisSettings | None = None) -> tuple[str, dict[str, float]]:
-    """The side to analyse: as asked, or (``auto``) the one that moves most and is best seen."""
+    """The side to count on: as asked, or (``auto``, ``both``) the one that moves most and
+    is best seen."""
     settings = settings or exercise.settings
     name = exercise.counting.angle
     if name in TRUNK_ANGLES:
@@ -69,8 +75,8 @@ def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
         scores[str(s)] = side_score(x, settings)
     if side in ("left", "right"):
         return Side(side), scores
-    if side != "auto":
-        raise InputError(f"side must be left, right or auto, not {side!r}")
+    if side not in ("auto", "both"):
+        raise InputError(f"side must be left, right, both or auto, not {side!r}")
     return Side(max(scores, key=lambda s: scores[s])), scores
 
 
@@ -106,6 +112,9 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                           f"{seq.n_frames} frames")
     settings = settings or exercise.settings
     space = space or exercise.counting.space
+    if side not in ("auto", "both", "left", "right"):
+        raise InputError(f"side must be left, right, both or auto, not {side!r}")
+    seq, swap_report = repair_swaps(seq, min_confidence=settings.swap_min_confidence)
     measured, glimpses = without_glimpses(seq, settings.min_track_s)
     angles, estimates = compute_angles_and_estimates(measured, space=space,
                                                      min_visibility=settings.min_visibility)
@@ -119,16 +128,24 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed, settings)
     raw = angles.column(name, chosen)
     notes = list(seq.notes) + _check_measured(seq, exercise, chosen, raw, settings)
+    notes += _swap_notes(swap_report)
     if glimpses:
         notes.append(Note(NoteCode.PARTLY_MEASURED,
                           f"{glimpses} frame(s) where a person was found only for a moment "
                           f"(runs under {settings.min_track_s:g} s between frames without one) "
                           f"not measured", {"glimpse_frames": glimpses}))
-    if side == "auto" and chosen != Side.NONE:
-        notes.append(Note(NoteCode.SIDE_CHOSEN, f"side auto: {chosen} (movement x visibility: "
+    if side in ("auto", "both") and chosen != Side.NONE:
+        why = ("no affected side given" if side == "auto" else
+               "both sides prescribed; counted on this one, both scored")
+        notes.append(Note(NoteCode.SIDE_CHOSEN, f"side {side}: {chosen}, the side that moves "
+                          f"most and is best seen ({why}; movement x visibility: "
                           + ", ".join(f"{k} {v:.1f}" for k, v in side_scores.items()) + ")",
-                          {"side": str(chosen), "scores": side_scores}))
-    if exercise.bilateral and side == "auto" and chosen != Side.NONE:
+                          {"side": str(chosen), "scores": side_scores, "asked": side}))
+    elif chosen != Side.NONE:
+        notes.append(Note(NoteCode.SIDE_CHOSEN, f"side {chosen}: the affected side, scored "
+                          f"and headlined; the {Side(chosen).other} side is measured beside it",
+                          {"side": str(chosen), "scores": side_scores, "asked": side}))
+    if exercise.bilateral and side in ("auto", "both") and chosen != Side.NONE:
         other_raw = angles.column(name, Side(chosen).other)
         filled = ~np.isfinite(raw) & np.isfinite(other_raw)
         if filled.any():
@@ -159,14 +176,18 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
 
     comp_signals = comp_signals_of(chosen)
     scored = score(chosen, segmentation, comp_signals)
+    if side == "both" and exercise.bilateral and chosen != Side.NONE:
+        other = str(Side(chosen).other)
+        scored = score_both(scored, score(other, segmentation, comp_signals_of(other)))
     alternating = False
     if _may_alternate(exercise, side, chosen):
+        expected = side == "both" or exercise.counting.alternation == "expected"
         other = str(Side(chosen).other)
         scale = abs(segmentation.active_level - segmentation.rest_level)
         other_seg = segment_reps(sides_smoothed[other], t, exercise, settings,
                                  scale=scale if math.isfinite(scale) else None)
         merged = merge_sides(scored, score(other, other_seg, comp_signals_of(other)),
-                             exercise, settings)
+                             exercise, settings, expected=expected)
         if merged is not None:
             scored, alternating = merged, True
             by_side = reps_by_side([r for r in scored if r.counted], ("left", "right"), chosen)
@@ -174,13 +195,36 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                               f"done alternately: left {by_side['left']}, right "
                               f"{by_side['right']} repetitions (both sides counted, merged in "
                               f"time)", by_side))
-        elif exercise.counting.alternation == "expected":
+        elif expected:
             notes.append(Note(NoteCode.ALTERNATING, f"alternation expected, but only the "
                                                     f"{chosen} side did repetitions",
                               {"left": 0, "right": 0, str(chosen): len(
                                   [r for r in scored if r.counted])}))
+    orientation = body_orientation(seq, settings.min_visibility)
+    measurement = Measurement(
+        angle={k: v for k, v in sides_smoothed.items()},
+        seen={k: np.isfinite(raw if k == chosen else angles.column(name, k))
+              for k in sides_smoothed},
+        deviation=view_deviation(orientation, exercise.view), orientation=orientation,
+        visibility=limb_visibility(seq, name),
+        swapped=swap_report.repaired | swap_report.gated,
+        involved=side if side in ("left", "right") else str(chosen))
+    scored = measure_reps(scored, exercise, measurement, exercise.bilateral, settings)
+    if side not in ("left", "right") and exercise.bilateral:
+        weaker = _weaker_side(scored)
+        if weaker and weaker != measurement.involved:
+            # no affected side given: the side with less range is taken as involved
+            measurement = dataclasses.replace(measurement, involved=weaker)
+            scored = measure_reps(scored, exercise, measurement, True, settings)
+    view = view_check(measurement, exercise.view, seq.detected, settings.view_tolerance_deg)
+    if view.warning:
+        notes.append(view_note(view))
     reps = tuple(r for r in scored if r.counted)
     partial = tuple(r for r in scored if not r.counted)
+    symmetry = session_symmetry(reps, exercise.bilateral, alternating, measurement.involved)
+    if symmetry is not None and symmetry.index_pct is not None:
+        notes.append(Note(NoteCode.SYMMETRY, symmetry_text(symmetry),
+                          encode(symmetry, rounded=True)))
     for r in partial:
         notes.append(Note(NoteCode.NOT_COUNTED, f"not counted: {r.kind.replace('_', ' ')} "
                           f"movement {r.start_s:.2f}-{r.end_s:.2f} s",
@@ -201,7 +245,125 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     return Analysis(exercise=exercise, side=chosen, sequence=seq, angles=angles,
                     smoothed=smoothed, segmentation=segmentation,
                     reps=reps, partial=partial, side_scores=side_scores, notes=tuple(notes),
-                    settings=settings, alternating=alternating)
+                    settings=settings, alternating=alternating,
+                    involved=side if side != "auto" else "", view=view, symmetry=symmetry,
+                    swaps=SwapSummary(swap_report.n_repaired, swap_report.n_gated,
+                                      {k: list(v) for k, v in swap_report.by_group.items()}))
+
+
+def _weaker_side(reps: list[Rep]) -> str:
+    """The side with the smaller median range of motion over the counted reps ('' when a
+    side was never seen)."""
+    lrom = [r.left_rom_deg for r in reps if r.counted and r.left_rom_deg is not None]
+    rrom = [r.right_rom_deg for r in reps if r.counted and r.right_rom_deg is not None]
+    if not lrom or not rrom:
+        return ""
+    return "left" if np.median(lrom) <= np.median(rrom) else "right"
+
+
+def score_both(chosen: list[Rep], other: list[Rep]) -> list[Rep]:
+    """Reps of a bilateral exercise prescribed on both sides: each rep scored on both (the
+    same segments): the target is met when both sides met it, the score is the weaker
+    side's, and the flags are those of both."""
+    out = []
+    for a, b in zip(chosen, other):
+        flags = a.flags + tuple(f for f in b.flags if f not in a.flags)
+        out.append(dataclasses.replace(a, target_met=a.target_met and b.target_met,
+                                       score=min(a.score, b.score), flags=flags))
+    return out
+
+
+def limb_visibility(seq: PoseSequence, name: str) -> dict[str, np.ndarray]:
+    """Per side, the mean visibility of the landmarks the angle ``name`` needs, per frame."""
+    from rehab.kinematics.angles import angle_landmarks
+    from rehab.model import LANDMARK_INDEX
+
+    out = {}
+    for s in sides_of(name):
+        idx = [LANDMARK_INDEX[n] for n in angle_landmarks(angle_column(name, s))]
+        out[str(s)] = seq.visibility[:, idx].astype(np.float64).mean(axis=1)
+    return out
+
+
+def view_check(m: Measurement, expected: str, detected: np.ndarray,
+               tolerance: float) -> ViewCheck:
+    """The session's `ViewCheck` from the per-frame orientation and deviation."""
+    o = m.orientation[detected]
+    d = m.deviation[detected]
+    seen = np.isfinite(o)
+    dev = d[np.isfinite(d)]
+    return ViewCheck(
+        expected=expected,
+        orientation_deg=float(np.median(o[seen])) if seen.any() else None,
+        deviation_deg=float(np.median(dev)) if dev.size else None,
+        off_fraction=float((dev > tolerance).mean()) if dev.size else 0.0,
+        tolerance_deg=float(tolerance),
+        measured_fraction=float(seen.mean()) if o.size else 0.0)
+
+
+VIEW_ADVICE = {"side": "film from the side, the moving limb towards the camera",
+               "front": "film from the front, the chest towards the camera"}
+
+
+def view_note(view: ViewCheck) -> Note:
+    """The note of a view beyond the tolerance."""
+    return Note(NoteCode.VIEW, f"camera view: the body is turned {view.deviation_deg:.0f} deg "
+                f"away from the {view.expected} view this exercise is measured in (tolerance "
+                f"{view.tolerance_deg:g} deg, {100 * view.off_fraction:.0f}% of frames beyond "
+                f"it); angles measured in the image plane are foreshortened: "
+                f"{VIEW_ADVICE.get(view.expected, '')}", encode(view, rounded=True))
+
+
+def session_symmetry(reps: tuple[Rep, ...], bilateral: bool, alternating: bool,
+                     involved: str) -> Symmetry | None:
+    """Left against right over a session's counted reps (`Symmetry`), or None when the
+    exercise is one-sided and was not done alternately (the other limb rested)."""
+    if involved not in ("left", "right") or not (bilateral or alternating):
+        return None
+    if bilateral:
+        lrom = [r.left_rom_deg for r in reps if r.left_rom_deg is not None]
+        rrom = [r.right_rom_deg for r in reps if r.right_rom_deg is not None]
+        lsi = [r.symmetry_pct for r in reps if r.symmetry_pct is not None]
+        index = float(np.median(lsi)) if lsi else None
+        n = len(lsi)
+    else:
+        lrom = [r.rom_deg for r in reps if r.side == "left"]
+        rrom = [r.rom_deg for r in reps if r.side == "right"]
+        index = None
+        if lrom and rrom:
+            inv, uninv = ((np.median(lrom), np.median(rrom)) if involved == "left"
+                          else (np.median(rrom), np.median(lrom)))
+            index = float(100.0 * inv / uninv) if uninv > 1.0 else None
+        n = len(lrom) + len(rrom)
+    if not lrom and not rrom:
+        return None
+    return Symmetry(involved=involved, basis="bilateral" if bilateral else "alternating",
+                    left_rom_deg=float(np.median(lrom)) if lrom else None,
+                    right_rom_deg=float(np.median(rrom)) if rrom else None,
+                    index_pct=index, reps=n if index is not None else 0)
+
+
+def symmetry_text(sym: Symmetry) -> str:
+    """``limb symmetry index 91% (left 82 deg / right 90 deg, median of 5 reps)``."""
+    other = "right" if sym.involved == "left" else "left"
+    rom = {"left": sym.left_rom_deg, "right": sym.right_rom_deg}
+    how = (f"median of {sym.reps} reps" if sym.basis == "bilateral"
+           else "each side's own reps, alternating")
+    return (f"limb symmetry index {sym.index_pct:.0f}% ({sym.involved} {rom[sym.involved]:.0f} "
+            f"deg / {other} {rom[other]:.0f} deg range of motion, {how})")
+
+
+def _swap_notes(report: SwapReport) -> list[Note]:
+    """A note when left/right labels were repaired or frames gated."""
+    if not report.n_repaired and not report.n_gated:
+        return []
+    groups = ", ".join(f"{g} {a}" + (f" ({b} gated)" if b else "")
+                       for g, (a, b) in report.by_group.items() if a or b)
+    return [Note(NoteCode.SWAPS, f"left/right labels of the pose model repaired in "
+                 f"{report.n_repaired} frame(s), {report.n_gated} frame(s) gated as "
+                 f"unresolved ({groups})",
+                 {"repaired_frames": report.n_repaired, "gated_frames": report.n_gated,
+                  "by_group": {k: list(v) for k, v in report.by_group.items()}})]
 
 
 def unmeasured_stretches(x: np.ndarray, t: np.ndarray, longest: float) -> list[Note]:
@@ -271,7 +433,7 @@ def _count_hidden_on_estimates(estimates: AngleSet, exercise: Exercise,
 def _may_alternate(exercise: Exercise, side: str, chosen: str) -> bool:
     """Whether both sides are counted: a one-sided exercise on a per-side angle, the side
     left to the program (``auto``), and the exercise file not saying ``alternation = "none"``."""
-    return (side == "auto" and chosen != Side.NONE and not exercise.bilateral
+    return (side in ("auto", "both") and chosen != Side.NONE and not exercise.bilateral
             and exercise.counting.alternation != "none")
 
 
@@ -294,7 +456,8 @@ def _credit(theirs: Rep, mine: Rep, sign: float, min_tracked: float) -> bool:
 
 
 def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
-                settings: AnalysisSettings | None = None) -> list[Rep] | None:
+                settings: AnalysisSettings | None = None,
+                expected: bool | None = None) -> list[Rep] | None:
     """The reps of both sides merged in time, when the exercise was done alternately; None
     when it was not (the chosen side's reps stand alone).
 
@@ -308,8 +471,10 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
     side's median. A "rep" of one limb spanning two or more of the other's is that limb
     held still (`RepKind.HELD`, not counted). The exercise was done alternately when the
     other side is credited with at least two reps (one, when the exercise file says
-    ``alternation = "expected"``).
+    ``alternation = "expected"`` or both sides were prescribed: ``expected``).
     """
+    if expected is None:
+        expected = exercise.counting.alternation == "expected"
     settings = settings or exercise.settings
     mine = [r for r in chosen if r.counted]
     theirs = [r for r in other if r.counted]
@@ -334,7 +499,7 @@ def merge_sides(chosen: list[Rep], other: list[Rep], exercise: Exercise,
         elif r.rom_deg >= settings.min_rep_fraction * typical:
             alone.append(r)
     counted = sorted(kept + alone, key=lambda r: r.start_s)
-    needed = 1 if exercise.counting.alternation == "expected" else 2
+    needed = 1 if expected else 2
     if sum(r.side != mine[0].side for r in counted) < needed:
         return None
     counted = [dataclasses.replace(r, index=k) for k, r in enumerate(counted, start=1)]

@@ -113,19 +113,36 @@ def format_rep_table(analysis: "object") -> str:
 
     assert isinstance(analysis, Analysis)
     ex = analysis.exercise
+    both = ex.bilateral and analysis.side in ("left", "right")
+    why = {"left": " (affected side)", "right": " (affected side)",
+           "both": " (both sides scored)"}.get(analysis.involved, "")
     lines = [
-        f"{ex.name} ({ex.id}), side {analysis.side}: {analysis.rep_count} repetition(s); "
+        f"{ex.name} ({ex.id}), side {analysis.side}{why}: {analysis.rep_count} repetition(s); "
         f"target peak {ex.target.min_deg:g}-{ex.target.max_deg:g} deg "
         f"{analysis.primary_column.replace('_', ' ')}",
         f"{'rep':>3s} {'start':>7s} {'end':>7s} {'min':>6s} {'max':>6s} {'ROM':>6s} "
-        f"{'target':>6s} {'score':>5s}  flags",
+        f"{'target':>6s} {'score':>5s} {'quality':>7s}"
+        + (f" {'L peak':>6s} {'R peak':>6s} {'LSI%':>5s}" if both else "") + "  flags",
     ]
+
+    def num(v: float | None, width: int) -> str:
+        return f"{v:{width}.1f}" if v is not None else f"{'-':>{width}s}"
+
     for r in analysis.reps:
         lines.append(f"{r.index:3d} {r.start_s:7.2f} {r.end_s:7.2f} {r.min_deg:6.1f} "
                      f"{r.max_deg:6.1f} {r.rom_deg:6.1f} {'yes' if r.target_met else 'no':>6s} "
-                     f"{r.score:5d}  {', '.join(r.flags) or '-'}")
+                     f"{r.score:5d} {r.quality or '-':>7s}"
+                     + (f" {num(r.left_peak_deg, 6)} {num(r.right_peak_deg, 6)} "
+                        f"{num(r.symmetry_pct, 5)}" if both else "")
+                     + f"  {', '.join(r.flags) or '-'}")
     if not analysis.reps:
         lines.append("  (no complete repetition)")
+    from rehab.analysis import symmetry_text, view_note
+
+    if analysis.symmetry is not None and analysis.symmetry.index_pct is not None:
+        lines.append(symmetry_text(analysis.symmetry))
+    if analysis.view is not None and analysis.view.warning:
+        lines.append("warning: " + view_note(analysis.view).text)
     return "\n".join(lines)
 
 
@@ -238,9 +255,11 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
     p.add_argument("input", help="video file, image folder, or landmarks .npz")
     p.add_argument("--exercise", "-e", required=True, help="exercise id (see 'rehab exercises') "
                                                            "or a path to an exercise .toml")
-    p.add_argument("--side", choices=("left", "right", "auto"), default=None,
-                   help="limb to analyse (default: with --patient, the prescription's or the "
-                        "affected side; else auto, the side that moves)")
+    p.add_argument("--side", choices=("left", "right", "both", "auto"), default=None,
+                   help="the affected side, scored and headlined (both sides are always "
+                        "measured); both: score both. Default: with --patient, the "
+                        "prescription's or the patient's affected side; else auto, the side "
+                        "that moves most and is best seen")
     p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
                    help="target band, lower end")
     p.add_argument("--target-max", type=number_in(*limits.DEGREES), metavar="DEG",

@@ -144,10 +144,10 @@ class LiveRepCounter:
             self._sides: tuple[str, ...] = ("none",)
         elif side in ("left", "right"):
             self._sides = (side,)
-        elif side == "auto":
+        elif side in ("auto", "both"):  # both: followed on both, as auto
             self._sides = ("left", "right")
         else:
-            raise ValueError(f"side must be left, right or auto, not {side!r}")
+            raise ValueError(f"side must be left, right, both or auto, not {side!r}")
         self._locked = len(self._sides) == 1
         self._fill = exercise.bilateral and len(self._sides) == 2
         self._side = self._sides[0]

@@ -30,7 +30,7 @@ from rehab.model import (
 )
 from rehab.settings import DEFAULT_SETTINGS, AnalysisSettings
 
-__all__ = ["ALL_ANGLES", "SIDED_ANGLES", "TRUNK_ANGLES", "Compensation", "Counting", "Cues",
+__all__ = ["VIEW_CUES", "view_cue", "ALL_ANGLES", "SIDED_ANGLES", "TRUNK_ANGLES", "Compensation", "Counting", "Cues",
            "Exercise", "RESERVED_COMPENSATION_IDS", "Target", "Tempo", "compensation_column",
            "exercise_dirs", "get_exercise", "load_exercise_file", "load_library",
            "parse_exercise"]
@@ -119,6 +119,19 @@ class Cues:
     too_fast: str = "Slow down"
     too_slow: str = "Keep moving"
     not_visible: str = "Step back so your whole body is visible"
+    wrong_view: str = ""
+    """Said while the body is turned away from the exercise's view; empty: by the view
+    (`view_cue`)."""
+
+
+VIEW_CUES = {"side": "Turn your side to the camera", "front": "Face the camera"}
+"""The default `Cues.wrong_view` of each view."""
+
+
+def view_cue(exercise: "Exercise") -> str:
+    """The cue to turn to the exercise's view: its own, else the view's default ('' for an
+    exercise filmed from any view)."""
+    return exercise.cues.wrong_view or VIEW_CUES.get(exercise.view, "")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -152,6 +152,9 @@ class Flag(enum.StrEnum):
     TOO_SLOW = "too_slow"
     RUSHED = "rushed"
     TRACKING_LOST = "tracking_lost"
+    WRONG_VIEW = "wrong_view"
+    """The body was turned further from the exercise's view than the tolerance: a
+    measurement warning (costs no points; lowers the rep's quality grade)."""
     SPARSE = "sparse"
     """The rep has a stretch without measurement long enough to hide a whole repetition:
     repetitions could have been merged or missed there."""
@@ -168,6 +171,12 @@ class NoteCode(enum.StrEnum):
     ACTIVE_START = "active_start"
     ALTERNATING = "alternating"
     SPARSE = "sparse"
+    VIEW = "view"
+    """The camera view differs from the one the exercise names."""
+    SWAPS = "swaps"
+    """Left/right labels of the pose model were repaired or gated."""
+    SYMMETRY = "symmetry"
+    """Left and right compared (limb symmetry index)."""
     NOT_COUNTED = "not_counted"
     NO_REPS = "no_reps"
     NO_PERSON = "no_person"
@@ -242,6 +251,11 @@ class PoseSequence:
     model: str = ""
     model_sha256: str = ""
     notes: tuple[Note, ...] = ()
+    swap_repaired: np.ndarray | None = None
+    """Boolean (T,): frames where left/right labels of the pose model were exchanged back
+    (`rehab.kinematics.swaps`); None when the sequence was never checked."""
+    swap_gated: np.ndarray | None = None
+    """Boolean (T,): frames where a swap could not be resolved and the limbs were gated."""
 
     def __post_init__(self) -> None:
         from rehab.limits import FPS
@@ -276,6 +290,15 @@ class PoseSequence:
             raise InputError(f"pose sequence: bad image size {self.width}x{self.height} "
                              f"(width and height must be positive whole numbers of pixels)")
         object.__setattr__(self, "notes", tuple(Note.of(n) for n in self.notes))
+        for mask in ("swap_repaired", "swap_gated"):
+            value = getattr(self, mask)
+            if value is not None:
+                value = np.asarray(value, dtype=bool)
+                if value.shape != (t,):
+                    raise InputError(f"pose sequence: {mask} has shape {value.shape}, "
+                                     f"expected ({t},)")
+                value.setflags(write=False)
+                object.__setattr__(self, mask, value)
         for arr in (self.landmarks, self.world, self.visibility, self.timestamps):
             arr.setflags(write=False)
 
@@ -320,6 +343,8 @@ class PoseSequence:
             world=self.world[which].copy(),
             visibility=self.visibility[which].copy(),
             timestamps=self.timestamps[which].copy(),
+            swap_repaired=None if self.swap_repaired is None else self.swap_repaired[which],
+            swap_gated=None if self.swap_gated is None else self.swap_gated[which],
         )
 
     @classmethod
@@ -460,6 +485,27 @@ class Rep:
     side: str = ""
     """The side that did this rep (``left``/``right``; ``none`` for trunk angles; empty in
     results made before sides were recorded per rep)."""
+    left_peak_deg: float | None = dataclasses.field(default=None, metadata={"digits": 3})
+    """The left side's peak in the rep (None where the left side was not seen)."""
+    right_peak_deg: float | None = dataclasses.field(default=None, metadata={"digits": 3})
+    left_rom_deg: float | None = dataclasses.field(default=None, metadata={"digits": 3})
+    """The left side's excursion in the rep, from the rest before it to its peak."""
+    right_rom_deg: float | None = dataclasses.field(default=None, metadata={"digits": 3})
+    symmetry_pct: float | None = dataclasses.field(default=None, metadata={"digits": 2})
+    """Limb symmetry index of a bilateral rep: involved over uninvolved side's range of
+    motion x 100 (None unless both sides were seen)."""
+    view_deg: float | None = dataclasses.field(default=None, metadata={"digits": 2})
+    """The body's median orientation to the camera in the rep (0 front, 90 side)."""
+    visibility: float | None = dataclasses.field(default=None, metadata={"digits": 3})
+    """Mean visibility of the counted limb's landmarks in the rep."""
+    rest_frame: int = -1
+    """The frame of the rest before the rep that its range of motion is measured from (-1
+    in results made before it was recorded)."""
+    swapped_frames: int = 0
+    """Frames of the rep whose left/right labels were repaired or gated."""
+    quality: str = ""
+    """Measurement quality grade: ``good``, ``fair`` or ``poor`` (`rehab.scoring.grade`);
+    empty in results made before grades existed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", RepKind(self.kind))
@@ -516,6 +562,59 @@ class LiveInfo:
     sets_done: int
 
 
+# --- measurement checks --------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ViewCheck:
+    """The body's orientation to the camera over a session, against the exercise's view."""
+
+    expected: str
+    """The exercise's view: ``side``, ``front`` or ``any``."""
+    orientation_deg: float | None = dataclasses.field(metadata={"digits": 2})
+    """Median orientation (0 = facing the camera or turned away, 90 = side on)."""
+    deviation_deg: float | None = dataclasses.field(metadata={"digits": 2})
+    """Median deviation from the expected view (None for ``any``)."""
+    off_fraction: float = dataclasses.field(metadata={"digits": 4})
+    """Share of measured frames beyond the tolerance."""
+    tolerance_deg: float = dataclasses.field(metadata={"digits": 2})
+    measured_fraction: float = dataclasses.field(metadata={"digits": 4})
+    """Share of frames with a person whose orientation could be measured."""
+
+    @property
+    def warning(self) -> bool:
+        """The median deviation is beyond the tolerance."""
+        return self.deviation_deg is not None and self.deviation_deg > self.tolerance_deg
+
+
+@dataclasses.dataclass(frozen=True)
+class Symmetry:
+    """Left against right for one session: each side's median range of motion over the reps
+    where it was seen and the limb symmetry index (involved / uninvolved x 100)."""
+
+    involved: str
+    """The side taken as involved: the affected side; without one, for a bilateral exercise
+    the side with less range of motion (so the index is at most 100%), for an alternating
+    one the analysed side."""
+    basis: Literal["bilateral", "alternating"]
+    """``bilateral``: both sides measured in each rep (median of the per-rep indices);
+    ``alternating``: each side's own reps (ratio of the two medians)."""
+    left_rom_deg: float | None = dataclasses.field(metadata={"digits": 3})
+    right_rom_deg: float | None = dataclasses.field(metadata={"digits": 3})
+    index_pct: float | None = dataclasses.field(metadata={"digits": 2})
+    reps: int = 0
+    """How many reps the index rests on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapSummary:
+    """What the swap repair did over the recording."""
+
+    repaired_frames: int
+    gated_frames: int
+    by_group: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    """Per body group (arms, legs, face): [frames exchanged, frames gated]."""
+
+
 # --- analysis ------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -542,6 +641,15 @@ class Analysis:
     alternating: bool = False
     """A one-sided exercise done with the left and the right limb in turn: the reps of both
     sides were counted and merged in time (each `Rep.side` says which)."""
+    involved: str = ""
+    """The affected side the analysis was asked for (patient record, prescription or
+    ``--side``): ``left``, ``right``, ``both``; empty when left to ``auto``."""
+    view: "ViewCheck | None" = None
+    """How the body was turned to the camera, against the exercise's view."""
+    symmetry: "Symmetry | None" = None
+    """Left against right over the session (None when a side was never seen)."""
+    swaps: "SwapSummary | None" = None
+    """Left/right label swaps repaired and frames gated before the angles."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "notes", tuple(Note.of(n) for n in self.notes))

@@ -36,8 +36,9 @@ from rehab.model import Flag, Rep, RepScore, Segment
 from rehab.reps import _kernels as K
 from rehab.settings import AnalysisSettings
 
-__all__ = ["Part", "Rep", "RepScore", "apply_tracking", "compensation_value", "cue_for",
-           "score_compensations", "score_reps", "score_rom", "score_tempo"]
+__all__ = ["Measurement", "Part", "Rep", "RepScore", "apply_tracking", "compensation_value",
+           "cue_for", "grade", "measure_reps", "score_compensations", "score_reps",
+           "score_rom", "score_tempo"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,10 +155,12 @@ def score_reps(
     starts = np.array([s.rest_start if s.rest_start >= 0 else s.start for s in segments],
                       dtype=np.int64)
     ends = np.array([s.end for s in segments], dtype=np.int64)
-    stats = K.rep_stats(np.ascontiguousarray(primary, np.float64), starts, ends)
+    x = np.ascontiguousarray(primary, np.float64)
+    own = np.array([s.start for s in segments], dtype=np.int64)
+    stats = K.rep_stats(x, starts, ends)
+    inside = K.rep_stats(x, own, ends)  # the peak is taken inside the rep itself
     comp_ext = {cid: K.window_extremes(np.ascontiguousarray(sig, np.float64), starts, ends)
                 for cid, sig in compensation_signals.items()}
-    own = np.array([s.start for s in segments], dtype=np.int64)
     coverage = K.rep_coverage(np.ascontiguousarray(timestamps, np.float64),
                               np.ascontiguousarray(primary_valid, np.bool_), own, ends)
     out: list[Rep] = []
@@ -169,7 +172,8 @@ def score_reps(
         tracked = tracked_fraction(int(coverage[r, 0]), seg.end - seg.start + 1,
                                    float(timestamps[seg.end] - timestamps[seg.start]), fps)
         sparse = coverage[r, 1] > exercise.counting.min_duration_s
-        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r], tracked,
+        out.append(_score_one(exercise, seg, index if seg.counted else 0, stats[r], inside[r],
+                              tracked,
                               float(primary[starts[r]]), timestamps, comps, settings,
                               str(side), (Flag.SPARSE,) if sparse else ()))
     return out
@@ -186,34 +190,134 @@ def tracked_fraction(measured: int, present: int, duration_s: float,
 
 
 def _score_one(exercise: Exercise, seg: Segment, index: int, stats: np.ndarray,
-               tracked: float, start_val: float, timestamps: np.ndarray,
+               inside: np.ndarray, tracked: float, start_val: float, timestamps: np.ndarray,
                comps: dict[str, float], settings: AnalysisSettings, side: str,
                extra: tuple[str, ...]) -> Rep:
-    """One rep's record from its window statistics (min, max) and tracked fraction."""
-    lo, hi, _, _ = stats
+    """One rep's record from its window statistics (min, max, argmin, argmax from the rest
+    before it, and inside the rep itself) and tracked fraction.
+
+    The peak (the extreme away from rest, what the target refers to) and the time to peak
+    come from the same frame inside the rep; the rest extreme from the rest before it.
+    """
     rest_low = exercise.counting.rest == "low"
-    # Peak angle: the extreme away from the exercise's rest position (for the target).
-    peak_deg = hi if rest_low else lo
+    if math.isfinite(inside[0]):
+        peak_deg = float(inside[1] if rest_low else inside[0])
+        peak_frame = int(inside[3] if rest_low else inside[2])
+    else:
+        peak_deg, peak_frame = math.nan, seg.peak
+    rest_deg = float(stats[0] if rest_low else stats[1])
+    lo, hi = (rest_deg, peak_deg) if rest_low else (peak_deg, rest_deg)
     if not math.isfinite(start_val):
-        start_val = lo if rest_low else hi
+        start_val = rest_deg
     rom, target_met = score_rom(peak_deg, start_val, exercise.target, rest_low, settings)
     t0 = float(timestamps[seg.start])
     duration = float(timestamps[seg.end] - t0)
-    to_peak = float(timestamps[seg.peak] - t0)
+    to_peak = float(timestamps[peak_frame] - t0)
     tempo = score_tempo(duration, to_peak, exercise.tempo, settings)
     comp = score_compensations(comps, exercise.compensations, settings)
     score, lost = apply_tracking(rom.points + tempo.points + comp.points, float(tracked),
                                  settings)
     return Rep(
         index=index, kind=seg.kind,
-        start_frame=seg.start, peak_frame=seg.peak, end_frame=seg.end,
-        start_s=t0, peak_s=float(timestamps[seg.peak]), end_s=float(timestamps[seg.end]),
+        start_frame=seg.start, peak_frame=peak_frame, end_frame=seg.end,
+        start_s=t0, peak_s=float(timestamps[peak_frame]), end_s=float(timestamps[seg.end]),
         min_deg=float(lo), max_deg=float(hi), rom_deg=float(hi - lo), peak_deg=float(peak_deg),
         target_met=target_met, duration_s=duration, time_to_peak_s=to_peak,
         tracked_fraction=float(tracked),
         compensations={k: _nan_to_none(v) for k, v in comps.items()},
         score=score, flags=rom.flags + tempo.flags + comp.flags + lost + extra, side=side,
+        rest_frame=seg.rest_start if seg.rest_start >= 0 else seg.start,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """What each frame's numbers rest on, for `measure_reps`: per side the smoothed angle and
+    where it was seen, the body's deviation from the exercise's view (NaN where unknown or
+    the exercise takes any view), the orientation, the counted limb's landmark visibility
+    per side and the frames whose left/right labels were repaired or gated."""
+
+    angle: dict[str, np.ndarray]
+    seen: dict[str, np.ndarray]
+    deviation: np.ndarray
+    orientation: np.ndarray
+    visibility: dict[str, np.ndarray]
+    swapped: np.ndarray
+    involved: str
+    """The side taken as involved for the symmetry index."""
+
+
+def _median(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
+
+
+def grade(tracked: float, deviation: float | None, swapped_share: float,
+          settings: AnalysisSettings) -> str:
+    """A rep's measurement quality from what its number rests on.
+
+    Problems: measured in fewer than ``min_tracked_fraction`` of its frames; the body
+    turned more than ``view_tolerance_deg`` from the exercise's view; more than a tenth of
+    its frames with left/right labels repaired or gated. ``good``: none; ``poor``: two or
+    more, or measured in under half its frames, or turned more than 1.5 x the tolerance
+    (45 deg by default: one segment's angle then off by up to 10 deg); ``fair``: one.
+    """
+    tol = settings.view_tolerance_deg
+    problems = (int(tracked < settings.min_tracked_fraction)
+                + int(deviation is not None and deviation > tol)
+                + int(swapped_share > 0.1))
+    if problems >= 2 or tracked < 0.5 or (deviation is not None and deviation > 1.5 * tol):
+        return "poor"
+    return "fair" if problems else "good"
+
+
+def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral: bool,
+                 settings: AnalysisSettings | None = None) -> list[Rep]:
+    """Each rep with what its number rests on: both sides' peak and range of motion (a side
+    seen in fewer than ``min_tracked_fraction`` of the rep's frames gives None), the limb
+    symmetry index of a bilateral rep (involved / uninvolved range x 100), the median
+    orientation, the counted limb's mean visibility, the frames with swaps, the quality
+    grade, and the `Flag.WRONG_VIEW` flag beyond the view tolerance."""
+    settings = settings or exercise.settings
+    rest_low = exercise.counting.rest == "low"
+    out = []
+    for r in reps:
+        a, b = r.start_frame, r.end_frame + 1
+        rest_a = r.rest_frame if 0 <= r.rest_frame <= a else a
+        per: dict[str, tuple[float | None, float | None]] = {}
+        for side, x in m.angle.items():
+            seen = m.seen[side][a:b]
+            w = x[a:b]
+            if side == r.side:  # the counted side: the rep's own numbers
+                per[side] = (r.peak_deg, r.rom_deg)
+                continue
+            if seen.size == 0 or seen.mean() < settings.min_tracked_fraction or \
+                    not np.isfinite(w).any():
+                per[side] = (None, None)
+                continue
+            peak = float(np.nanmax(w) if rest_low else np.nanmin(w))
+            before = x[rest_a:b]
+            rest = float(np.nanmin(before) if rest_low else np.nanmax(before))
+            per[side] = (peak, abs(peak - rest))
+        lp, lrom = per.get("left", (None, None))
+        rp, rrom = per.get("right", (None, None))
+        lsi = None
+        if bilateral and lrom is not None and rrom is not None:
+            inv, uninv = (lrom, rrom) if m.involved == "left" else (rrom, lrom)
+            lsi = 100.0 * inv / uninv if uninv > 1.0 else None
+        dev = _median(m.deviation[a:b])
+        vis = m.visibility.get(r.side or "", m.visibility.get("none"))
+        visibility = None if vis is None else _median(vis[a:b])
+        swapped = int(m.swapped[a:b].sum())
+        flags = r.flags
+        if dev is not None and dev > settings.view_tolerance_deg:
+            flags = flags + (Flag.WRONG_VIEW,)
+        out.append(dataclasses.replace(
+            r, left_peak_deg=lp, right_peak_deg=rp, left_rom_deg=lrom, right_rom_deg=rrom,
+            symmetry_pct=lsi, view_deg=_median(m.orientation[a:b]), visibility=visibility,
+            swapped_frames=swapped, flags=flags,
+            quality=grade(r.tracked_fraction, dev, swapped / max(1, b - a), settings)))
+    return out
 
 
 def cue_for(exercise: Exercise, rep: Rep) -> str:

@@ -10,7 +10,9 @@
 Frames without a detected person are NaN in ``landmarks`` and ``world`` and 0 in
 ``visibility``. The on-disk ``.npz`` format is the one documented in
 ``../shared/data/README.md`` plus optional metadata keys (``source``, ``model``,
-``model_sha256``, ``n_people``), so files from either side load.
+``model_sha256``, ``n_people``, ``notes``) and the per-frame masks of left/right swaps
+(``swap_repaired``, ``swap_gated``: boolean (T,), written once the sequence was checked for
+swaps, see `rehab.kinematics.swaps`), so files from either side load.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = ["LANDMARK_INDEX", "LANDMARK_NAMES", "N_LANDMARKS", "SKELETON_EDGES", 
 
 
 _META_KEYS = ("source", "model", "model_sha256")
+_MASK_KEYS = ("swap_repaired", "swap_gated")
 
 
 def save_npz(seq: PoseSequence, path: str | os.PathLike[str]) -> Path:
@@ -44,9 +47,12 @@ def save_npz(seq: PoseSequence, path: str | os.PathLike[str]) -> Path:
     from rehab.fileio import atomic_open
 
     path = Path(path)
+    masks = {k: np.asarray(getattr(seq, k), dtype=bool) for k in _MASK_KEYS
+             if getattr(seq, k) is not None}
     with atomic_open(path, "wb") as fh:
         np.savez_compressed(
             fh,
+            **masks,
             landmarks=seq.landmarks.astype(np.float32),
             world=seq.world.astype(np.float32),
             visibility=seq.visibility.astype(np.float32),
@@ -120,6 +126,13 @@ def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
             notes = tuple(Note.of(n) for n in json.loads(str(arrays["notes"])))
         except (json.JSONDecodeError, TypeError):
             notes = ()
+    masks: dict[str, np.ndarray] = {}
+    for key in _MASK_KEYS:
+        if key in arrays:
+            if arrays[key].dtype.kind not in "biu":
+                raise InputError(f"{path}: {key} holds {arrays[key].dtype} values, not a "
+                                 f"per-frame mask")
+            masks[key] = arrays[key].astype(bool)
     try:
         return PoseSequence(
             landmarks=numbers["landmarks"].astype(np.float32),
@@ -130,7 +143,11 @@ def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
             width=size[0],
             height=size[1],
             notes=notes,
-            **{"source": str(path), **meta},
+            swap_repaired=masks.get("swap_repaired"),
+            swap_gated=masks.get("swap_gated"),
+            source=meta.get("source", str(path)),
+            model=meta.get("model", ""),
+            model_sha256=meta.get("model_sha256", ""),
         )
     except InputError as exc:  # the sequence's own checks, said of this file
         raise InputError(f"{path}: {str(exc).removeprefix('pose sequence: ')}") from None

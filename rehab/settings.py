@@ -47,6 +47,13 @@ class AnalysisSettings:
     min_measured_fraction: float = _setting(
         0.2, "below this fraction of frames with the primary angle measured, the analysis "
              "refuses", 0.0, 1.0)
+    swap_min_confidence: float = _setting(
+        0.5, "a frame whose left/right labels are decided with less than this fraction of "
+             "the evidence a clean pose gives is gated, not guessed (0: never gated)",
+        0.0, 1.0)
+    view_tolerance_deg: float = _setting(
+        30.0, "the body turned further than this from the exercise's view (side or front): "
+              "the result, its reps and live coaching warn, degrees", 0.0, 90.0)
     partly_measured_fraction: float = _setting(
         0.8, "below this fraction, the result notes that the limb was partly out of view",
         0.0, 1.0)

@@ -68,6 +68,7 @@ def synthetic_sequence(
     sides: tuple[str, ...] = ("left", "right"),
     px_per_m: float = 300.0,
     anchor: Literal["feet", "hips"] = "feet",
+    yaw_deg: float = 0.0,
 ) -> PoseSequence:
     """A `PoseSequence` whose joint angles are exactly ``angles`` (degrees).
 
@@ -78,7 +79,10 @@ def synthetic_sequence(
     and elbow flexion stay in the frontal plane. Only ``sides`` get posed limbs; the other
     side keeps the same pose. With ``anchor="feet"`` the figure stands: each frame is shifted
     so that the mid-ankle point stays where it is in the first frame (hips drop in a squat);
-    with ``"hips"`` the pelvis is fixed.
+    with ``"hips"`` the pelvis is fixed. ``yaw_deg`` turns the whole figure about the
+    vertical axis by that angle away from the view before it is projected (orthographically)
+    into the image and the world: a side-view figure turned 30 deg is 30 deg off the
+    sagittal plane, its image angles foreshortened.
     """
     t = np.asarray(timestamps, dtype=np.float64)
     n = t.shape[0]
@@ -131,6 +135,11 @@ def synthetic_sequence(
                  "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left",
                  "mouth_right"):
         pts[:, I[name]] = head
+    if yaw_deg:
+        c, s_ = np.cos(np.deg2rad(yaw_deg)), np.sin(np.deg2rad(yaw_deg))
+        x = pts[:, :, 0].copy()
+        pts[:, :, 0] = c * x + s_ * depth
+        depth = -s_ * x + c * depth
     if anchor == "feet":
         mid_ankle = 0.5 * (pts[:, I["left_ankle"]] + pts[:, I["right_ankle"]])
         pts = pts - (mid_ankle - mid_ankle[:1])[:, None, :]

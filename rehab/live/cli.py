@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--source", metavar="VIDEO",
                      help="play a recording as if it were the camera, at its real frame rate")
     p.add_argument("--list-cameras", action="store_true", help="list the cameras and exit")
-    p.add_argument("--side", choices=("left", "right", "auto"), default=None,
+    p.add_argument("--side", choices=("left", "right", "both", "auto"), default=None,
                    help="limb to follow (default: the prescription's, else auto)")
     p.add_argument("--reps", type=int_in(*limits.REPS_PER_SET), metavar="N",
                    help=f"reps per set (default: the prescription's, else {DEFAULT_REPS})")

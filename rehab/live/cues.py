@@ -52,6 +52,9 @@ class CueScheduler:
         self.until = -math.inf
         self._last_visible = 0.0
         self._lost_spoken = -math.inf
+        self._view_off_since: float | None = None
+        self._view_spoken = -math.inf
+        self._view_warned = False
 
     def show(self, cue: Cue, t: float, hold: float | None = None) -> None:
         """Put ``cue`` on screen from ``t`` for ``hold`` seconds (default ``cue_s``)."""
@@ -67,7 +70,7 @@ class CueScheduler:
         """The cue to draw at ``t``: the last one within its hold, or the out-of-view cue
         for as long as the limb stays out of view."""
         if t <= self.until or (self.cue is not None and self.cue.tone == "warn"
-                               and not visible):
+                               and (not visible or self._view_warned)):
             return self.cue
         return None
 
@@ -98,6 +101,27 @@ class CueScheduler:
         elif event.kind == "restarted":
             self.show(Cue(f"Set {n} restarted", "info"), t)
             self.say("Set restarted.", "cue")
+
+    def view(self, off: bool, text: str, t: float, finished: bool = False) -> None:
+        """Whether the body is turned away from the exercise's view at ``t`` (``off``, see
+        `rehab.kinematics.view.ViewMonitor`): after ``lost_after_s`` the cue ``text`` stays
+        on screen while it lasts, spoken every ``repeat_lost_cue_s``."""
+        if not off or not text or finished:
+            self._view_off_since = None
+            if self._view_warned and self.cue is not None and self.cue.text == text:
+                self.until = t  # the warning goes once the patient has turned
+            self._view_warned = False
+            return
+        if self._view_off_since is None:
+            self._view_off_since = t
+        if t - self._view_off_since < self.lost_after_s:
+            return
+        if self.cue is None or self.cue.text != text or t > self.until:
+            self.show(Cue(text, "warn"), t, hold=0.0)
+        self._view_warned = True
+        if t - self._view_spoken >= self.repeat_lost_cue_s:
+            self._view_spoken = t
+            self.say(text, "cue")
 
     def visibility(self, visible: bool, t: float, finished: bool = False) -> None:
         """Whether the limb is in view at ``t``. Out of view for ``lost_after_s`` (and the

@@ -39,11 +39,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from rehab import __version__
-from rehab.analysis import result_folder, write_outputs
+from rehab.analysis import result_folder, view_note, write_outputs
 from rehab.codec import encode
 from rehab.capture import Source
 from rehab.errors import OutputError, RehabError
-from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column
+from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column, view_cue
 from rehab.live.audio import AudioCoach
 from rehab.live.cues import CueScheduler
 from rehab.live.gate import PatientGate
@@ -68,7 +68,10 @@ from rehab.model import (
     Rep,
     Segmentation,
     SessionHeader,
+    ViewCheck,
+    angle_column,
 )
+from rehab.kinematics.view import ViewMonitor
 from rehab.scoring import cue_for
 
 log = logging.getLogger(__name__)
@@ -266,6 +269,9 @@ class LiveSession:
         self.clock = clock
         self.size = fit_size(source.width, source.height, config.max_size)
         self.counter = LiveRepCounter(exercise, side=config.side)
+        self.view = ViewMonitor(exercise.view, self.counter.settings.view_tolerance_deg,
+                                min_visibility=self.counter.settings.min_visibility)
+        """The body's orientation to the camera, frame by frame (the turn-to-camera cue)."""
         if source.fps > 0:
             self.counter.fps = float(source.fps)  # dropped frames count as unmeasured
         self.gate = PatientGate(*self.size)
@@ -425,10 +431,13 @@ class LiveSession:
         lm, world, vis = _NO_PERSON if person is None else (
             person.landmarks, person.world, person.visibility)
         completed = self.counter.update(t, lm, world, vis, w, h)
+        self.view.update(t, lm, world, vis, w, h)
         self._acc.add(t, lm, world, vis, self.counter.angle)
         for rep in completed:
             self._on_rep(rep, t)
         self.cues.visibility(self.counter.visible, t, finished=self.sets.finished)
+        self.cues.view(self.view.off and self.counter.visible, view_cue(self.exercise), t,
+                       finished=self.sets.finished)
         event = self.sets.update(t)
         if event is not None:
             self.cues.set_event(event)
@@ -454,7 +463,7 @@ class LiveSession:
     def _on_rep(self, rep: Rep, t: float) -> None:
         if not self.sets.add_rep(t, rep.end_s):
             return
-        rep = dataclasses.replace(rep, index=len(self.reps) + 1)
+        rep = self._measured(dataclasses.replace(rep, index=len(self.reps) + 1))
         cue = cue_for(self.exercise, rep)
         self.reps.append(SessionRep(rep, self.set_no, cue))
         if self.store is not None:
@@ -464,6 +473,26 @@ class LiveSession:
         log.info("rep %d (set %d): ROM %.0f deg, peak %.0f deg, score %d%s", rep.index,
                  self.set_no, rep.rom_deg, rep.peak_deg, rep.score,
                  f", {', '.join(rep.flags)}" if rep.flags else "")
+
+    def _measured(self, rep: Rep) -> Rep:
+        """``rep`` with what its number rests on, from the frames so far: the view, the
+        limb's visibility and the quality grade (the other side's numbers are not measured
+        live)."""
+        from rehab.kinematics.angles import angle_landmarks
+        from rehab.model import LANDMARK_INDEX
+        from rehab.scoring import Measurement, measure_reps
+
+        side = rep.side or self.counter.side
+        angle = np.asarray(self._acc.angle, np.float64)
+        col = angle_column(self.exercise.counting.angle, side)
+        idx = [LANDMARK_INDEX[n] for n in angle_landmarks(col)]
+        vis = np.stack(self._acc.vis)[:, idx].astype(np.float64).mean(axis=1)
+        m = Measurement(angle={side: angle}, seen={side: np.isfinite(angle)},
+                        deviation=np.asarray(self.view.deviation, np.float64),
+                        orientation=np.asarray(self.view.orientation, np.float64),
+                        visibility={side: vis}, swapped=np.zeros(angle.size, bool),
+                        involved=side)
+        return measure_reps([rep], self.exercise, m, False, self.counter.settings)[0]
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -728,6 +757,7 @@ class LiveSession:
                                               settings.cutoff_hz, settings.max_gap_s)
         th = self.counter.thresholds
         rest = ex.counting.rest
+        view = self._view_check(seq)
         segmentation = Segmentation(
             segments=(), low_threshold=th[0] if th else math.nan,
             high_threshold=th[1] if th else math.nan, rest_level=math.nan,
@@ -736,10 +766,23 @@ class LiveSession:
         return Analysis(
             exercise=ex, side=side, sequence=seq, angles=angles, smoothed=smoothed,
             segmentation=segmentation, reps=tuple(r.rep for r in self.reps), partial=(),
-            side_scores={}, notes=tuple(notes), settings=settings,
-            alternating=self.counter.alternating,
+            side_scores={}, notes=tuple(notes) + ((view_note(view),) if view.warning else ()),
+            settings=settings, alternating=self.counter.alternating, view=view,
+            involved=self.config.side if self.config.side != "auto" else "",
             live=LiveInfo(end_reason=reason, prescribed_reps=self.config.reps,
                           prescribed_sets=self.config.sets, sets_done=self.sets_done))
+
+
+    def _view_check(self, seq: PoseSequence) -> ViewCheck:
+        """The session's view check from the live orientation of each frame."""
+        from rehab.analysis import view_check
+        from rehab.scoring import Measurement
+
+        n = seq.n_frames
+        o = np.asarray(self.view.orientation[:n], np.float64)
+        m = Measurement(angle={}, seen={}, deviation=np.asarray(self.view.deviation[:n]),
+                        orientation=o, visibility={}, swapped=np.zeros(n, bool), involved="")
+        return view_check(m, self.exercise.view, seq.detected, self.view.tolerance_deg)
 
 
 def warm_up_counter(exercise: Exercise) -> None:

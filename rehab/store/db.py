@@ -187,8 +187,32 @@ def _m4_rep_sides(conn: sqlite3.Connection, db_path: Path) -> None:
         f"({', '.join('?' * len(REP_SIDES_FROM_SESSION))}))", REP_SIDES_FROM_SESSION)
 
 
+def _m5_measurement(conn: sqlite3.Connection, db_path: Path) -> None:
+    """What each rep's number rests on (both sides' peak and range, the limb symmetry index,
+    the view, the limb's visibility, swapped frames, the quality grade) and, per session,
+    the involved side, the view check, the symmetry and the swap repair (JSON). Older
+    sessions keep NULL / empty values: they were measured without these checks."""
+    _run_script(conn, """
+        ALTER TABLE reps ADD COLUMN left_peak_deg REAL;
+        ALTER TABLE reps ADD COLUMN right_peak_deg REAL;
+        ALTER TABLE reps ADD COLUMN left_rom_deg REAL;
+        ALTER TABLE reps ADD COLUMN right_rom_deg REAL;
+        ALTER TABLE reps ADD COLUMN symmetry_pct REAL;
+        ALTER TABLE reps ADD COLUMN view_deg REAL;
+        ALTER TABLE reps ADD COLUMN visibility REAL;
+        ALTER TABLE reps ADD COLUMN rest_frame INTEGER NOT NULL DEFAULT -1;
+        ALTER TABLE reps ADD COLUMN swapped_frames INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reps ADD COLUMN quality TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sessions ADD COLUMN involved TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sessions ADD COLUMN view TEXT;
+        ALTER TABLE sessions ADD COLUMN symmetry TEXT;
+        ALTER TABLE sessions ADD COLUMN swaps TEXT
+    """)
+
+
 Migration = Callable[[sqlite3.Connection, Path], None]
-MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders, _m4_rep_sides]
+MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders, _m4_rep_sides,
+                               _m5_measurement]
 """Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
 
 

@@ -1,0 +1,143 @@
+"""Unit: left/right label swaps injected into synthetic sequences are repaired exactly, and
+nothing is touched where there is no swap (`rehab.kinematics.swaps`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rehab.kinematics.swaps import SWAP_GROUPS, repair_swaps
+from rehab.model import PoseSequence
+from rehab.sequence import load_npz, save_npz
+from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+
+def _walk(view: str = "front", fps: float = 30.0) -> PoseSequence:
+    """Both sides in different poses (left knee and right elbow move, out of phase), so that
+    left and right landmarks are apart."""
+    t, k = rep_trajectory(3, fps, 0.0, 90.0)
+    return synthetic_sequence(t, {"left_knee_flexion": k, "right_knee_flexion": 10.0,
+                                  "left_hip_flexion": 0.5 * k, "right_elbow_flexion": k,
+                                  "left_shoulder_flexion": 20.0, "right_shoulder_flexion": 60.0},
+                              view=view)  # type: ignore[arg-type]
+
+
+def _swapped(seq: PoseSequence, frames: np.ndarray, groups: tuple[str, ...]) -> PoseSequence:
+    lm, w, v = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+    for g in groups:
+        for li, ri in SWAP_GROUPS[g]:
+            for arr in (lm, w, v):
+                arr[frames, li], arr[frames, ri] = arr[frames, ri].copy(), arr[frames, li].copy()
+    return seq.replace(landmarks=lm, world=w, visibility=v)
+
+
+@pytest.mark.parametrize("view", ["front", "side"])
+@pytest.mark.parametrize("groups", [("arms",), ("legs",), ("arms", "legs", "face")])
+def test_an_injected_swap_is_repaired_exactly(view: str, groups: tuple[str, ...]) -> None:
+    seq = _walk(view)
+    frames = np.arange(40, 75)
+    bad = _swapped(seq, frames, groups)
+    fixed, report = repair_swaps(bad)
+    np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
+    np.testing.assert_array_equal(fixed.world, seq.world)
+    np.testing.assert_array_equal(fixed.visibility, seq.visibility)
+    expected = np.zeros(seq.n_frames, bool)
+    expected[frames] = True
+    assert fixed.swap_repaired is not None and fixed.swap_gated is not None
+    np.testing.assert_array_equal(fixed.swap_repaired, expected)
+    assert not fixed.swap_gated.any()
+    for g in SWAP_GROUPS:
+        # the face's points coincide in the synthetic figure: nothing to tell or repair
+        want = frames.size if g in groups and g != "face" else 0
+        assert report.by_group[g] == (want, 0)
+
+
+def test_single_frame_and_several_swaps() -> None:
+    seq = _walk()
+    frames = np.r_[12, 30:34, 80:120]
+    fixed, report = repair_swaps(_swapped(seq, frames, ("arms", "legs")))
+    np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
+    assert report.n_repaired == frames.size
+
+
+def test_a_swap_holding_most_of_the_recording_is_the_one_repaired_back() -> None:
+    """Continuity cannot tell a recording from its mirror: the labels the model gave most
+    frames win, so a swap over the minority of frames is the one exchanged."""
+    seq = _walk()
+    n = seq.n_frames
+    frames = np.arange(0, n // 3)  # a swap at the very start
+    fixed, report = repair_swaps(_swapped(seq, frames, ("arms", "legs")))
+    np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
+    assert report.n_repaired == frames.size
+
+
+def test_no_swap_no_change() -> None:
+    for view in ("front", "side"):
+        seq = _walk(view)
+        fixed, report = repair_swaps(seq)
+        np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
+        assert report.n_repaired == 0 and report.n_gated == 0
+
+
+def test_repair_is_idempotent_and_masks_accumulate() -> None:
+    seq = _walk()
+    bad = _swapped(seq, np.arange(50, 60), ("arms",))
+    once, _ = repair_swaps(bad)
+    twice, report = repair_swaps(once)
+    assert report.n_repaired == 0
+    np.testing.assert_array_equal(twice.landmarks, once.landmarks)
+    assert twice.swap_repaired is not None and twice.swap_repaired.sum() == 10
+
+
+def test_a_frame_that_cannot_be_resolved_is_gated_not_guessed() -> None:
+    """A frame where the model mixed the labels of one group (shoulders and elbows swapped,
+    hands not) fits neither labelling: the joints that contradict their group are gated
+    (missing, visibility 0); the ones that agree stay as they were."""
+    seq = _walk()
+    lm, w = seq.landmarks.copy(), seq.world.copy()
+    f = 60
+    for arr in (lm, w):
+        (li, ri) = SWAP_GROUPS["arms"][0]  # shoulders only
+        arr[f, li], arr[f, ri] = arr[f, ri].copy(), arr[f, li].copy()
+        (li, ri) = SWAP_GROUPS["arms"][1]  # and elbows
+        arr[f, li], arr[f, ri] = arr[f, ri].copy(), arr[f, li].copy()
+    fixed, report = repair_swaps(seq.replace(landmarks=lm, world=w))
+    assert fixed.swap_gated is not None and fixed.swap_gated[f]
+    assert report.by_group["arms"][1] >= 1
+    mixed = [i for pair in SWAP_GROUPS["arms"][:2] for i in pair]
+    assert np.isnan(fixed.landmarks[f, mixed]).all()
+    assert (fixed.visibility[f, mixed] == 0).all()
+    hands = [i for pair in SWAP_GROUPS["arms"][2:] for i in pair]
+    np.testing.assert_array_equal(fixed.landmarks[f, hands], seq.landmarks[f, hands])
+    assert not fixed.swap_gated[[f - 1, f + 1]].any()
+    # the legs of that frame are untouched
+    leg_points = [i for pair in SWAP_GROUPS["legs"] for i in pair]
+    np.testing.assert_array_equal(fixed.landmarks[f, leg_points], seq.landmarks[f, leg_points])
+
+
+def test_frames_without_a_person_and_long_gaps() -> None:
+    """Frames without a person are skipped; a swap that starts after a gap longer than
+    `MAX_LINK_S` cannot be told from continuity and is left as the model gave it."""
+    seq = _walk()
+    lm, w, v = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+    lm[20:23], w[20:23], v[20:23] = np.nan, np.nan, 0.0  # 0.1 s without a person
+    gappy = seq.replace(landmarks=lm, world=w, visibility=v)
+    frames = np.arange(23, 60)  # the swap begins right after the short gap
+    fixed, report = repair_swaps(_swapped(gappy, frames, ("arms",)))
+    assert report.by_group["arms"] == (frames.size, 0)
+    np.testing.assert_array_equal(fixed.landmarks[23:], gappy.landmarks[23:])
+
+
+def test_the_masks_are_kept_in_the_landmarks_file(tmp_path: Path) -> None:
+    seq = _walk()
+    fixed, _ = repair_swaps(_swapped(seq, np.arange(30, 40), ("legs",)))
+    path = save_npz(fixed, tmp_path / "landmarks.npz")
+    back = load_npz(path)
+    assert back.swap_repaired is not None and back.swap_gated is not None
+    np.testing.assert_array_equal(back.swap_repaired, fixed.swap_repaired)
+    np.testing.assert_array_equal(back.swap_gated, fixed.swap_gated)
+    assert load_npz(save_npz(seq, tmp_path / "plain.npz")).swap_repaired is None
+    sub = fixed.slice(25, 45)
+    assert sub.swap_repaired is not None and sub.swap_repaired.sum() == 10
