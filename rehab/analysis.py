@@ -208,20 +208,16 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
         deviation=view_deviation(orientation, exercise.view), orientation=orientation,
         visibility=limb_visibility(seq, name),
         swapped=swap_report.repaired | swap_report.gated,
-        involved=side if side in ("left", "right") else str(chosen))
-    scored = measure_reps(scored, exercise, measurement, exercise.bilateral, settings)
-    if side not in ("left", "right") and exercise.bilateral:
-        weaker = _weaker_side(scored)
-        if weaker and weaker != measurement.involved:
-            # no affected side given: the side with less range is taken as involved
-            measurement = dataclasses.replace(measurement, involved=weaker)
-            scored = measure_reps(scored, exercise, measurement, True, settings)
+        involved=side if side in ("left", "right") else
+        ("" if exercise.bilateral else str(chosen)))
+    scored, involved = measure_reps(scored, exercise, measurement, exercise.bilateral,
+                                    settings)
     view = view_check(measurement, exercise.view, seq.detected, settings.view_tolerance_deg)
     if view.warning:
         notes.append(view_note(view))
     reps = tuple(r for r in scored if r.counted)
     partial = tuple(r for r in scored if not r.counted)
-    symmetry = session_symmetry(reps, exercise.bilateral, alternating, measurement.involved)
+    symmetry = session_symmetry(reps, exercise.bilateral, alternating, involved)
     if symmetry is not None and symmetry.index_pct is not None:
         notes.append(Note(NoteCode.SYMMETRY, symmetry_text(symmetry),
                           encode(symmetry, rounded=True)))
@@ -249,16 +245,6 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                     involved=side if side != "auto" else "", view=view, symmetry=symmetry,
                     swaps=SwapSummary(swap_report.n_repaired, swap_report.n_gated,
                                       {k: list(v) for k, v in swap_report.by_group.items()}))
-
-
-def _weaker_side(reps: list[Rep]) -> str:
-    """The side with the smaller median range of motion over the counted reps ('' when a
-    side was never seen)."""
-    lrom = [r.left_rom_deg for r in reps if r.counted and r.left_rom_deg is not None]
-    rrom = [r.right_rom_deg for r in reps if r.counted and r.right_rom_deg is not None]
-    if not lrom or not rrom:
-        return ""
-    return "left" if np.median(lrom) <= np.median(rrom) else "right"
 
 
 def score_both(chosen: list[Rep], other: list[Rep]) -> list[Rep]:

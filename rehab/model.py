@@ -368,7 +368,7 @@ class AngleSet:
 
     values: np.ndarray
     timestamps: np.ndarray
-    space: Literal["image", "world"]
+    space: Literal["image", "world", "fused"]
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.values[:, ANGLE_COLUMNS.index(column)]

@@ -38,7 +38,7 @@ from rehab.settings import AnalysisSettings
 
 __all__ = ["Measurement", "Part", "Rep", "RepScore", "apply_tracking", "compensation_value",
            "cue_for", "grade", "measure_reps", "score_compensations", "score_reps",
-           "score_rom", "score_tempo"]
+           "score_rom", "score_tempo", "symmetry_index"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,12 +244,8 @@ class Measurement:
     visibility: dict[str, np.ndarray]
     swapped: np.ndarray
     involved: str
-    """The side taken as involved for the symmetry index."""
-
-
-def _median(x: np.ndarray) -> float | None:
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if x.size else None
+    """The side taken as involved for the symmetry index (empty: the weaker side of a
+    bilateral exercise, see `measure_reps`)."""
 
 
 def grade(tracked: float, deviation: float | None, swapped_share: float,
@@ -271,53 +267,88 @@ def grade(tracked: float, deviation: float | None, swapped_share: float,
     return "fair" if problems else "good"
 
 
+def _opt(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def symmetry_index(left_rom: float | None, right_rom: float | None,
+                   involved: str) -> float | None:
+    """Involved over uninvolved range of motion x 100 (None unless both were seen and the
+    uninvolved side moved more than a degree)."""
+    if left_rom is None or right_rom is None:
+        return None
+    inv, uninv = (left_rom, right_rom) if involved == "left" else (right_rom, left_rom)
+    return 100.0 * inv / uninv if uninv > 1.0 else None
+
+
 def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral: bool,
-                 settings: AnalysisSettings | None = None) -> list[Rep]:
-    """Each rep with what its number rests on: both sides' peak and range of motion (a side
-    seen in fewer than ``min_tracked_fraction`` of the rep's frames gives None), the limb
-    symmetry index of a bilateral rep (involved / uninvolved range x 100), the median
-    orientation, the counted limb's mean visibility, the frames with swaps, the quality
-    grade, and the `Flag.WRONG_VIEW` flag beyond the view tolerance."""
+                 settings: AnalysisSettings | None = None) -> tuple[list[Rep], str]:
+    """Each rep with what its number rests on: both sides' peak and range of motion (the
+    counted side's are the rep's own; another side seen in fewer than
+    ``min_tracked_fraction`` of the rep's frames gives None), the limb symmetry index of a
+    bilateral rep (`symmetry_index`), the median orientation, the counted limb's mean
+    visibility, the frames with swaps, the quality grade (`grade`), and the
+    `Flag.WRONG_VIEW` flag beyond the view tolerance. Returns them and the side taken as
+    involved: ``m.involved`` when it names a side, else (a bilateral exercise with no
+    affected side given) the side with less range of motion over the counted reps."""
+    if not reps:
+        return [], m.involved
     settings = settings or exercise.settings
     rest_low = exercise.counting.rest == "low"
+    starts = np.array([r.start_frame for r in reps], np.int64)
+    ends = np.array([r.end_frame for r in reps], np.int64)
+    rests = np.array([r.rest_frame if 0 <= r.rest_frame <= r.start_frame else r.start_frame
+                      for r in reps], np.int64)
+    span = (ends - starts + 1).astype(np.float64)
+
+    def in_window(x: np.ndarray) -> np.ndarray:
+        c = np.r_[0.0, np.cumsum(x, dtype=np.float64)]
+        return c[ends + 1] - c[starts]
+
+    sides: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for side, x in m.angle.items():
+        x = np.ascontiguousarray(x, np.float64)
+        own = K.window_extremes(x, starts, ends)
+        before = K.window_extremes(x, rests, ends)
+        peak = own[:, 0] if rest_low else own[:, 1]
+        rest = before[:, 1] if rest_low else before[:, 0]
+        sides[side] = (peak, np.abs(peak - rest), in_window(m.seen[side]) / span)
+    orient = K.window_medians(np.ascontiguousarray(m.orientation, np.float64), starts, ends)
+    dev = K.window_medians(np.ascontiguousarray(m.deviation, np.float64), starts, ends)
+    swapped = in_window(m.swapped.astype(np.float64)).astype(np.int64)
+    visibility = {side: in_window(np.nan_to_num(v)) / span for side, v in m.visibility.items()}
+    involved = m.involved
+    if bilateral and involved not in ("left", "right") and {"left", "right"} <= set(sides):
+        # no affected side: the side with less range of motion over the counted reps
+        counted = np.array([r.counted for r in reps])
+        med = {s: np.nanmedian(sides[s][1][counted]) if counted.any() else math.nan
+               for s in ("left", "right")}
+        involved = "left" if med["left"] <= med["right"] else "right"
     out = []
-    for r in reps:
-        a, b = r.start_frame, r.end_frame + 1
-        rest_a = r.rest_frame if 0 <= r.rest_frame <= a else a
+    for k, r in enumerate(reps):
         per: dict[str, tuple[float | None, float | None]] = {}
-        for side, x in m.angle.items():
-            seen = m.seen[side][a:b]
-            w = x[a:b]
+        for side, (peak, rom, seen) in sides.items():
             if side == r.side:  # the counted side: the rep's own numbers
                 per[side] = (r.peak_deg, r.rom_deg)
-                continue
-            if seen.size == 0 or seen.mean() < settings.min_tracked_fraction or \
-                    not np.isfinite(w).any():
+            elif seen[k] < settings.min_tracked_fraction:
                 per[side] = (None, None)
-                continue
-            peak = float(np.nanmax(w) if rest_low else np.nanmin(w))
-            before = x[rest_a:b]
-            rest = float(np.nanmin(before) if rest_low else np.nanmax(before))
-            per[side] = (peak, abs(peak - rest))
+            else:
+                per[side] = (_opt(peak[k]), _opt(rom[k]))
         lp, lrom = per.get("left", (None, None))
         rp, rrom = per.get("right", (None, None))
-        lsi = None
-        if bilateral and lrom is not None and rrom is not None:
-            inv, uninv = (lrom, rrom) if m.involved == "left" else (rrom, lrom)
-            lsi = 100.0 * inv / uninv if uninv > 1.0 else None
-        dev = _median(m.deviation[a:b])
-        vis = m.visibility.get(r.side or "", m.visibility.get("none"))
-        visibility = None if vis is None else _median(vis[a:b])
-        swapped = int(m.swapped[a:b].sum())
+        vis = visibility.get(r.side or "", visibility.get("none"))
+        d = _opt(dev[k])
         flags = r.flags
-        if dev is not None and dev > settings.view_tolerance_deg:
+        if d is not None and d > settings.view_tolerance_deg and Flag.WRONG_VIEW not in flags:
             flags = flags + (Flag.WRONG_VIEW,)
         out.append(dataclasses.replace(
             r, left_peak_deg=lp, right_peak_deg=rp, left_rom_deg=lrom, right_rom_deg=rrom,
-            symmetry_pct=lsi, view_deg=_median(m.orientation[a:b]), visibility=visibility,
-            swapped_frames=swapped, flags=flags,
-            quality=grade(r.tracked_fraction, dev, swapped / max(1, b - a), settings)))
-    return out
+            symmetry_pct=symmetry_index(lrom, rrom, involved) if bilateral else None,
+            view_deg=_opt(orient[k]),
+            visibility=None if vis is None else _opt(vis[k]),
+            swapped_frames=int(swapped[k]), flags=flags,
+            quality=grade(r.tracked_fraction, d, swapped[k] / span[k], settings)))
+    return out, involved
 
 
 def cue_for(exercise: Exercise, rep: Rep) -> str:

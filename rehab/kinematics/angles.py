@@ -74,9 +74,11 @@ _GATE_INDEX = _gate_index()
 DEFAULT_MIN_VISIBILITY = DEFAULT_SETTINGS.min_visibility
 
 
-def compute_angles(seq: PoseSequence, space: Literal["image", "world"] = "image",
+def compute_angles(seq: PoseSequence, space: Literal["image", "world", "fused"] = "image",
                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> AngleSet:
-    """All joint angles of ``seq`` (see module docstring), visibility-gated."""
+    """All joint angles of ``seq`` (see module docstring), visibility-gated. ``fused``:
+    image positions with world depth and constant segment lengths
+    (`rehab.kinematics.fused`; measured, not a default: see the README)."""
     gated = _gated_angles(seq.landmarks, seq.world, seq.visibility, seq.width, seq.height,
                           space, min_visibility)
     return AngleSet(values=gated, timestamps=seq.timestamps, space=space)
@@ -119,4 +121,9 @@ def _raw_angles(landmarks: np.ndarray, world: np.ndarray, width: int, height: in
         return K.joint_angles_image(np.ascontiguousarray(landmarks), float(width), float(height))
     if space == "world":
         return K.joint_angles_world(np.ascontiguousarray(world))
+    if space == "fused":
+        from rehab.kinematics.fused import fused_landmarks
+
+        return K.joint_angles_world(np.ascontiguousarray(
+            fused_landmarks(landmarks, world, width, height)))
     raise ValueError(f"unknown angle space {space!r}")

@@ -6,9 +6,10 @@ cross in a side view). Angles measured then belong to the wrong limb. Real limbs
 continuously; a swapped label makes both limbs jump to each other's place from one frame
 to the next. The repair uses only that:
 
-- The body is split into three groups, each with its own labels: **arms** (shoulders,
-  elbows, wrists, hands), **legs** (hips, knees, ankles, feet) and **face** (eyes, ears,
-  mouth). Each group, in each frame, is either as the model labelled it or exchanged.
+- The body is split into two groups, each with its own labels: the **upper** body (face,
+  shoulders, arms, hands) and the **lower** body (hips, legs, feet); the model sometimes
+  exchanges one and not the other. Each group, in each frame, is either as the model
+  labelled it or exchanged.
 - Between consecutive frames with a person (no more than ``max_link_s`` apart), keeping
   the labels costs how far each landmark moved, exchanging them how far each moved to the
   other side's previous place; image positions in torso lengths and world positions in
@@ -38,7 +39,7 @@ from numba import njit
 
 from rehab.model import LANDMARK_INDEX, PoseSequence
 
-__all__ = ["SWAP_GROUPS", "SwapReport", "labelling_confidence", "repair_swaps", "swap_labels"]
+__all__ = ["SWAP_GROUPS", "SwapReport", "repair_swaps", "swap_pass"]
 
 
 def _pairs(*names: str) -> tuple[tuple[int, int], ...]:
@@ -46,12 +47,15 @@ def _pairs(*names: str) -> tuple[tuple[int, int], ...]:
 
 
 SWAP_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
-    "arms": _pairs("shoulder", "elbow", "wrist", "pinky", "index", "thumb"),
-    "legs": _pairs("hip", "knee", "ankle", "heel", "foot_index"),
-    "face": _pairs("eye_inner", "eye", "eye_outer", "ear") + (
+    "upper": _pairs("shoulder", "elbow", "wrist", "pinky", "index", "thumb", "eye_inner",
+                    "eye", "eye_outer", "ear") + (
         (LANDMARK_INDEX["mouth_left"], LANDMARK_INDEX["mouth_right"]),),
+    "lower": _pairs("hip", "knee", "ankle", "heel", "foot_index"),
 }
 """Landmark pairs (left index, right index) of each group whose labels move together."""
+
+_LS, _RS, _LH, _RH = (LANDMARK_INDEX[n] for n in ("left_shoulder", "right_shoulder",
+                                                  "left_hip", "right_hip"))
 
 MAX_LINK_S = 0.25
 """Frames further apart than this are not compared (continuity says nothing across a long
@@ -86,88 +90,99 @@ class SwapReport:
         return int(self.gated.sum())
 
 
-@njit(cache=True)
-def _group_costs(img: np.ndarray, world: np.ndarray, left: np.ndarray, right: np.ndarray,
-                 a: int, b: int) -> tuple[float, float]:
-    """(keep, exchange) movement between frames a and b, mean over the group's pairs."""
-    keep = 0.0
-    swap = 0.0
-    n = 0
-    for k in range(left.shape[0]):
-        li, ri = left[k], right[k]
-        ok = True
-        for p in (img, world):
-            for j in range(p.shape[2]):
-                if not (math.isfinite(p[a, li, j]) and math.isfinite(p[a, ri, j])
-                        and math.isfinite(p[b, li, j]) and math.isfinite(p[b, ri, j])):
-                    ok = False
-        if not ok:
-            continue
-        for p in (img, world):
-            ll = 0.0
-            rr = 0.0
-            lr = 0.0
-            rl = 0.0
-            for j in range(p.shape[2]):
-                ll += (p[b, li, j] - p[a, li, j]) ** 2
-                rr += (p[b, ri, j] - p[a, ri, j]) ** 2
-                lr += (p[b, li, j] - p[a, ri, j]) ** 2
-                rl += (p[b, ri, j] - p[a, li, j]) ** 2
-            keep += math.sqrt(ll) + math.sqrt(rr)
-            swap += math.sqrt(lr) + math.sqrt(rl)
-        n += 1
-    if n == 0:
-        return 0.0, 0.0
-    return keep / n, swap / n
+@njit(cache=True, inline="always")
+def _dist(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, t1: int, i1: int, t2: int,
+          i2: int) -> float:
+    """Image distance plus world distance (torso lengths) between landmark i1 in frame t1
+    and landmark i2 in frame t2."""
+    return (math.sqrt(((lm[t1, i1, 0] - lm[t2, i2, 0]) * scale[0]) ** 2
+                      + ((lm[t1, i1, 1] - lm[t2, i2, 1]) * scale[1]) ** 2)
+            + scale[2] * math.sqrt((world[t1, i1, 0] - world[t2, i2, 0]) ** 2
+                                   + (world[t1, i1, 1] - world[t2, i2, 1]) ** 2
+                                   + (world[t1, i1, 2] - world[t2, i2, 2]) ** 2))
+
+
+@njit(cache=True, inline="always")
+def _confidence(keep: np.ndarray, swap: np.ndarray, linked: np.ndarray, sep: np.ndarray,
+                lab: np.ndarray, k: int, q: int) -> float:
+    """How much more movement exchanging step k alone would take for column q of the
+    (m, P) costs, over its linked sides, as a fraction of a clean still pose (2 x
+    separation a side); negative: step k wants the other labelling."""
+    m = lab.shape[0]
+    gain = 0.0
+    sides = 0
+    if linked[k] and math.isfinite(keep[k, q]):
+        gain += (swap[k, q] - keep[k, q]) if lab[k - 1] == lab[k] else \
+            (keep[k, q] - swap[k, q])
+        sides += 1
+    if k + 1 < m and linked[k + 1] and math.isfinite(keep[k + 1, q]):
+        gain += (swap[k + 1, q] - keep[k + 1, q]) if lab[k + 1] == lab[k] else \
+            (keep[k + 1, q] - swap[k + 1, q])
+        sides += 1
+    if sides and sep[k, q] > 0:
+        return gain / (2.0 * sep[k, q] * sides)
+    return math.nan
 
 
 @njit(cache=True)
-def _separation(img: np.ndarray, world: np.ndarray, left: np.ndarray, right: np.ndarray,
-                t: int) -> float:
-    """Mean left-right distance of the group's pairs in frame t (image + world)."""
-    total = 0.0
-    n = 0
-    for k in range(left.shape[0]):
-        li, ri = left[k], right[k]
-        s = 0.0
-        ok = True
-        for p in (img, world):
-            d = 0.0
-            for j in range(p.shape[2]):
-                v = p[t, li, j] - p[t, ri, j]
-                if not math.isfinite(v):
-                    ok = False
-                d += v * v
-            s += math.sqrt(d)
-        if ok:
-            total += s
-            n += 1
-    return total / n if n else math.nan
-
-
-@njit(cache=True)
-def swap_labels(img: np.ndarray, world: np.ndarray, left: np.ndarray, right: np.ndarray,
-                t: np.ndarray, valid: np.ndarray, max_link_s: float,
-                frame_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per frame: exchanged (int8 0/1), confidence (evidence / 2 x separation a side) and the
-    left-right separation, for one group. ``img``/``world`` (T, 33, d) already in torso
-    lengths; ``valid`` frames with a person; frames over ``max_link_s`` apart are unlinked."""
+def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.ndarray,
+              right: np.ndarray, t: np.ndarray, valid: np.ndarray, max_link_s: float,
+              frame_cost: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One group's labelling. ``lm`` (T, 33, 3) normalised image landmarks and ``world``
+    (T, 33, 3) metres, times ``scale`` (x, y, world) into torso lengths; ``valid``
+    frames with a person; frames over ``max_link_s`` apart are unlinked. Returns per
+    frame: exchanged (int8 0/1), the group's confidence and separation (mean over its
+    pairs), and per frame and pair (T, P) each pair's confidence in the group's labelling
+    and its separation."""
     n = t.shape[0]
+    npair = left.shape[0]
     idx = np.flatnonzero(valid)
     m = idx.shape[0]
     state = np.zeros(n, np.int8)
     conf = np.full(n, np.nan)
     sep = np.full(n, np.nan)
+    pconf = np.full((n, npair), np.nan)
+    psep = np.full((n, npair), np.nan)
     if m == 0:
-        return state, conf, sep
-    keep = np.zeros(m)
-    swap = np.zeros(m)
+        return state, conf, sep, pconf, psep
+    keep = np.full((m, npair), np.nan)
+    swap = np.full((m, npair), np.nan)
+    spread = np.full((m, npair), np.nan)
     linked = np.zeros(m, np.bool_)
-    for k in range(1, m):
-        a, b = idx[k - 1], idx[k]
-        if t[b] - t[a] <= max_link_s:
-            keep[k], swap[k] = _group_costs(img, world, left, right, a, b)
-            linked[k] = True
+    gkeep = np.zeros((m, 1))
+    gswap = np.zeros((m, 1))
+    gsep = np.full((m, 1), np.nan)
+    for k in range(m):
+        total = 0.0
+        cnt = 0
+        for q in range(npair):
+            v = _dist(lm, world, scale, idx[k], left[q], idx[k], right[q])
+            if math.isfinite(v):
+                spread[k, q] = v
+                total += v
+                cnt += 1
+        if cnt:
+            gsep[k, 0] = total / cnt
+        if k == 0 or t[idx[k]] - t[idx[k - 1]] > max_link_s:
+            continue
+        linked[k] = True
+        cnt = 0
+        for q in range(npair):
+            a, b, li, ri = idx[k - 1], idx[k], left[q], right[q]
+            kc = (_dist(lm, world, scale, b, li, a, li)
+                  + _dist(lm, world, scale, b, ri, a, ri))
+            sc = (_dist(lm, world, scale, b, li, a, ri)
+                  + _dist(lm, world, scale, b, ri, a, li))
+            if math.isfinite(kc) and math.isfinite(sc):
+                keep[k, q] = kc
+                swap[k, q] = sc
+                gkeep[k, 0] += kc
+                gswap[k, 0] += sc
+                cnt += 1
+        if cnt:
+            gkeep[k, 0] /= cnt
+            gswap[k, 0] /= cnt
     fwd = np.zeros((m, 2))
     bwd = np.zeros((m, 2))
     fwd[0, 1] = frame_cost
@@ -177,7 +192,7 @@ def swap_labels(img: np.ndarray, world: np.ndarray, left: np.ndarray, right: np.
             for q in range(2):
                 c = fwd[k - 1, q]
                 if linked[k]:
-                    c += keep[k] if q == s else swap[k]
+                    c += gkeep[k, 0] if q == s else gswap[k, 0]
                 if c < best:
                     best = c
             fwd[k, s] = best + (frame_cost if s == 1 else 0.0)
@@ -187,68 +202,52 @@ def swap_labels(img: np.ndarray, world: np.ndarray, left: np.ndarray, right: np.
             for q in range(2):
                 c = bwd[k + 1, q] + (frame_cost if q == 1 else 0.0)
                 if linked[k + 1]:
-                    c += keep[k + 1] if q == s else swap[k + 1]
+                    c += gkeep[k + 1, 0] if q == s else gswap[k + 1, 0]
                 if c < best:
                     best = c
             bwd[k, s] = best
+    lab = np.zeros(m, np.int8)
     for k in range(m):
-        state[idx[k]] = 1 if fwd[k, 1] + bwd[k, 1] < fwd[k, 0] + bwd[k, 0] else 0
-    conf, sep = labelling_confidence(img, world, left, right, t, valid, max_link_s, state)
-    return state, conf, sep
+        lab[k] = 1 if fwd[k, 1] + bwd[k, 1] < fwd[k, 0] + bwd[k, 0] else 0
+        state[idx[k]] = lab[k]
+    for k in range(m):
+        i = idx[k]
+        sep[i] = gsep[k, 0]
+        conf[i] = _confidence(gkeep, gswap, linked, gsep, lab, k, 0)
+        for q in range(npair):
+            psep[i, q] = spread[k, q]
+            pconf[i, q] = _confidence(keep, swap, linked, spread, lab, k, q)
+    return state, conf, sep, pconf, psep
 
 
 @njit(cache=True)
-def labelling_confidence(img: np.ndarray, world: np.ndarray, left: np.ndarray,
-                         right: np.ndarray, t: np.ndarray, valid: np.ndarray, max_link_s: float,
-                         state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame, for the labelling ``state`` (0 kept, 1 exchanged): how much more movement
-    exchanging that frame alone would take, over its linked sides, as a fraction of what a
-    clean still pose gives (2 x the left-right separation a side; negative: the frame wants
-    the other labelling), and the separation."""
-    n = t.shape[0]
-    idx = np.flatnonzero(valid)
-    m = idx.shape[0]
-    conf = np.full(n, np.nan)
-    sep = np.full(n, np.nan)
-    keep = np.zeros(m)
-    swap = np.zeros(m)
-    linked = np.zeros(m, np.bool_)
-    for k in range(1, m):
-        a, b = idx[k - 1], idx[k]
-        if t[b] - t[a] <= max_link_s:
-            keep[k], swap[k] = _group_costs(img, world, left, right, a, b)
-            linked[k] = True
-    for k in range(m):
-        i = idx[k]
-        spread = _separation(img, world, left, right, i)
-        sep[i] = spread
-        gain = 0.0
-        sides = 0
-        if linked[k]:
-            same = state[idx[k - 1]] == state[i]
-            gain += (swap[k] - keep[k]) if same else (keep[k] - swap[k])
-            sides += 1
-        if k + 1 < m and linked[k + 1]:
-            same = state[idx[k + 1]] == state[i]
-            gain += (swap[k + 1] - keep[k + 1]) if same else (keep[k + 1] - swap[k + 1])
-            sides += 1
-        if sides and spread > 0:
-            conf[i] = gain / (2.0 * spread * sides)
-    return conf, sep
+def _torso_lengths(arr: np.ndarray, sx: float, sy: float, sz: float) -> np.ndarray:
+    """Per frame the mid-shoulder to mid-hip distance of (T, 33, 3) points scaled per axis
+    (a zero scale leaves an axis out)."""
+    n = arr.shape[0]
+    out = np.full(n, np.nan)
+    unit = (sx, sy, sz)
+    for t in range(n):
+        d = 0.0
+        for j in range(3):
+            if unit[j] == 0.0:
+                continue
+            v = 0.5 * (arr[t, _LS, j] + arr[t, _RS, j] - arr[t, _LH, j] - arr[t, _RH, j])
+            d += (v * unit[j]) ** 2
+        out[t] = math.sqrt(d)
+    return out
 
 
-def _torso_normalised(seq: PoseSequence) -> tuple[np.ndarray, np.ndarray]:
-    """Image positions (pixels) and world positions (metres), each divided by its median
-    torso length (mid-shoulder to mid-hip) over the recording."""
-    ls, rs, lh, rh = (LANDMARK_INDEX[n] for n in ("left_shoulder", "right_shoulder",
-                                                  "left_hip", "right_hip"))
+def torso_scale(seq: PoseSequence) -> np.ndarray:
+    """(x, y, world) factors taking normalised image coordinates and world metres into
+    torso lengths (the median mid-shoulder to mid-hip distance over the recording)."""
     out = []
-    for p in (seq.pixels(), seq.world.astype(np.float64)):
-        torso = np.linalg.norm((p[:, ls] + p[:, rs]) / 2 - (p[:, lh] + p[:, rh]) / 2, axis=1)
+    for arr, unit in ((seq.landmarks, (float(seq.width), float(seq.height), 0.0)),
+                      (seq.world, (1.0, 1.0, 1.0))):
+        torso = _torso_lengths(np.ascontiguousarray(arr), *unit)
         torso = torso[np.isfinite(torso) & (torso > 0)]
-        scale = float(np.median(torso)) if torso.size else 1.0
-        out.append(np.ascontiguousarray(p / scale))
-    return out[0], out[1]
+        out.append(float(np.median(torso)) if torso.size else 1.0)
+    return np.array([seq.width / out[0], seq.height / out[0], 1.0 / out[1]])
 
 
 def _exchange(arr: np.ndarray, frames: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> None:
@@ -273,36 +272,39 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
     by_group: dict[str, tuple[int, int]] = {}
     if valid.sum() < 2:
         return seq, SwapReport(repaired, gated, {g: (0, 0) for g in SWAP_GROUPS})
-    img, world = _torso_normalised(seq)
-    lm, wl, vis = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+    scale = torso_scale(seq)
+    lm_in = np.ascontiguousarray(seq.landmarks)
+    world_in = np.ascontiguousarray(seq.world)
     t = np.ascontiguousarray(seq.timestamps, np.float64)
+    decisions = []
     for name, pairs in SWAP_GROUPS.items():
         left = np.array([p[0] for p in pairs], np.int64)
         right = np.array([p[1] for p in pairs], np.int64)
-        state, conf, sep = swap_labels(img, world, left, right, t, valid, max_link_s,
-                                       frame_cost)
+        state, conf, sep, pconf, psep = swap_pass(lm_in, world_in, scale, left, right, t,
+                                                  valid, max_link_s, frame_cost)
         unresolved = valid & (conf < min_confidence) & (sep > min_separation)
         swapped = (state == 1) & ~unresolved
-        for arr in (lm, wl, vis):
-            _exchange(arr, np.flatnonzero(swapped), pairs)
-        gate = {p: unresolved.copy() for p in pairs}
-        for k, pair in enumerate(pairs):
-            # a pair that clearly wants the other labelling than its group's (the model
-            # mixed the labels of one limb's joints) cannot be resolved in that frame
-            pconf, psep = labelling_confidence(img, world, left[k:k + 1], right[k:k + 1], t,
-                                               valid, max_link_s, state)
-            gate[pair] |= valid & (pconf < -min_confidence) & (psep > min_separation)
-        for pair, frames in gate.items():
-            bad = np.flatnonzero(frames)
-            for i in pair:
-                lm[bad, i] = np.nan
-                wl[bad, i] = np.nan
-                vis[bad, i] = 0.0
-        unresolved_any = np.logical_or.reduce(list(gate.values()))
-        swapped &= ~unresolved_any
+        # a pair that clearly wants the other labelling than its group's (the model mixed
+        # the labels of one limb's joints) cannot be resolved in that frame
+        mixed = valid[:, None] & (pconf < -min_confidence) & (psep > min_separation)
+        gate = unresolved[:, None] | mixed
+        decisions.append((pairs, swapped, gate))
         repaired |= swapped
-        gated |= unresolved_any
-        by_group[name] = (int(swapped.sum()), int(unresolved_any.sum()))
+        gated |= gate.any(axis=1)
+        by_group[name] = (int(swapped.sum()), int(gate.any(axis=1).sum()))
+    if repaired.any() or gated.any():
+        lm, wl, vis = seq.landmarks.copy(), seq.world.copy(), seq.visibility.copy()
+        for pairs, swapped, gate in decisions:
+            for arr in (lm, wl, vis):
+                _exchange(arr, np.flatnonzero(swapped), pairs)
+            for k, pair in enumerate(pairs):
+                bad = np.flatnonzero(gate[:, k])
+                for i in pair:
+                    lm[bad, i] = np.nan
+                    wl[bad, i] = np.nan
+                    vis[bad, i] = 0.0
+    else:
+        lm, wl, vis = seq.landmarks, seq.world, seq.visibility
     out = seq.replace(
         landmarks=lm, world=wl, visibility=vis,
         swap_repaired=repaired | (False if seq.swap_repaired is None else seq.swap_repaired),

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from rehab.model import LANDMARK_INDEX, PoseSequence
 
@@ -62,23 +63,78 @@ def _proportion(p: np.ndarray) -> np.ndarray:
         return width / trunk
 
 
+@njit(cache=True)
+def _orientation_kernel(lm: np.ndarray, world: np.ndarray, vis: np.ndarray, width: float,
+                        height: float, min_visibility: float, max_disagreement: float,
+                        typical: float) -> np.ndarray:
+    """Per frame the world orientation where visible and agreeing with the image estimate
+    (``typical``: the world proportion; NaN: compute it first), else NaN."""
+    n = lm.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(n):
+        ok = True
+        for i in (_LS, _RS, _LH, _RH):
+            if not vis[t, i] >= min_visibility:
+                ok = False
+        if not ok:
+            continue
+        lx = (world[t, _LS, 0] - world[t, _RS, 0]) + (world[t, _LH, 0] - world[t, _RH, 0])
+        ly = (world[t, _LS, 1] - world[t, _RS, 1]) + (world[t, _LH, 1] - world[t, _RH, 1])
+        lz = (world[t, _LS, 2] - world[t, _RS, 2]) + (world[t, _LH, 2] - world[t, _RH, 2])
+        world_deg = math.degrees(math.atan2(abs(lz), math.hypot(lx, ly)))
+        sx = width
+        sy = height
+        wi = 0.5 * (math.hypot((lm[t, _LS, 0] - lm[t, _RS, 0]) * sx,
+                               (lm[t, _LS, 1] - lm[t, _RS, 1]) * sy)
+                    + math.hypot((lm[t, _LH, 0] - lm[t, _RH, 0]) * sx,
+                                 (lm[t, _LH, 1] - lm[t, _RH, 1]) * sy))
+        ti = math.hypot(0.5 * (lm[t, _LS, 0] + lm[t, _RS, 0] - lm[t, _LH, 0] - lm[t, _RH, 0])
+                        * sx,
+                        0.5 * (lm[t, _LS, 1] + lm[t, _RS, 1] - lm[t, _LH, 1] - lm[t, _RH, 1])
+                        * sy)
+        if not (ti > 0 and math.isfinite(world_deg)):
+            continue
+        ratio = min(1.0, max(0.0, wi / ti / typical))
+        image_deg = math.degrees(math.acos(ratio))
+        if abs(world_deg - image_deg) <= max_disagreement:
+            out[t] = world_deg
+    return out
+
+
+@njit(cache=True)
+def _world_proportions(world: np.ndarray) -> np.ndarray:
+    """Per frame the mean of shoulder and hip width over the trunk length (world)."""
+    n = world.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(n):
+        w = 0.0
+        for a, b in ((_LS, _RS), (_LH, _RH)):
+            d = 0.0
+            for j in range(3):
+                d += (world[t, a, j] - world[t, b, j]) ** 2
+            w += 0.5 * math.sqrt(d)
+        d = 0.0
+        for j in range(3):
+            d += (0.5 * (world[t, _LS, j] + world[t, _RS, j] - world[t, _LH, j]
+                         - world[t, _RH, j])) ** 2
+        if d > 0:
+            out[t] = w / math.sqrt(d)
+    return out
+
+
 def body_orientation(seq: PoseSequence, min_visibility: float = 0.5) -> np.ndarray:
     """Per frame, the body's orientation to the camera in degrees (0 front or back view, 90
     side view), NaN where not measured or where image and world disagree."""
-    w = seq.world.astype(np.float64)
-    lateral = (w[:, _LS] - w[:, _RS]) + (w[:, _LH] - w[:, _RH])
-    with np.errstate(invalid="ignore"):
-        world_deg = np.degrees(np.arctan2(np.abs(lateral[:, 2]),
-                                          np.hypot(lateral[:, 0], lateral[:, 1])))
-    img = seq.pixels()
-    true = _proportion(w)
+    world = np.ascontiguousarray(seq.world)
+    true = _world_proportions(world)
     seen = np.isfinite(true) & (true > 0)
     typical = float(np.median(true[seen])) if seen.any() else math.nan
-    with np.errstate(invalid="ignore"):
-        image_deg = np.degrees(np.arccos(np.clip(_proportion(img) / typical, 0.0, 1.0)))
-        visible = np.min(seq.visibility[:, [_LS, _RS, _LH, _RH]], axis=1) >= min_visibility
-        agree = np.abs(world_deg - image_deg) <= MAX_DISAGREEMENT_DEG
-    return np.where(visible & agree & np.isfinite(world_deg), world_deg, np.nan)
+    if not math.isfinite(typical):
+        return np.full(seq.n_frames, np.nan)
+    return _orientation_kernel(np.ascontiguousarray(seq.landmarks), world,
+                               np.ascontiguousarray(seq.visibility), float(seq.width),
+                               float(seq.height), float(min_visibility),
+                               MAX_DISAGREEMENT_DEG, typical)
 
 
 def view_deviation(orientation: np.ndarray, view: str) -> np.ndarray:

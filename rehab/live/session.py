@@ -492,7 +492,7 @@ class LiveSession:
                         orientation=np.asarray(self.view.orientation, np.float64),
                         visibility={side: vis}, swapped=np.zeros(angle.size, bool),
                         involved=side)
-        return measure_reps([rep], self.exercise, m, False, self.counter.settings)[0]
+        return measure_reps([rep], self.exercise, m, False, self.counter.settings)[0][0]
 
     # --- drawing ---------------------------------------------------------------------------
 

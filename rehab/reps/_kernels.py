@@ -268,3 +268,16 @@ def refine_bounds(y: np.ndarray, ev: np.ndarray, frac: float) -> np.ndarray:
                 best = i
         out[r, 2] = best if found or best > e else e
     return out
+
+
+@njit(cache=True)
+def window_medians(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per window [start, end] the median of the finite values of ``x`` (NaN if none)."""
+    k = starts.shape[0]
+    out = np.full(k, np.nan)
+    for r in range(k):
+        w = x[starts[r]:ends[r] + 1]
+        w = w[np.isfinite(w)]
+        if w.size:
+            out[r] = np.median(w)
+    return out

@@ -141,7 +141,7 @@ def test_result_files_carry_both_sides_view_swaps_and_quality(tmp_path: Path) ->
     assert a.symmetry is not None  # (foreshortened at 40 deg: no longer exactly 90%)
     assert doc["symmetry"]["index_pct"] == pytest.approx(a.symmetry.index_pct, abs=0.01)
     assert doc["swaps"] == {"repaired_frames": 0, "gated_frames": 0,
-                            "by_group": {"arms": [0, 0], "legs": [0, 0], "face": [0, 0]}}
+                            "by_group": {"upper": [0, 0], "lower": [0, 0]}}
     rep = doc["reps"][0]
     for key in ("left_peak_deg", "right_peak_deg", "left_rom_deg", "right_rom_deg",
                 "symmetry_pct", "view_deg", "visibility", "swapped_frames", "quality"):

@@ -34,7 +34,7 @@ def _swapped(seq: PoseSequence, frames: np.ndarray, groups: tuple[str, ...]) -> 
 
 
 @pytest.mark.parametrize("view", ["front", "side"])
-@pytest.mark.parametrize("groups", [("arms",), ("legs",), ("arms", "legs", "face")])
+@pytest.mark.parametrize("groups", [("upper",), ("lower",), ("upper", "lower")])
 def test_an_injected_swap_is_repaired_exactly(view: str, groups: tuple[str, ...]) -> None:
     seq = _walk(view)
     frames = np.arange(40, 75)
@@ -49,15 +49,13 @@ def test_an_injected_swap_is_repaired_exactly(view: str, groups: tuple[str, ...]
     np.testing.assert_array_equal(fixed.swap_repaired, expected)
     assert not fixed.swap_gated.any()
     for g in SWAP_GROUPS:
-        # the face's points coincide in the synthetic figure: nothing to tell or repair
-        want = frames.size if g in groups and g != "face" else 0
-        assert report.by_group[g] == (want, 0)
+        assert report.by_group[g] == ((frames.size, 0) if g in groups else (0, 0))
 
 
 def test_single_frame_and_several_swaps() -> None:
     seq = _walk()
     frames = np.r_[12, 30:34, 80:120]
-    fixed, report = repair_swaps(_swapped(seq, frames, ("arms", "legs")))
+    fixed, report = repair_swaps(_swapped(seq, frames, ("upper", "lower")))
     np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
     assert report.n_repaired == frames.size
 
@@ -68,7 +66,7 @@ def test_a_swap_holding_most_of_the_recording_is_the_one_repaired_back() -> None
     seq = _walk()
     n = seq.n_frames
     frames = np.arange(0, n // 3)  # a swap at the very start
-    fixed, report = repair_swaps(_swapped(seq, frames, ("arms", "legs")))
+    fixed, report = repair_swaps(_swapped(seq, frames, ("upper", "lower")))
     np.testing.assert_array_equal(fixed.landmarks, seq.landmarks)
     assert report.n_repaired == frames.size
 
@@ -83,7 +81,7 @@ def test_no_swap_no_change() -> None:
 
 def test_repair_is_idempotent_and_masks_accumulate() -> None:
     seq = _walk()
-    bad = _swapped(seq, np.arange(50, 60), ("arms",))
+    bad = _swapped(seq, np.arange(50, 60), ("upper",))
     once, _ = repair_swaps(bad)
     twice, report = repair_swaps(once)
     assert report.n_repaired == 0
@@ -99,21 +97,21 @@ def test_a_frame_that_cannot_be_resolved_is_gated_not_guessed() -> None:
     lm, w = seq.landmarks.copy(), seq.world.copy()
     f = 60
     for arr in (lm, w):
-        (li, ri) = SWAP_GROUPS["arms"][0]  # shoulders only
+        (li, ri) = SWAP_GROUPS["upper"][0]  # shoulders only
         arr[f, li], arr[f, ri] = arr[f, ri].copy(), arr[f, li].copy()
-        (li, ri) = SWAP_GROUPS["arms"][1]  # and elbows
+        (li, ri) = SWAP_GROUPS["upper"][1]  # and elbows
         arr[f, li], arr[f, ri] = arr[f, ri].copy(), arr[f, li].copy()
     fixed, report = repair_swaps(seq.replace(landmarks=lm, world=w))
     assert fixed.swap_gated is not None and fixed.swap_gated[f]
-    assert report.by_group["arms"][1] >= 1
-    mixed = [i for pair in SWAP_GROUPS["arms"][:2] for i in pair]
+    assert report.by_group["upper"][1] >= 1
+    mixed = [i for pair in SWAP_GROUPS["upper"][:2] for i in pair]
     assert np.isnan(fixed.landmarks[f, mixed]).all()
     assert (fixed.visibility[f, mixed] == 0).all()
-    hands = [i for pair in SWAP_GROUPS["arms"][2:] for i in pair]
+    hands = [i for pair in SWAP_GROUPS["upper"][2:6] for i in pair]
     np.testing.assert_array_equal(fixed.landmarks[f, hands], seq.landmarks[f, hands])
     assert not fixed.swap_gated[[f - 1, f + 1]].any()
     # the legs of that frame are untouched
-    leg_points = [i for pair in SWAP_GROUPS["legs"] for i in pair]
+    leg_points = [i for pair in SWAP_GROUPS["lower"] for i in pair]
     np.testing.assert_array_equal(fixed.landmarks[f, leg_points], seq.landmarks[f, leg_points])
 
 
@@ -125,14 +123,14 @@ def test_frames_without_a_person_and_long_gaps() -> None:
     lm[20:23], w[20:23], v[20:23] = np.nan, np.nan, 0.0  # 0.1 s without a person
     gappy = seq.replace(landmarks=lm, world=w, visibility=v)
     frames = np.arange(23, 60)  # the swap begins right after the short gap
-    fixed, report = repair_swaps(_swapped(gappy, frames, ("arms",)))
-    assert report.by_group["arms"] == (frames.size, 0)
+    fixed, report = repair_swaps(_swapped(gappy, frames, ("upper",)))
+    assert report.by_group["upper"] == (frames.size, 0)
     np.testing.assert_array_equal(fixed.landmarks[23:], gappy.landmarks[23:])
 
 
 def test_the_masks_are_kept_in_the_landmarks_file(tmp_path: Path) -> None:
     seq = _walk()
-    fixed, _ = repair_swaps(_swapped(seq, np.arange(30, 40), ("legs",)))
+    fixed, _ = repair_swaps(_swapped(seq, np.arange(30, 40), ("lower",)))
     path = save_npz(fixed, tmp_path / "landmarks.npz")
     back = load_npz(path)
     assert back.swap_repaired is not None and back.swap_gated is not None
