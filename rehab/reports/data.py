@@ -3,6 +3,13 @@
 "ROM" in the report is the peak angle a repetition reaches (neutral-zero degrees): the value
 the target band and the normative value refer to. The in-rep excursion (max - min) is shown
 in the per-rep table as "excursion".
+
+The measurement checks are shown as stored: each rep's quality grade, both sides' peaks and
+its limb symmetry index; each session's involved side, symmetry, view check and swap repair
+(`SessionRecord`); sessions stored before these checks have None there and show "–" or
+nothing. The quality notes list the view warnings, the swap repairs and the reps flagged
+for the wrong view or graded poor (`_session_remarks`); `SymmetryTrend` follows the limb
+symmetry index over sessions.
 """
 
 from __future__ import annotations
@@ -57,6 +64,35 @@ class SessionSummary:
     @property
     def n_reps(self) -> int:
         return len(self.reps)
+
+    @property
+    def bilateral(self) -> bool:
+        """Both sides measured in each rep (a bilateral exercise): its symmetry rests on
+        per-rep indices, or a rep has one (sessions stored before schema 5: False)."""
+        sym = self.session.symmetry
+        return (sym is not None and sym.basis == "bilateral") or any(
+            r.symmetry_pct is not None for r in self.reps)
+
+
+@dataclasses.dataclass(frozen=True)
+class SymmetryTrend:
+    """The limb symmetry index per session for one exercise and involved side: the sessions
+    (in order) whose stored symmetry has an index."""
+
+    exercise_id: str
+    exercise_name: str
+    involved: str
+    sessions: tuple[SessionSummary, ...]
+
+    @property
+    def label(self) -> str:
+        other = {"left": "right", "right": "left"}.get(self.involved, "other")
+        return f"{self.exercise_name}, {self.involved} / {other}"
+
+    def index(self, s: SessionSummary) -> float:
+        """The session's index (%)."""
+        assert s.session.symmetry is not None and s.session.symmetry.index_pct is not None
+        return float(s.session.symmetry.index_pct)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +306,11 @@ class ReportData:
     quality_omitted: int
     distances: RepDistances | None = None
     """Distances in cm for the latest session's reps (None: its analysis had no scale)."""
+    symmetry: tuple[SymmetryTrend, ...] = ()
+    """The limb symmetry index over sessions, per exercise and involved side."""
+    view_unchecked: int = 0
+    """Sessions of the period without a stored view check (stored before the check existed,
+    or live sessions that did not record one)."""
     software_version: str = __version__
 
     @property
@@ -354,9 +395,11 @@ def _prescribed(prescriptions: list[Prescription], days: list[dt.date], start: d
     return total if any_active else None
 
 
-QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN, NoteCode.ALTERNATING})
-"""Note codes that are no quality issue (which side was analysed, or that both sides were
-in turn, is shown elsewhere)."""
+QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN, NoteCode.ALTERNATING, NoteCode.SYMMETRY})
+"""Note codes that are no quality issue (which side was analysed, that both sides were in
+turn, and the limb symmetry index are shown elsewhere)."""
+POOR_QUALITY = "poor_quality"
+"""Code of the remark about reps graded poor for measurement."""
 
 
 def quality_key(note: Note) -> tuple[str, ...]:
@@ -369,18 +412,82 @@ def quality_key(note: Note) -> tuple[str, ...]:
     return (note.code, *words)
 
 
-def _session_remarks(s: SessionSummary) -> list[Note]:
-    """A session's quality remarks: interrupted, reps lost to tracking, its notes."""
+def _rep_list(reps: list[Rep]) -> str:
+    """``rep 2`` or ``reps 1–3, 5``: rep numbers with runs of consecutive ones shortened."""
+    runs: list[list[int]] = []
+    for i in sorted(r.index for r in reps):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    text = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+    return ("rep " if len(reps) == 1 else "reps ") + text
+
+
+VIEW_ORIENTATION = {"side": 90, "front": 0}
+"""The body's orientation to the camera (degrees) each exercise view asks for."""
+
+
+def _rep_remarks(s: SessionSummary) -> list[Note]:
+    """The counted reps flagged for the wrong view or graded poor, one remark each kind
+    (what the grade rests on: tracking, the rep's orientation, swapped frames)."""
     out = []
-    if s.session.interrupted:
-        out.append(Note("interrupted", f"session interrupted after {s.session.rep_count} "
-                        f"rep(s) ({s.session.mode})", {"mode": s.session.mode}))
+    n = s.n_reps
+    view = s.session.view
+    expected = view.expected if view is not None else ""
+    wrong = [r for r in s.reps if Flag.WRONG_VIEW in r.flags]
+    if wrong:
+        name = f"the {expected} view" if expected else "the exercise's view"
+        out.append(Note(Flag.WRONG_VIEW, f"{len(wrong)} of {n} rep(s) measured with the body "
+                        f"turned away from {name} beyond the tolerance (flagged wrong view: "
+                        f"{_rep_list(wrong)})", {"view": expected}))
+    poor = [r for r in s.reps if r.quality == "poor"]
+    if poor:
+        settings = s.session.settings
+        tracked = min(r.tracked_fraction for r in poor)
+        swapped = sum(r.swapped_frames for r in poor)
+        views = [r.view_deg for r in poor if r.view_deg is not None]
+        why = []
+        if settings is None or tracked < settings.min_tracked_fraction:
+            why.append(f"angle measured in {100 * tracked:.0f}% of the frames at worst")
+        if views and expected in VIEW_ORIENTATION:
+            lo, hi = min(views), max(views)
+            span = f"{lo:.0f}°" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}°"
+            why.append(f"body at {span} to the camera, the {expected} view being "
+                       f"{VIEW_ORIENTATION[expected]}°")
+        if swapped:
+            why.append(f"{swapped} frame(s) with left/right labels repaired or gated")
+        out.append(Note(POOR_QUALITY, f"{len(poor)} of {n} rep(s) graded poor for measurement "
+                        f"({_rep_list(poor)}" + (f": {'; '.join(why)})" if why else ")")))
+    return out
+
+
+def _session_remarks(s: SessionSummary) -> list[Note]:
+    """A session's quality remarks: interrupted, reps lost to tracking, reps measured in the
+    wrong view or graded poor, its notes (the view and swap checks stored without their
+    note, as a live session may, are put in words here)."""
+    from rehab.store.describe import swaps_text, view_text
+
+    out = []
+    ses = s.session
+    if ses.interrupted:
+        out.append(Note("interrupted", f"session interrupted after {ses.rep_count} "
+                        f"rep(s) ({ses.mode})", {"mode": ses.mode}))
     for r in s.reps:
         if Flag.TRACKING_LOST in r.flags:
             out.append(Note(Flag.TRACKING_LOST, f"rep {r.index} rejected for tracking loss: "
                             f"angle measured in {100 * r.tracked_fraction:.0f}% of its frames "
                             f"(score scaled down)"))
-    return out + [n for n in s.session.notes if n.code not in QUALITY_SKIPPED]
+    out += _rep_remarks(s)
+    notes = [n for n in ses.notes if n.code not in QUALITY_SKIPPED]
+    codes = {n.code for n in notes}
+    if ses.view is not None and ses.view.warning and NoteCode.VIEW not in codes:
+        out.append(Note(NoteCode.VIEW, view_text(ses.view, "°"), {"expected": ses.view.expected}))
+    swaps = ses.swaps
+    if swaps is not None and (swaps.repaired_frames or swaps.gated_frames) \
+            and NoteCode.SWAPS not in codes:
+        out.append(Note(NoteCode.SWAPS, swaps_text(swaps)))
+    return out + notes
 
 
 def _quality(summaries: list[SessionSummary],
@@ -585,6 +692,19 @@ def side_comparisons(trends: list[Trend], names: dict[str, str]) -> list[SideCom
     return sides
 
 
+def symmetry_trends(summaries: list[SessionSummary], names: dict[str, str]
+                    ) -> list[SymmetryTrend]:
+    """Per exercise and involved side (sorted), the sessions with a symmetry index."""
+    by_key: dict[tuple[str, str], list[SessionSummary]] = {}
+    for s in summaries:
+        sym = s.session.symmetry
+        if sym is not None and sym.index_pct is not None:
+            by_key.setdefault((s.session.exercise_id, sym.involved), []).append(s)
+    return [SymmetryTrend(exercise_id=ex_id, exercise_name=names.get(ex_id, ex_id),
+                          involved=involved, sessions=tuple(items))
+            for (ex_id, involved), items in sorted(by_key.items())]
+
+
 def build_report_data(store: Store, patient_id: str, start: dt.date | None = None,
                       end: dt.date | None = None, exercise_id: str | None = None,
                       today: dt.date | None = None) -> ReportData:
@@ -612,4 +732,6 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
         weeks=tuple(weeks), adherence=tuple(adherence), latest=latest.summary,
         trace=latest.trace, trace_problem=latest.trace_problem,
         sides=tuple(side_comparisons(trends, names)), quality=tuple(quality),
-        quality_omitted=omitted, distances=latest.distances)
+        quality_omitted=omitted, distances=latest.distances,
+        symmetry=tuple(symmetry_trends(summaries, names)),
+        view_unchecked=sum(s.session.view is None for s in summaries))

@@ -113,6 +113,13 @@ def _trends(data: ReportData) -> str:
         out.append(_figure(functools.partial(plots.plot_recovery_trend, trend),
                            f"{trend.label}: peak angle per session (median with interquartile "
                            f"range and min–max; best rep), target band and norm", (9.0, 3.4)))
+    if data.symmetry:
+        out.append("<h3>Limb symmetry index</h3>")
+        out.append(_figure(lambda ax: plots.plot_symmetry_trend(data.symmetry, ax=ax),
+                           "Limb symmetry index per session: the involved side's range of "
+                           "motion as a percentage of the other side's (100% = equal)",
+                           (9.0, 2.8)))
+        out.append(_table(tables.symmetry_table(data), "", {1, 2, 3, 4}))
     out.append("</section>")
     return "\n".join(out)
 
@@ -136,6 +143,9 @@ def _latest(data: ReportData) -> str:
         out.append('<p class="empty">No sessions recorded in this period.</p></section>')
         return "\n".join(out)
     out += [f'<p class="meta">{e(line)}</p>' for line in tables.latest_lines(latest)]
+    warning = tables.view_warning(latest)
+    out += [f'<p class="warning">{e(line)}</p>' if line == warning else
+            f'<p class="meta">{e(line)}</p>' for line in tables.check_lines(latest)]
     if data.trace is not None:
         trace = data.trace
         out.append(_figure(lambda ax: plots.plot_angle_trace(trace, ax=ax),
@@ -165,11 +175,9 @@ def _latest(data: ReportData) -> str:
 def _quality(data: ReportData) -> str:
     lines = tables.quality_lines(data)
     out = ['<section id="quality"><h2>Quality notes</h2>',
-           '<p class="meta">Repetitions rejected for tracking loss, camera and view warnings '
-           "from the analyses, interrupted sessions.</p>"]
+           f'<p class="meta">{e(tables.quality_intro(data))}</p>']
     if not lines:
-        out.append('<p class="empty">No tracking or camera problems were noted in this '
-                   "period.</p>")
+        out.append(f'<p class="empty">{e(tables.QUALITY_EMPTY)}</p>')
     else:
         out.append('<ul class="quality">' + "".join(f"<li>{e(x)}</li>" for x in lines)
                    + "</ul>")

@@ -17,13 +17,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
-from rehab.reports.data import Headline, SideComparison, Trace, Trend, Week
+from rehab.reports.data import Headline, SideComparison, SymmetryTrend, Trace, Trend, Week
 
 TARGET_COLOUR = "#2ca02c"
 NORM_COLOUR = "#7f7f7f"
 MEDIAN_COLOUR = "#1f77b4"
 BEST_COLOUR = "#ff7f0e"
 PRESCRIBED_COLOUR = "#d62728"
+SERIES_COLOURS = (MEDIAN_COLOUR, BEST_COLOUR, "#9467bd", "#8c564b", "#17becf", "#bcbd22")
+"""One colour a series where a plot shows several (exercises in the symmetry trend)."""
 LEGEND_PAD = 20.0
 """Title padding (points) leaving room for a legend row between title and axes."""
 
@@ -112,6 +114,36 @@ def plot_recovery_trend(trend: Trend, ax: Axes | None = None) -> tuple[Figure, A
     ax.set_ylim(float(values.min()) - pad, float(values.max()) + pad)
     _date_axis(ax, [d.date() for d in days])
     ax.legend(loc="lower right", fontsize="small", ncols=2)
+    return fig, ax
+
+
+def plot_symmetry_trend(trends: Sequence[SymmetryTrend],
+                        ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """The limb symmetry index per session over calendar time, one line per exercise and
+    involved side, against 100% (both sides equal)."""
+    fig, ax = _axes(ax, (8.0, 2.8))
+    ax.set_title("Limb symmetry index per session (involved / other side's range of motion)",
+                 loc="left", pad=LEGEND_PAD)
+    if not trends:
+        _empty(ax, "no session with both sides measured in this period")
+        return fig, ax
+    ax.axhline(100.0, color=NORM_COLOUR, ls="--", lw=1, label="sides equal (100%)")
+    values, days = [100.0], []
+    for i, t in enumerate(trends):
+        when = [s.session.started for s in t.sessions]
+        index = [t.index(s) for s in t.sessions]
+        ax.plot(_dates(when), index, marker="o" if len(when) < 60 else ".", ms=4, lw=1,
+                color=SERIES_COLOURS[i % len(SERIES_COLOURS)], label=t.label)
+        values += index
+        days += [d.date() for d in when]
+    lo, hi = min(values), max(values)
+    pad = max(5.0, 0.1 * (hi - lo))
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylabel("LSI (%)")
+    _date_axis(ax, days)
+    legend = ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, fontsize="small")
+    for text in legend.get_texts():  # exercise names come from users
+        text.set_parse_math(False)
     return fig, ax
 
 

@@ -9,11 +9,21 @@ import math
 
 from rehab.codec import alternation_text
 from rehab.reports.data import ReportData, SessionSummary
+from rehab.store import describe
 
 Table = tuple[list[str], list[list[str]]]
 NUMERIC_REP_COLUMNS = frozenset({"Rep", "Start", "Duration", "To peak", "Peak", "Excursion",
-                                 "Score"})
+                                 "Score", "Left peak", "Right peak", "LSI"})
 """Headers of `reps_table` whose cells are numbers (right-aligned)."""
+BILATERAL_REP_COLUMNS = ("Left peak", "Right peak", "LSI")
+"""The per-rep columns of a bilateral session: each side's peak and the limb symmetry
+index (involved / uninvolved range of motion x 100)."""
+QUALITY_INTRO = ("Camera view warnings (the body turned away from the view the exercise is "
+                 "measured in), left/right label swaps repaired in the pose, repetitions "
+                 "flagged for the wrong view, graded poor for measurement or rejected for "
+                 "tracking loss, other remarks of the analyses, interrupted sessions.")
+"""What the quality-notes section lists (`quality_lines`)."""
+QUALITY_EMPTY = "No tracking, camera view or measurement problems were noted in this period."
 
 
 def deg(x: float | None, digits: int = 0) -> str:
@@ -72,14 +82,24 @@ def adherence_table(data: ReportData) -> Table:
     return header, rows
 
 
+def percent(x: float | None) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.0f}%"
+
+
 def reps_table(summary: SessionSummary) -> Table:
-    """The counted reps of a session; an alternating session's with a ``Side`` column
-    after ``Rep`` (a rep stored without a side: the session's)."""
+    """The counted reps of a session with their quality grade (``–`` before grades
+    existed); a bilateral session's with each side's peak and the rep's limb symmetry index
+    (`BILATERAL_REP_COLUMNS`) before the flags; an alternating session's with a ``Side``
+    column after ``Rep`` (a rep stored without a side: the session's)."""
+    both = summary.bilateral
     header = ["Rep", "Start", "Duration", "To peak", "Peak", "Excursion", "In target", "Score",
-              "Flags"]
+              "Quality", *(BILATERAL_REP_COLUMNS if both else ()), "Flags"]
     rows = [[str(r.index), f"{r.start_s:.1f} s", f"{r.duration_s:.1f} s",
              f"{r.time_to_peak_s:.1f} s",
              deg(r.peak_deg), deg(r.rom_deg), "yes" if r.target_met else "no", str(r.score),
+             r.quality or "–",
+             *([deg(r.left_peak_deg), deg(r.right_peak_deg), percent(r.symmetry_pct)]
+               if both else []),
              ", ".join(f.replace("_", " ") for f in r.flags) or "–"] for r in summary.reps]
     if summary.session.alternating:
         header.insert(1, "Side")
@@ -95,6 +115,23 @@ def side_text(summary: SessionSummary) -> str:
     if not ses.alternating:
         return f"side {side_label(ses.side)}"
     return alternation_text(summary.reps, ses.side)
+
+
+def symmetry_table(data: ReportData) -> Table:
+    """Per exercise and involved side: the limb symmetry index of the first and the latest
+    session that has one, with the latest session's range of motion on each side."""
+    header = ["Exercise, involved / other side", "Sessions", "First", "Latest",
+              "Latest ROM left / right"]
+    rows = []
+    for t in data.symmetry:
+        first, last = t.sessions[0], t.sessions[-1]
+        sym = last.session.symmetry
+        assert sym is not None
+        rows.append([t.label, str(len(t.sessions)),
+                     f"{percent(t.index(first))} ({first.session.day.isoformat()})",
+                     f"{percent(t.index(last))} ({last.session.day.isoformat()})",
+                     f"{deg(sym.left_rom_deg)} / {deg(sym.right_rom_deg)}"])
+    return header, rows
 
 
 def sides_table(data: ReportData) -> Table:
@@ -120,6 +157,21 @@ def latest_lines(s: SessionSummary) -> list[str]:
     return lines
 
 
+def check_lines(s: SessionSummary) -> list[str]:
+    """The latest session's measurement checks, one per line (`rehab.store.describe`): the
+    side scored and why, the limb symmetry index, the grades, the view, the label swaps;
+    lines a session stored before these checks has no data for are left out. The view line
+    is `view_warning`'s when there is one."""
+    return describe.check_lines(s.session, s.reps, "°")
+
+
+def view_warning(s: SessionSummary) -> str:
+    """The latest session's camera view warning ('' when its view was within the tolerance
+    or not checked)."""
+    view = s.session.view
+    return describe.view_text(view, "°") if view is not None and view.warning else ""
+
+
 def quality_lines(data: ReportData) -> list[str]:
     lines = []
     for q in data.quality:
@@ -130,3 +182,12 @@ def quality_lines(data: ReportData) -> list[str]:
     if data.quality_omitted:
         lines.append(f"… and {data.quality_omitted} other kinds of note (see the export)")
     return lines
+
+
+def quality_intro(data: ReportData) -> str:
+    """`QUALITY_INTRO`, with the sessions whose camera view was never checked."""
+    n = data.view_unchecked
+    if not n:
+        return QUALITY_INTRO
+    return (QUALITY_INTRO + f" The camera view was not checked in {n} of "
+            f"{len(data.sessions)} session(s) (stored before the check, or live).")

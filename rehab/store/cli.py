@@ -7,8 +7,8 @@
 - `add_analyze_options(parser)`: ``--patient ID``, ``--date ISO``, ``--db PATH``;
 - `check_patient(args)` early, before any analysis work (unknown patient, bad date);
 - `patient_plan(args, exercise_id, bilateral)`: the target band, reps, sets and side from
-  the patient's prescription (values given on the command line win); `rehab live` uses it
-  too;
+  the patient's prescription, the side else from their affected side (values given on the
+  command line win); `rehab live` uses it too;
 - `after_analyze(args, analysis, output)`: stores the session, returns its id (or
   None); `output_folder` describes the result folder written for it.
 
@@ -124,8 +124,12 @@ class PatientPlan:
 
     ``target`` is the band with command-line ``--target-min``/``--target-max`` winning (None
     without a prescription); ``side`` is ``--side`` if given (``auto`` included), else the
-    prescription's, else the patient's affected side for a one-sided exercise (None when
-    none of these says).
+    prescription's side (``left``, ``right``, ``both``), else the patient's affected side
+    (the same three), for a bilateral exercise as for a one-sided one: a squat of a patient
+    with an affected left knee is scored and headlined on the left knee, the right measured
+    beside it; ``both`` counts a bilateral exercise on the better-seen side and scores both,
+    and counts both limbs of a one-sided exercise, expecting them to alternate. None when
+    none of these says (the analysis then picks the side that moves most, ``auto``).
     """
 
     target: tuple[float, float] | None
@@ -136,7 +140,12 @@ class PatientPlan:
 
 def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = False
                  ) -> PatientPlan:
-    """The `PatientPlan` for ``--patient`` on ``--date`` (default today); empty without one."""
+    """The `PatientPlan` for ``--patient`` on ``--date`` (default today); empty without one.
+
+    ``bilateral`` (whether the exercise moves both limbs together) no longer changes the
+    side: the affected side is the one to measure either way; it is kept for callers."""
+    from rehab.store.models import SIDES
+
     side = getattr(args, "side", None)  # given on the command line (auto included): it wins
     if getattr(args, "patient", None) is None:
         return PatientPlan(None, None, None, side)
@@ -144,9 +153,9 @@ def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = F
     with open_db(args) as store:
         patient = store.get_patient(args.patient)
         p = store.prescription_for(args.patient, _exercise_id(exercise_id), on=day)
-    if side is None and p is not None and p.side in ("left", "right"):
+    if side is None and p is not None and p.side in SIDES:
         side = p.side
-    if side is None and not bilateral and patient.affected_side in ("left", "right"):
+    if side is None and patient.affected_side in SIDES:
         side = patient.affected_side
     if p is None:
         log.info("no prescription of %s for %s on %s; using the exercise's target",
@@ -223,8 +232,11 @@ def cmd_patient_list(args: argparse.Namespace) -> int:
 
 
 def cmd_patient_show(args: argparse.Namespace) -> int:
-    """Show a patient, their prescriptions and sessions."""
+    """Show a patient, their prescriptions and sessions; under each session its measurement
+    checks (`rehab.store.describe.short_lines`: the side scored and why, the limb symmetry
+    index, the grades, the view, a view warning and swap repairs on lines of their own)."""
     from rehab.codec import alternation_text
+    from rehab.store.describe import short_lines
 
     with open_db(args) as store:
         p = store.get_patient(args.id)
@@ -248,6 +260,8 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
         _out(f"  {s.id:5d}  {s.started:%Y-%m-%d %H:%M}  {s.exercise_id:20s} {s.side:5s} "
              f"{s.rep_count:3d} reps  median peak {median:>4s} deg  {s.mode:7s} {s.status}"
              f"{turns}")
+        for line in short_lines(s, reps[s.id]):
+            _out(f"{'':9s}{line}")
     return 0
 
 

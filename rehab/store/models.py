@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from rehab.limits import session_time_problem
-from rehab.model import CalibrationRef, Note, Scale
+from rehab.model import CalibrationRef, Note, Scale, SwapSummary, Symmetry, ViewCheck
 from rehab.settings import AnalysisSettings
 from rehab.store.db import StoreError
 
@@ -135,6 +135,16 @@ class SessionRecord:
     alternating: bool = False
     """A one-sided exercise done with the left and the right limb in turn: the reps of both
     sides were counted (each rep's ``side`` says which)."""
+    involved: str = ""
+    """The affected side the analysis was asked for (``left``, ``right``, ``both``); empty
+    when the side was left to ``auto`` and in sessions stored before it was recorded."""
+    view: ViewCheck | None = None
+    """The body's orientation to the camera against the exercise's view (None: not checked,
+    sessions stored before schema 5)."""
+    symmetry: Symmetry | None = None
+    """Left against right over the session (None: not measured)."""
+    swaps: SwapSummary | None = None
+    """Left/right label swaps repaired and frames gated (None: not checked)."""
 
     @property
     def interrupted(self) -> bool:

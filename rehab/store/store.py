@@ -10,7 +10,9 @@ reps written so far.
 Session files are first written to a staging folder, then renamed into
 ``<db name>-files/<patient>/<session id>/`` inside the transaction that references them.
 Rows are written and read through `rehab.codec`, so a rep or session header field added to
-`rehab.model` reaches the store, the exports and the report without a hand-written copy. A crash can
+`rehab.model` reaches the store, the exports and the report without a hand-written copy; the
+session's measurement checks (`Analysis.involved`, ``view``, ``symmetry``, ``swaps``) are
+kept as the involved side and JSON of their model objects (NULL before schema 5). A crash can
 leave an unreferenced folder behind, never a reference to a missing or half-written file.
 """
 
@@ -59,7 +61,16 @@ from rehab.fileio import (
     write_json_atomic,
     write_text_atomic,
 )
-from rehab.model import Analysis, CalibrationRef, Rep, Scale, SessionHeader
+from rehab.model import (
+    Analysis,
+    CalibrationRef,
+    Rep,
+    Scale,
+    SessionHeader,
+    SwapSummary,
+    Symmetry,
+    ViewCheck,
+)
 from rehab.settings import AnalysisSettings
 from rehab.store.db import (
     StoreError,
@@ -72,6 +83,7 @@ from rehab.store.migrate_v2 import LEGACY_FILES_DIRNAME
 from rehab.store.models import (
     MODES,
     PATIENT_ID_RE,
+    SIDES,
     OutputFolder,
     Patient,
     Prescription,
@@ -146,6 +158,22 @@ def _json_model(cls: type, text: str | None) -> Any:
     return None if doc is None else decode(cls, doc)
 
 
+def _model_json(obj: Any) -> str | None:
+    """A model object as stored JSON text (full precision; None stays NULL)."""
+    return None if obj is None else json.dumps(encode(obj), allow_nan=False)
+
+
+def _measurement_fields(involved: str, view: ViewCheck | None, symmetry: Symmetry | None,
+                        swaps: SwapSummary | None) -> dict[str, Any]:
+    """The ``sessions`` columns of the measurement checks (schema 5): the involved side and
+    the view check, symmetry and swap repair as JSON."""
+    if involved not in ("", *SIDES):
+        raise StoreError(f"involved side must be one of {', '.join(SIDES)} or empty, not "
+                         f"{involved!r}")
+    return {"involved": involved, "view": _model_json(view),
+            "symmetry": _model_json(symmetry), "swaps": _model_json(swaps)}
+
+
 def _check_target(target_min: float | None, target_max: float | None) -> None:
     for name, v in (("target min", target_min), ("target max", target_max)):
         if v is not None and not math.isfinite(v):
@@ -178,18 +206,25 @@ class SessionWriter:
     def finish(self, ended: dt.datetime, notes: Iterable[str] = (),
                files: Mapping[str, str | os.PathLike[str]] | None = None,
                trace: tuple[np.ndarray, np.ndarray] | None = None,
-               alternating: bool = False) -> None:
+               alternating: bool = False, *, involved: str = "",
+               view: ViewCheck | None = None, symmetry: Symmetry | None = None,
+               swaps: SwapSummary | None = None) -> None:
         """Mark the session complete; copy ``files`` (kind -> path) next to the database;
         keep ``trace`` (times in s, smoothed primary angle in degrees) for the report;
-        ``alternating``: the reps were done by both limbs in turn."""
+        ``alternating``: the reps were done by both limbs in turn; ``involved`` (the
+        affected side asked for: left, right, both; empty for auto), ``view``, ``symmetry``
+        and ``swaps``: the session's measurement checks, as `Analysis` has them (None: not
+        checked)."""
         if self.finished:
             raise StoreError(f"session {self.session_id} is already finished")
+        checks = _measurement_fields(involved, view, symmetry, swaps)
         staged = self._store._stage_files(self.patient_id, files or {})
         try:
             with transaction(self._store.conn) as conn:
-                conn.execute("UPDATE sessions SET ended = ?, notes = ?, alternating = ? "
-                             "WHERE id = ?", (to_db_time(ended), notes_json(notes),
-                                              int(alternating), self.session_id))
+                conn.execute("UPDATE sessions SET ended = ?, notes = ?, alternating = ?, "
+                             "involved = ?, view = ?, symmetry = ?, swaps = ? WHERE id = ?",
+                             (to_db_time(ended), notes_json(notes), int(alternating),
+                              *checks.values(), self.session_id))
                 if trace is not None:
                     conn.execute("INSERT OR REPLACE INTO session_traces VALUES (?, ?, ?)",
                                  _trace_values(self.session_id, trace))
@@ -424,7 +459,9 @@ class Store:
             notes=notes_json(analysis.notes), start_state=seg.start_state,
             low_threshold_deg=encode(seg.low_threshold),
             high_threshold_deg=encode(seg.high_threshold),
-            alternating=int(bool(analysis.alternating)))
+            alternating=int(bool(analysis.alternating)),
+            **_measurement_fields(analysis.involved, analysis.view, analysis.symmetry,
+                                  analysis.swaps))
         staged = self._stage_analysis(patient_id, analysis, files or {})
         reps = sorted(list(analysis.reps) + list(analysis.partial), key=lambda r: r.start_frame)
         trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
@@ -522,7 +559,10 @@ class Store:
             AnalysisSettings.from_dict(json.loads(r["settings"])),
             settings_hash=r["settings_hash"], scale=_json_model(Scale, r["scale"]),
             start_state=r["start_state"], low_threshold_deg=r["low_threshold_deg"],
-            high_threshold_deg=r["high_threshold_deg"], alternating=bool(r["alternating"]))
+            high_threshold_deg=r["high_threshold_deg"], alternating=bool(r["alternating"]),
+            involved=r["involved"] or "", view=_json_model(ViewCheck, r["view"]),
+            symmetry=_json_model(Symmetry, r["symmetry"]),
+            swaps=_json_model(SwapSummary, r["swaps"]))
 
     def trace(self, session_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The session's smoothed primary-angle trace (times in s, degrees), if stored."""

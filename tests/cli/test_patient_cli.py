@@ -217,8 +217,8 @@ def test_analyze_hooks(db: Path, tmp_path: Path, squat_analysis: SquatAnalysis) 
 
 
 def test_patient_plan_side_reps_and_sets(db: Path) -> None:
-    """Side: the command line, else the prescription's, else the affected side of a
-    one-sided exercise; reps and sets from the prescription."""
+    """Side: the command line, else the prescription's, else the affected side, of a
+    bilateral exercise as of a one-sided one; reps and sets from the prescription."""
     with open_store(db) as store:
         store.add_patient("p01", "Ada", affected_side="left")
         store.prescribe("p01", "squat", 85, 115, reps=8, sets=2, side="right",
@@ -229,7 +229,7 @@ def test_patient_plan_side_reps_and_sets(db: Path) -> None:
     assert patient_plan(args, "squat", bilateral=True) == PatientPlan((85.0, 115.0), 8, 2,
                                                                       "right")
     assert patient_plan(args, "knee_extension") == PatientPlan(None, None, None, "left")
-    assert patient_plan(args, "hip_abduction", bilateral=True).side is None
+    assert patient_plan(args, "hip_abduction", bilateral=True).side == "left"
     args.side = "left"
     assert patient_plan(args, "squat", bilateral=True).side == "left"
     args.side = "auto"  # asked for explicitly: the side that moves
@@ -269,7 +269,8 @@ def test_rehab_analyze_patient_end_to_end(db: Path, shared_data: Path,
         (s,) = store.sessions("p01")
     # the prescription's target and side (auto would have chosen the right knee)
     assert s.rep_count == 5 and (s.target_min, s.target_max) == (85.0, 115.0)
-    assert s.side == "left" and "side left: 5 repetition(s)" in out
+    assert s.side == "left" and s.involved == "left"
+    assert "side left (affected side): 5 repetition(s)" in out
     code, _, err = run(capsys, "analyze", str(shared_data / "landmarks" / "squat_02.npz"),
                        "-e", "squat", "--patient", "ghost", "--out", str(tmp_path / "o2"))
     assert code != 0 and "unknown patient 'ghost'" in err

@@ -34,7 +34,7 @@ def test_the_fixture_is_schema_v1(v1_db: Path) -> None:
 
 def test_v1_database_migrates_with_everything_the_report_shows(v1_db: Path) -> None:
     with open_store(v1_db) as store:
-        assert schema_version(store.conn) == len(MIGRATIONS) == 4
+        assert schema_version(store.conn) == len(MIGRATIONS) == 5
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sessions = store.sessions("p01")
         assert [(s.id, s.mode, s.rep_count) for s in sessions] == [
@@ -104,7 +104,7 @@ def v3_db(v1_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_v3_database_migrates_to_v4_with_rep_sides_from_their_session(v3_db: Path) -> None:
     with open_store(v3_db) as store:
         conn = store.conn
-        assert schema_version(conn) == 4
+        assert schema_version(conn) == len(MIGRATIONS)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert _columns(conn, "reps")["side"] == (1, "''")
         assert _columns(conn, "sessions")["alternating"] == (1, "0")
@@ -120,4 +120,4 @@ def test_v3_database_migrates_to_v4_with_rep_sides_from_their_session(v3_db: Pat
         assert [s.rep_count for s in sessions] == [3, 3, 3, 2, 2, 1]
         assert store.reps(5) == [dataclasses.replace(r, side="none") for r in store.reps(1)]
     with open_store(v3_db) as store:  # opening again changes nothing
-        assert schema_version(store.conn) == 4 and len(store.sessions("p01")) == 6
+        assert schema_version(store.conn) == len(MIGRATIONS) and len(store.sessions("p01")) == 6

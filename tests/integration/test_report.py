@@ -188,7 +188,8 @@ def test_html_is_self_contained_and_escaped(history, tmp_path: Path) -> None:
     assert "&lt;/textarea&gt;&lt;b onclick=alert(3)&gt;" in text
     assert "&amp;amp;" in text  # '&amp;' in the name is shown literally
     # figures are embedded; nothing is loaded from elsewhere
-    n_figures = 1 + len(data.trends) + 2 + 1 + 1  # headline, trends, adherence x2, trace, sides
+    # headline, trends, symmetry index, adherence x2, trace, sides
+    n_figures = 1 + len(data.trends) + bool(data.symmetry) + 2 + 1 + 1
     assert text.count('src="data:image/png;base64,') == n_figures
     assert "http://" not in text and "https://" not in text and "<link" not in text
     css = (reports_dir() / "report.css").read_text()

@@ -75,10 +75,10 @@ def test_alternating_session_shows_each_reps_side(tmp_path: Path) -> None:
     html = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<th>Side</th>" in html and "alternating (left 2, right 1)" in html
     assert '<td class="num">1</td><td>left</td><td class="num">' in html
-    # PDF: one width per column, the side's taken from the flags
+    # PDF: one width per column (each as wide as its text, the flags taking the rest)
     for report in (data, dataclasses.replace(data, distances=None)):
         assert report.latest is not None
-        header, rows, widths = pdf._reps_table(report, report.latest)
+        header, rows, widths, _ = pdf._reps_table(report, report.latest)
         assert len(widths) == len(header) == len(rows[0]) and abs(sum(widths) - 1) < 1e-9
         assert header[1] == "Side" and min(widths) >= 0.04
     render_report(data, tmp_path / "r.pdf")
