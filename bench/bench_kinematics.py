@@ -1,8 +1,9 @@
 """Benchmark: kinematics + repetitions + scoring of a one-hour recording (108,000 frames).
 
 Measures, in the same run:
-- the rehab pipeline after warm-up (`rehab.analysis.analyze_sequence`: angles, gating,
-  gap filling, zero-phase filtering, side choice, segmentation, scoring);
+- the rehab pipeline after warm-up (`rehab.analysis.analyze_sequence`: left/right swap
+  repair, body orientation, angles, gating, gap filling, zero-phase filtering, side choice,
+  segmentation, scoring, per-rep measurement);
 - a straightforward NumPy implementation of the same maths (`numpy_reference`);
 - whether a new process pays numba compilation (on-disk cache hits vs misses).
 
@@ -29,6 +30,7 @@ import numpy_reference as ref  # noqa: E402
 
 from rehab.analysis import analyze_sequence  # noqa: E402
 from rehab.exercises import get_exercise  # noqa: E402
+from rehab.kinematics.swaps import SWAP_GROUPS  # noqa: E402
 from rehab.kinematics.angles import _GATE_INDEX, DEFAULT_MIN_VISIBILITY  # noqa: E402
 from rehab.kinematics.filters import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_S, butter_lowpass_coeffs  # noqa: E402
 from rehab.reps import rep_rules, thresholds  # noqa: E402
@@ -56,7 +58,19 @@ def one_hour(frames: int = 108_000, seed: int = 0):
 def numpy_pipeline(seq, exercise) -> int:
     """The same stages as `analyze_sequence`, in plain NumPy/Python."""
     t = seq.timestamps
-    raw = ref.joint_angles_image(seq.pixels())
+    # left/right swap repair (both body groups) and the body's orientation
+    px = seq.pixels()
+    torso = np.linalg.norm((px[:, 11] + px[:, 12] - px[:, 23] - px[:, 24]) / 2, axis=1)
+    wt = np.linalg.norm((seq.world[:, 11] + seq.world[:, 12] - seq.world[:, 23]
+                         - seq.world[:, 24]) / 2, axis=1)
+    scale = np.array([seq.width, seq.height, 1.0]) / np.array(
+        [np.nanmedian(torso), np.nanmedian(torso), np.nanmedian(wt)])
+    for pairs in SWAP_GROUPS.values():
+        ref.swap_states(seq.landmarks, seq.world, scale, np.array([p[0] for p in pairs]),
+                        np.array([p[1] for p in pairs]), t, seq.detected, 0.25, 0.01)
+    lat = (seq.world[:, 11] - seq.world[:, 12]) + (seq.world[:, 23] - seq.world[:, 24])
+    np.degrees(np.arctan2(np.abs(lat[:, 2]), np.hypot(lat[:, 0], lat[:, 1])))
+    raw = ref.joint_angles_image(px)
     gated = ref.gate(raw, seq.visibility.astype(np.float64), _GATE_INDEX, DEFAULT_MIN_VISIBILITY)
     fs = 1.0 / float(np.median(np.diff(t)))
     coeffs = butter_lowpass_coeffs(DEFAULT_CUTOFF_HZ, fs)
@@ -92,18 +106,20 @@ def _timeit(fn, repeat: int) -> float:
 
 CACHE_PROBE = r"""
 import json, numpy as np
-from rehab.kinematics import _kernels as K
+from rehab.kinematics import _kernels as K, swaps, view
+from rehab.reps import _kernels as R
 from rehab.analysis import analyze_sequence
 from rehab.exercises import get_exercise
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 t, x = rep_trajectory(3, 30.0, 0.0, 100.0)
 analyze_sequence(synthetic_sequence(t, {"knee_flexion": x}), get_exercise("squat"))
 hits = misses = 0
-for name in dir(K):
-    f = getattr(K, name)
-    if hasattr(f, "stats"):
-        hits += sum(f.stats.cache_hits.values())
-        misses += sum(f.stats.cache_misses.values())
+for mod in (K, R, swaps, view):
+    for name in dir(mod):
+        f = getattr(mod, name)
+        if hasattr(f, "stats"):
+            hits += sum(f.stats.cache_hits.values())
+            misses += sum(f.stats.cache_misses.values())
 print(json.dumps({"hits": hits, "misses": misses}))
 """
 

@@ -167,3 +167,62 @@ def swing_reps(x: np.ndarray, t: np.ndarray, rise: np.ndarray, back: float, open
             last -= 1
         ev.append((start, peak, last, 2))
     return np.array(ev, dtype=np.int64).reshape(-1, 4)
+
+
+def swap_states(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.ndarray,
+                right: np.ndarray, t: np.ndarray, valid: np.ndarray, max_link_s: float,
+                frame_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """The swap repair's labelling of one body group (`rehab.kinematics.swaps.swap_pass`),
+    in NumPy: costs of keeping and exchanging the labels between linked frames (vectorised),
+    a min-sum forward-backward pass over two states (a loop), and each frame's confidence.
+    Returns (exchanged 0/1 per frame, group confidence per frame)."""
+    idx = np.flatnonzero(valid)
+    img = lm[idx][:, :, :2].astype(np.float64) * scale[:2]
+    w3 = world[idx].astype(np.float64) * scale[2]
+    L_i, R_i, L_w, R_w = img[:, left], img[:, right], w3[:, left], w3[:, right]
+
+    def d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(a - b, axis=-1)
+
+    keep = (d(L_i[1:], L_i[:-1]) + d(R_i[1:], R_i[:-1]) + d(L_w[1:], L_w[:-1])
+            + d(R_w[1:], R_w[:-1]))
+    swap = (d(L_i[1:], R_i[:-1]) + d(R_i[1:], L_i[:-1]) + d(L_w[1:], R_w[:-1])
+            + d(R_w[1:], L_w[:-1]))
+    ok = np.isfinite(keep) & np.isfinite(swap)
+    cnt = ok.sum(axis=1)
+    gk = np.where(cnt > 0, np.where(ok, keep, 0).sum(axis=1) / np.maximum(cnt, 1), 0.0)
+    gs = np.where(cnt > 0, np.where(ok, swap, 0).sum(axis=1) / np.maximum(cnt, 1), 0.0)
+    linked = np.r_[False, np.diff(t[idx]) <= max_link_s]
+    gk, gs = np.r_[0.0, gk], np.r_[0.0, gs]
+    sep_p = d(L_i, R_i) + d(L_w, R_w)
+    sep = np.nanmean(np.where(np.isfinite(sep_p), sep_p, np.nan), axis=1)
+    m = idx.size
+    fwd = np.zeros((m, 2))
+    bwd = np.zeros((m, 2))
+    fwd[0, 1] = frame_cost
+    for k in range(1, m):
+        for s in (0, 1):
+            stay, cross = (gk[k], gs[k]) if linked[k] else (0.0, 0.0)
+            fwd[k, s] = min(fwd[k - 1, s] + stay, fwd[k - 1, 1 - s] + cross) + frame_cost * s
+    for k in range(m - 2, -1, -1):
+        for s in (0, 1):
+            stay, cross = (gk[k + 1], gs[k + 1]) if linked[k + 1] else (0.0, 0.0)
+            bwd[k, s] = min(bwd[k + 1, s] + stay, bwd[k + 1, 1 - s] + cross + frame_cost
+                            ) if s == 0 else min(bwd[k + 1, s] + stay + frame_cost,
+                                                 bwd[k + 1, 1 - s] + cross)
+    lab = (fwd[:, 1] + bwd[:, 1] < fwd[:, 0] + bwd[:, 0]).astype(np.int8)
+    conf = np.full(m, np.nan)
+    for k in range(m):
+        gain, sides = 0.0, 0
+        for j in (k, k + 1):
+            if 0 < j < m and linked[j]:
+                same = lab[j - 1] == lab[j]
+                gain += (gs[j] - gk[j]) if same else (gk[j] - gs[j])
+                sides += 1
+        if sides and sep[k] > 0:
+            conf[k] = gain / (2.0 * sep[k] * sides)
+    state = np.zeros(t.size, np.int8)
+    state[idx] = lab
+    out = np.full(t.size, np.nan)
+    out[idx] = conf
+    return state, out

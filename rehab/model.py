@@ -593,8 +593,8 @@ class Symmetry:
 
     involved: str
     """The side taken as involved: the affected side; without one, for a bilateral exercise
-    the side with less range of motion (so the index is at most 100%), for an alternating
-    one the analysed side."""
+    the side with less range of motion over the session's reps, for an alternating one the
+    analysed side."""
     basis: Literal["bilateral", "alternating"]
     """``bilateral``: both sides measured in each rep (median of the per-rep indices);
     ``alternating``: each side's own reps (ratio of the two medians)."""

@@ -267,6 +267,16 @@ def grade(tracked: float, deviation: float | None, swapped_share: float,
     return "fair" if problems else "good"
 
 
+def _with(rep: Rep, **fields: object) -> Rep:
+    """``rep`` with some measurement fields set (values already of their field's type: a
+    copy without `dataclasses.replace`'s re-validation, which costs most of an hour's
+    measurement)."""
+    out = object.__new__(Rep)
+    out.__dict__.update(rep.__dict__)
+    out.__dict__.update(fields)
+    return out
+
+
 def _opt(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
@@ -321,9 +331,13 @@ def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral:
     if bilateral and involved not in ("left", "right") and {"left", "right"} <= set(sides):
         # no affected side: the side with less range of motion over the counted reps
         counted = np.array([r.counted for r in reps])
-        med = {s: np.nanmedian(sides[s][1][counted]) if counted.any() else math.nan
-               for s in ("left", "right")}
-        involved = "left" if med["left"] <= med["right"] else "right"
+        med = {}
+        for s in ("left", "right"):
+            rom = sides[s][1][counted & (sides[s][2] >= settings.min_tracked_fraction)]
+            rom = rom[np.isfinite(rom)]
+            med[s] = float(np.median(rom)) if rom.size else math.nan
+        if all(math.isfinite(v) for v in med.values()):
+            involved = "left" if med["left"] <= med["right"] else "right"
     out = []
     for k, r in enumerate(reps):
         per: dict[str, tuple[float | None, float | None]] = {}
@@ -341,7 +355,7 @@ def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral:
         flags = r.flags
         if d is not None and d > settings.view_tolerance_deg and Flag.WRONG_VIEW not in flags:
             flags = flags + (Flag.WRONG_VIEW,)
-        out.append(dataclasses.replace(
+        out.append(_with(
             r, left_peak_deg=lp, right_peak_deg=rp, left_rom_deg=lrom, right_rom_deg=rrom,
             symmetry_pct=symmetry_index(lrom, rrom, involved) if bilateral else None,
             view_deg=_opt(orient[k]),

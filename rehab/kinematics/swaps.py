@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -53,6 +54,20 @@ SWAP_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
     "lower": _pairs("hip", "knee", "ankle", "heel", "foot_index"),
 }
 """Landmark pairs (left index, right index) of each group whose labels move together."""
+
+_FOLLOWS = {"pinky": "wrist", "index": "wrist", "thumb": "wrist", "eye_inner": "eye",
+            "eye_outer": "eye", "mouth": "eye"}
+"""Pairs that sit on another (the hand's points on the wrist, the eye corners and the mouth
+on the eyes) carry no evidence of their own: they are exchanged and gated with it."""
+
+
+def _leaders(pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """For each pair of a group, the index (in the group) of the pair whose movement
+    decides it: itself, or the one it sits on (`_FOLLOWS`)."""
+    from rehab.model import LANDMARK_NAMES
+
+    names = [LANDMARK_NAMES[a].removeprefix("left_").removesuffix("_left") for a, _ in pairs]
+    return np.array([names.index(_FOLLOWS.get(n, n)) for n in names], np.int64)
 
 _LS, _RS, _LH, _RH = (LANDMARK_INDEX[n] for n in ("left_shoulder", "right_shoulder",
                                                   "left_hip", "right_hip"))
@@ -103,38 +118,34 @@ def _dist(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, t1: int, i1: int
 
 
 @njit(cache=True, inline="always")
-def _confidence(keep: np.ndarray, swap: np.ndarray, linked: np.ndarray, sep: np.ndarray,
-                lab: np.ndarray, k: int, q: int) -> float:
-    """How much more movement exchanging step k alone would take for column q of the
-    (m, P) costs, over its linked sides, as a fraction of a clean still pose (2 x
-    separation a side); negative: step k wants the other labelling."""
-    m = lab.shape[0]
-    gain = 0.0
-    sides = 0
-    if linked[k] and math.isfinite(keep[k, q]):
-        gain += (swap[k, q] - keep[k, q]) if lab[k - 1] == lab[k] else \
-            (keep[k, q] - swap[k, q])
-        sides += 1
-    if k + 1 < m and linked[k + 1] and math.isfinite(keep[k + 1, q]):
-        gain += (swap[k + 1, q] - keep[k + 1, q]) if lab[k + 1] == lab[k] else \
-            (keep[k + 1, q] - swap[k + 1, q])
-        sides += 1
-    if sides and sep[k, q] > 0:
-        return gain / (2.0 * sep[k, q] * sides)
-    return math.nan
+def _link(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, li: int, ri: int, a: int,
+          b: int) -> tuple[float, float]:
+    """(keep, exchange) movement of one pair from frame a to frame b (NaN if missing)."""
+    keep = _dist(lm, world, scale, b, li, a, li) + _dist(lm, world, scale, b, ri, a, ri)
+    swap = _dist(lm, world, scale, b, li, a, ri) + _dist(lm, world, scale, b, ri, a, li)
+    return keep, swap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _gain(keep: float, swap: float, same: bool) -> float:
+    """How much more a labelling change at one link would cost than the chosen one."""
+    return (swap - keep) if same else (keep - swap)
+
+
+@njit(cache=True, nogil=True)
 def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.ndarray,
               right: np.ndarray, t: np.ndarray, valid: np.ndarray, max_link_s: float,
-              frame_cost: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              frame_cost: float, min_confidence: float, min_separation: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One group's labelling. ``lm`` (T, 33, 3) normalised image landmarks and ``world``
-    (T, 33, 3) metres, times ``scale`` (x, y, world) into torso lengths; ``valid``
-    frames with a person; frames over ``max_link_s`` apart are unlinked. Returns per
-    frame: exchanged (int8 0/1), the group's confidence and separation (mean over its
-    pairs), and per frame and pair (T, P) each pair's confidence in the group's labelling
-    and its separation."""
+    (T, 33, 3) metres, times ``scale`` (x, y, world) into torso lengths; ``valid`` frames
+    with a person; frames over ``max_link_s`` apart are unlinked. Returns per frame:
+    exchanged (int8 0/1), the group's confidence (how much more movement exchanging that
+    frame alone would take, over its linked sides, as a fraction of a clean still pose:
+    2 x the left-right separation a side) and separation (means over its pairs), and per
+    frame and pair (T, P) whether the pair is gated: the group unresolved (confidence under
+    ``min_confidence`` while apart by more than ``min_separation``), or the pair itself
+    clearly wanting the other labelling (its own confidence under -``min_confidence``)."""
     n = t.shape[0]
     npair = left.shape[0]
     idx = np.flatnonzero(valid)
@@ -142,47 +153,43 @@ def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.nda
     state = np.zeros(n, np.int8)
     conf = np.full(n, np.nan)
     sep = np.full(n, np.nan)
-    pconf = np.full((n, npair), np.nan)
-    psep = np.full((n, npair), np.nan)
+    gate = np.zeros((n, npair), np.bool_)
     if m == 0:
-        return state, conf, sep, pconf, psep
-    keep = np.full((m, npair), np.nan)
-    swap = np.full((m, npair), np.nan)
-    spread = np.full((m, npair), np.nan)
+        return state, conf, sep, gate
     linked = np.zeros(m, np.bool_)
-    gkeep = np.zeros((m, 1))
-    gswap = np.zeros((m, 1))
-    gsep = np.full((m, 1), np.nan)
+    gkeep = np.zeros(m)
+    gswap = np.zeros(m)
+    gsep = np.full(m, np.nan)
+    pkeep = np.full((m, npair), np.nan, np.float32)  # each pair's link costs, kept for
+    pswap = np.full((m, npair), np.nan, np.float32)  # its own confidence below
+    pspread = np.full((m, npair), np.nan, np.float32)
     for k in range(m):
+        b = idx[k]
         total = 0.0
         cnt = 0
         for q in range(npair):
-            v = _dist(lm, world, scale, idx[k], left[q], idx[k], right[q])
+            v = _dist(lm, world, scale, b, left[q], b, right[q])
+            pspread[k, q] = v
             if math.isfinite(v):
-                spread[k, q] = v
                 total += v
                 cnt += 1
         if cnt:
-            gsep[k, 0] = total / cnt
-        if k == 0 or t[idx[k]] - t[idx[k - 1]] > max_link_s:
+            gsep[k] = total / cnt
+        if k == 0 or t[b] - t[idx[k - 1]] > max_link_s:
             continue
         linked[k] = True
         cnt = 0
         for q in range(npair):
-            a, b, li, ri = idx[k - 1], idx[k], left[q], right[q]
-            kc = (_dist(lm, world, scale, b, li, a, li)
-                  + _dist(lm, world, scale, b, ri, a, ri))
-            sc = (_dist(lm, world, scale, b, li, a, ri)
-                  + _dist(lm, world, scale, b, ri, a, li))
+            kc, sc = _link(lm, world, scale, left[q], right[q], idx[k - 1], b)
+            pkeep[k, q] = kc
+            pswap[k, q] = sc
             if math.isfinite(kc) and math.isfinite(sc):
-                keep[k, q] = kc
-                swap[k, q] = sc
-                gkeep[k, 0] += kc
-                gswap[k, 0] += sc
+                gkeep[k] += kc
+                gswap[k] += sc
                 cnt += 1
         if cnt:
-            gkeep[k, 0] /= cnt
-            gswap[k, 0] /= cnt
+            gkeep[k] /= cnt
+            gswap[k] /= cnt
     fwd = np.zeros((m, 2))
     bwd = np.zeros((m, 2))
     fwd[0, 1] = frame_cost
@@ -192,7 +199,7 @@ def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.nda
             for q in range(2):
                 c = fwd[k - 1, q]
                 if linked[k]:
-                    c += gkeep[k, 0] if q == s else gswap[k, 0]
+                    c += gkeep[k] if q == s else gswap[k]
                 if c < best:
                     best = c
             fwd[k, s] = best + (frame_cost if s == 1 else 0.0)
@@ -202,7 +209,7 @@ def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.nda
             for q in range(2):
                 c = bwd[k + 1, q] + (frame_cost if q == 1 else 0.0)
                 if linked[k + 1]:
-                    c += gkeep[k + 1, 0] if q == s else gswap[k + 1, 0]
+                    c += gkeep[k + 1] if q == s else gswap[k + 1]
                 if c < best:
                     best = c
             bwd[k, s] = best
@@ -210,14 +217,38 @@ def swap_pass(lm: np.ndarray, world: np.ndarray, scale: np.ndarray, left: np.nda
     for k in range(m):
         lab[k] = 1 if fwd[k, 1] + bwd[k, 1] < fwd[k, 0] + bwd[k, 0] else 0
         state[idx[k]] = lab[k]
+    # confidences: the group's, then each pair's own
     for k in range(m):
         i = idx[k]
-        sep[i] = gsep[k, 0]
-        conf[i] = _confidence(gkeep, gswap, linked, gsep, lab, k, 0)
+        sep[i] = gsep[k]
+        gain = 0.0
+        sides = 0
+        if linked[k]:
+            gain += _gain(gkeep[k], gswap[k], lab[k - 1] == lab[k])
+            sides += 1
+        if k + 1 < m and linked[k + 1]:
+            gain += _gain(gkeep[k + 1], gswap[k + 1], lab[k + 1] == lab[k])
+            sides += 1
+        if sides and gsep[k] > 0:
+            conf[i] = gain / (2.0 * gsep[k] * sides)
+        unresolved = conf[i] < min_confidence and gsep[k] > min_separation
         for q in range(npair):
-            psep[i, q] = spread[k, q]
-            pconf[i, q] = _confidence(keep, swap, linked, spread, lab, k, q)
-    return state, conf, sep, pconf, psep
+            if unresolved:
+                gate[i, q] = True
+                continue
+            spread = pspread[k, q]
+            if not spread > min_separation:
+                continue
+            pg = 0.0
+            ps = 0
+            for j in (k, k + 1):
+                if j < m and linked[j] and math.isfinite(pkeep[j, q]) and \
+                        math.isfinite(pswap[j, q]):
+                    pg += _gain(pkeep[j, q], pswap[j, q], lab[j - 1] == lab[j])
+                    ps += 1
+            if ps and pg / (2.0 * spread * ps) < -min_confidence:
+                gate[i, q] = True
+    return state, conf, sep, gate
 
 
 @njit(cache=True)
@@ -276,18 +307,21 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
     lm_in = np.ascontiguousarray(seq.landmarks)
     world_in = np.ascontiguousarray(seq.world)
     t = np.ascontiguousarray(seq.timestamps, np.float64)
+    def run(pairs: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, ...]:
+        lead = np.unique(_leaders(pairs))
+        left = np.array([pairs[k][0] for k in lead], np.int64)
+        right = np.array([pairs[k][1] for k in lead], np.int64)
+        return swap_pass(lm_in, world_in, scale, left, right, t, valid, max_link_s,
+                         frame_cost, min_confidence, min_separation)
+
+    # the body halves are independent: one thread each (the kernel releases the GIL)
+    with ThreadPoolExecutor(max_workers=len(SWAP_GROUPS)) as pool:
+        results = list(pool.map(run, SWAP_GROUPS.values()))
     decisions = []
-    for name, pairs in SWAP_GROUPS.items():
-        left = np.array([p[0] for p in pairs], np.int64)
-        right = np.array([p[1] for p in pairs], np.int64)
-        state, conf, sep, pconf, psep = swap_pass(lm_in, world_in, scale, left, right, t,
-                                                  valid, max_link_s, frame_cost)
-        unresolved = valid & (conf < min_confidence) & (sep > min_separation)
-        swapped = (state == 1) & ~unresolved
-        # a pair that clearly wants the other labelling than its group's (the model mixed
-        # the labels of one limb's joints) cannot be resolved in that frame
-        mixed = valid[:, None] & (pconf < -min_confidence) & (psep > min_separation)
-        gate = unresolved[:, None] | mixed
+    for (name, pairs), (state, _, _, lead_gate) in zip(SWAP_GROUPS.items(), results):
+        leaders = _leaders(pairs)
+        gate = lead_gate[:, np.searchsorted(np.unique(leaders), leaders)]
+        swapped = (state == 1) & ~gate.all(axis=1)
         decisions.append((pairs, swapped, gate))
         repaired |= swapped
         gated |= gate.any(axis=1)

@@ -567,7 +567,7 @@ class LiveSession:
         if self.store is not None and self.patient_id is not None and analysis is not None:
             self._begin_store()  # a session without a counted rep is still a session
         staging, record_error = self._write_result_files(analysis, files, notes, record_error)
-        session_id, store_error = self._finish_store(ended, notes, files)
+        session_id, store_error = self._finish_store(ended, notes, files, analysis)
         if staging is not None:
             with contextlib.suppress(OSError):
                 staging.cleanup()
@@ -699,8 +699,8 @@ class LiveSession:
             notes.append(Note(NoteCode.RECORDING, f"result files not written: {why}"))
         return staging, record_error
 
-    def _finish_store(self, ended: dt.datetime, notes: list[Note],
-                      files: dict[str, Path]) -> tuple[int | None, str | None]:
+    def _finish_store(self, ended: dt.datetime, notes: list[Note], files: dict[str, Path],
+                      analysis: Analysis | None = None) -> tuple[int | None, str | None]:
         """Mark the stored session finished with its result files (not the video); returns
         its id and the store's error."""
         store_files = {k: v for k, v in files.items() if k != "overlay_mp4"}
@@ -709,8 +709,13 @@ class LiveSession:
         if self.store is not None:
             trace = (np.asarray(self._acc.t, np.float64),
                      np.asarray(self._acc.angle, np.float64)) if self._acc.t else None
+            view = analysis.view if analysis is not None else None
+            if view is not None and view.warning:
+                notes = notes + [view_note(view)]
             self.store.finish(ended, notes=notes, files=store_files or None, trace=trace,
-                              alternating=self.counter.alternating)
+                              alternating=self.counter.alternating,
+                              involved=self.config.side if self.config.side != "auto" else "",
+                              view=view)
             session_id = self.store.session_id
             if self.store.error is not None:
                 store_error = f"patient history: {describe_error(self.store.error)}"

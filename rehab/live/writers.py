@@ -23,7 +23,7 @@ import numpy as np
 
 from rehab.errors import OutputError, RehabError
 from rehab.fileio import reason
-from rehab.model import Rep, SessionHeader
+from rehab.model import Rep, SessionHeader, ViewCheck
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,12 @@ class StoreWriter:
     def finish(self, ended: dt.datetime, notes: Sequence[str],
                files: dict[str, Path] | None = None, timeout: float = 60.0,
                trace: tuple[np.ndarray, np.ndarray] | None = None,
-               alternating: bool = False) -> None:
+               alternating: bool = False, involved: str = "",
+               view: ViewCheck | None = None) -> None:
         """Queue the end of the session (with its angle ``trace``; ``alternating``: both
-        limbs took turns) and wait until it is written (or failed)."""
-        self._queue.put(("finish", (ended, notes, files, trace, alternating)))
+        limbs took turns; the affected side asked for and the camera view check) and wait
+        until it is written (or failed)."""
+        self._queue.put(("finish", (ended, notes, files, trace, alternating, involved, view)))
         self.stop(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -256,9 +258,9 @@ class StoreWriter:
                         writer.add_rep(payload)
                         self.reps_written += 1
                     elif kind == "finish":
-                        ended, notes, files, trace, alternating = payload
+                        ended, notes, files, trace, alternating, involved, view = payload
                         writer.finish(ended, notes=notes, files=files, trace=trace,
-                                      alternating=alternating)
+                                      alternating=alternating, involved=involved, view=view)
                 except (RehabError, OSError, sqlite3.Error) as exc:
                     self.error = exc
                     log.error("patient history: %s; nothing more is stored for this session",
