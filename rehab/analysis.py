@@ -118,6 +118,12 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     measured, glimpses = without_glimpses(seq, settings.min_track_s)
     angles, estimates = compute_angles_and_estimates(measured, space=space,
                                                      min_visibility=settings.min_visibility)
+    if swap_report.guess is not None:
+        # frames gated as unresolved swaps are not measured; the count follows the model's
+        # labels there, as it follows its estimate of a hidden limb (those reps are flagged)
+        _, estimates = compute_angles_and_estimates(
+            without_glimpses(swap_report.guess, settings.min_track_s)[0], space=space,
+            min_visibility=settings.min_visibility)
     t = seq.timestamps
     name = exercise.counting.angle
 

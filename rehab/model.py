@@ -31,8 +31,9 @@ from rehab.settings import DEFAULT_SETTINGS, AnalysisSettings
 if TYPE_CHECKING:  # type-only: exercise definitions build on this module
     from rehab.exercises import Exercise
 
-RESULT_SCHEMA_VERSION = 2
-"""Version of ``result.json`` (2: settings, typed scale/calibration, structured notes)."""
+RESULT_SCHEMA_VERSION = 3
+"""Version of ``result.json`` (2: settings, typed scale/calibration, structured notes; 3: the
+involved side, the view check, the symmetry index, the swap repair and what each rep rests on)."""
 
 # --- names ---------------------------------------------------------------------------------
 

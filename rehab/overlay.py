@@ -168,6 +168,30 @@ def annotate_frame(img: np.ndarray, pts: np.ndarray, vis: np.ndarray, angle_name
     draw_panel(img, lines)
 
 
+def panel_lines(analysis: "object", count: int, value: float, last: "object | None"
+                ) -> list[tuple[str, tuple[int, int, int]]]:
+    """The text panel of one frame: exercise and count, the tracked angle, the last rep's
+    range, score and measurement quality grade (grey when poor: the number is not to be
+    trusted), and a warning line when the session's camera view was off."""
+    from rehab.analysis import Analysis
+    from rehab.model import Rep
+
+    assert isinstance(analysis, Analysis)
+    ex = analysis.exercise
+    lines = [(f"{ex.name}  reps {count}", WHITE),
+             (f"{analysis.primary_column.replace('_', ' ')} {value:.0f} deg"
+              if math.isfinite(value) else "not visible",
+              AMBER if math.isfinite(value) else GREY)]
+    if isinstance(last, Rep):
+        grade = f"  {last.quality}" if last.quality else ""
+        color = GREY if last.quality == "poor" else (GREEN if last.target_met else AMBER)
+        lines.append((f"last rep: ROM {last.rom_deg:.0f}  score {last.score}{grade}", color))
+    view = analysis.view
+    if view is not None and view.warning:
+        lines.append((f"view {view.deviation_deg:.0f} deg off {view.expected}", GREY))
+    return lines
+
+
 def render_overlay(video: str | os.PathLike[str], analysis: "object",
                    out_path: str | os.PathLike[str], progress: bool = True,
                    max_width: int = 1280) -> Path:
@@ -214,13 +238,7 @@ def render_overlay(video: str | os.PathLike[str], analysis: "object",
                 count = int(np.searchsorted(ends, i, side="right"))
                 if i in last_rep:
                     shown = last_rep[i]
-                lines = [(f"{ex.name}  reps {count}", WHITE),
-                         (f"{analysis.primary_column.replace('_', ' ')} "
-                          f"{value[i]:.0f} deg" if math.isfinite(value[i]) else "not visible",
-                          AMBER if math.isfinite(value[i]) else GREY)]
-                if shown is not None:
-                    lines.append((f"last rep: ROM {shown.rom_deg:.0f}  score {shown.score}",
-                                  GREEN if shown.target_met else AMBER))
+                lines = panel_lines(analysis, count, float(value[i]), shown)
                 annotate_frame(img, pts, seq.visibility[i], ex.counting.angle, side,
                                float(value[i]), target, lines)
                 writer.write(img)

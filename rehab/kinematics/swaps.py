@@ -95,6 +95,10 @@ class SwapReport:
     """Boolean (T,): some group's landmarks could not be resolved and were gated."""
     by_group: dict[str, tuple[int, int]]
     """Per group: (frames exchanged, frames gated)."""
+    guess: PoseSequence | None = None
+    """The sequence with the swaps exchanged back but nothing gated (the gated frames as
+    the model labelled them): what the count may follow through gated frames, as it
+    follows the model's estimate of a hidden limb. None when nothing was gated."""
 
     @property
     def n_repaired(self) -> int:
@@ -331,6 +335,9 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
         for pairs, swapped, gate in decisions:
             for arr in (lm, wl, vis):
                 _exchange(arr, np.flatnonzero(swapped), pairs)
+        guess = seq.replace(landmarks=lm.copy(), world=wl.copy(), visibility=vis.copy()) \
+            if gated.any() else None
+        for pairs, swapped, gate in decisions:
             for k, pair in enumerate(pairs):
                 bad = np.flatnonzero(gate[:, k])
                 for i in pair:
@@ -338,9 +345,9 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
                     wl[bad, i] = np.nan
                     vis[bad, i] = 0.0
     else:
-        lm, wl, vis = seq.landmarks, seq.world, seq.visibility
+        lm, wl, vis, guess = seq.landmarks, seq.world, seq.visibility, None
     out = seq.replace(
         landmarks=lm, world=wl, visibility=vis,
         swap_repaired=repaired | (False if seq.swap_repaired is None else seq.swap_repaired),
         swap_gated=gated | (False if seq.swap_gated is None else seq.swap_gated))
-    return out, SwapReport(repaired, gated, by_group)
+    return out, SwapReport(repaired, gated, by_group, guess)

@@ -149,3 +149,16 @@ def test_result_files_carry_both_sides_view_swaps_and_quality(tmp_path: Path) ->
     assert rep["quality"] == "fair" and "wrong_view" in rep["flags"]
     header = (tmp_path / "reps.csv").read_text().splitlines()[0].split(",")
     assert {"left_peak_deg", "right_peak_deg", "symmetry_pct", "quality"} <= set(header)
+
+
+def test_the_overlay_panel_shows_the_grade_and_the_view_warning() -> None:
+    from rehab.overlay import GREY, panel_lines
+
+    turned = analyze_sequence(_squat(yaw=50.0), get_exercise("squat"), side="right")
+    lines = panel_lines(turned, 1, 42.0, turned.reps[0])
+    texts = [t for t, _ in lines]
+    assert texts[2].endswith("poor") and lines[2][1] == GREY
+    assert texts[3] == "view 50 deg off side"
+    straight = analyze_sequence(_squat(), get_exercise("squat"), side="right")
+    texts = [t for t, _ in panel_lines(straight, 1, 42.0, straight.reps[0])]
+    assert texts[2].endswith("good") and len(texts) == 3

@@ -58,7 +58,7 @@ def test_result_json_and_the_store_record_the_settings(tmp_path: Path) -> None:
     a = analyze_sequence(squats([100.0, 100.0]), ex, side="right", settings=custom)
     write_outputs(a, tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["settings"]["max_gap_s"] == 0.5 and doc["settings_hash"] == custom.short_hash()
     assert doc["settings_hash"] != DEFAULT_SETTINGS.short_hash()
     with open_store(tmp_path / "db.sqlite") as store:

@@ -143,7 +143,8 @@ def test_two_people_in_view_follows_the_patient_and_says_so(shared_videos: Path,
     seen = np.isfinite(lm[:, 0, 0])
     assert seen.sum() >= 90
     hips_x = lm[seen][:, [23, 24], 0].mean(axis=1)
-    assert np.median(hips_x) > 0.35  # the man on the platform, not the onlooker on the left
+    # frames whose left/right labels could not be resolved are gated (NaN limbs)
+    assert np.nanmedian(hips_x) > 0.35  # the man on the platform, not the onlooker on the left
 
 
 def _perturb(seq, kind: str, rng: np.random.Generator):
