@@ -121,9 +121,12 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     if swap_report.guess is not None:
         # frames gated as unresolved swaps are not measured; the count follows the model's
         # labels there, as it follows its estimate of a hidden limb (those reps are flagged)
-        _, estimates = compute_angles_and_estimates(
-            without_glimpses(swap_report.guess, settings.min_track_s)[0], space=space,
-            min_visibility=settings.min_visibility)
+        rows = np.flatnonzero(swap_report.gated & measured.detected)
+        _, guessed = compute_angles_and_estimates(swap_report.guess.frames(rows), space=space,
+                                                  min_visibility=settings.min_visibility)
+        values = estimates.values.copy()
+        values[rows] = guessed.values
+        estimates = dataclasses.replace(estimates, values=values)
     t = seq.timestamps
     name = exercise.counting.angle
 

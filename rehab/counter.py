@@ -144,10 +144,11 @@ class LiveRepCounter:
             self._sides: tuple[str, ...] = ("none",)
         elif side in ("left", "right"):
             self._sides = (side,)
-        elif side in ("auto", "both"):  # both: followed on both, as auto
+        elif side in ("auto", "both"):  # both: followed on both, alternation expected
             self._sides = ("left", "right")
         else:
             raise ValueError(f"side must be left, right, both or auto, not {side!r}")
+        self._both = side == "both"
         self._locked = len(self._sides) == 1
         self._fill = exercise.bilateral and len(self._sides) == 2
         self._side = self._sides[0]
@@ -198,8 +199,10 @@ class LiveRepCounter:
     @property
     def alternating(self) -> bool:
         """Whether the exercise is being done alternately: the other side has been credited
-        with at least two reps (one when the exercise says ``alternation = "expected"``)."""
-        needed = 1 if self.exercise.counting.alternation == "expected" else 2
+        with at least two reps (one when the exercise says ``alternation = "expected"`` or
+        both sides were asked for)."""
+        needed = 1 if (self.exercise.counting.alternation == "expected"
+                       or self._both) else 2
         return self._other is not None and sum(r.side != self._side
                                                for r in self._reps) >= needed
 

@@ -90,3 +90,20 @@ def test_known_false_alarms_of_the_view_check(shared_data: Path, name: str,
     test fails, the view check improved: update the README."""
     a = _analyse(shared_data, name, exercise)
     assert a.view is not None and a.view.warning
+
+
+def test_the_swap_repair_on_the_development_set(shared_data: Path) -> None:
+    """README: it exchanges the lunge's legs for a stretch (side view, legs crossing) and
+    gates at most 6% of any clip's frames (the counts are held by test_real_data)."""
+    import csv
+
+    for folder in ("landmarks", "landmarks_rehab"):
+        manifest = shared_data / folder / "manifest.csv"
+        if not manifest.is_file():
+            continue
+        for row in csv.DictReader(manifest.open()):
+            a = _analyse(shared_data, row["file"], row["exercise"])
+            assert a.swaps is not None
+            assert a.swaps.gated_frames <= 0.06 * a.sequence.n_frames, (row["file"], a.swaps)
+            if row["file"] == "lunge_07.npz":
+                assert a.swaps.repaired_frames >= 40, a.swaps

@@ -227,3 +227,16 @@ def test_a_rep_waiting_for_a_limb_that_does_not_come_back_counts_late() -> None:
     assert counter.count == 6 and [r.side for _, r in returned] == ["left"] * 3 + ["right"] * 3
     late = [when - r.end_s for when, r in returned]
     assert late[:3] == [0.0] * 3 and 0.5 < late[3] < 2.0 and late[4:] == [0.0] * 2
+
+
+def test_both_sides_asked_for_expects_alternation_live_as_offline() -> None:
+    """``--side both``: one rep of the other limb is enough to count both limbs (as
+    ``alternation = "expected"``), live as offline."""
+    seq = two_sided("elbow_flexion", [1.0, 7.0, 13.0], [10.0])
+    counter, reps = live("elbow_flexion", seq, side="both")
+    offline = analyze_sequence(seq, get_exercise("elbow_flexion"), side="both")
+    assert offline.alternating and offline.rep_count == 4
+    assert counter.alternating and len(reps) == 4
+    assert sorted(r.side for r in reps) == sorted(r.side for r in offline.reps)
+    auto_counter, auto_reps = live("elbow_flexion", seq, side="auto")
+    assert not auto_counter.alternating  # one rep of the other limb is not enough for auto
