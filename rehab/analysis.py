@@ -18,13 +18,13 @@ from typing import Callable, Literal
 import numpy as np
 
 from rehab.codec import reps_csv as _reps_csv_text
-from rehab.codec import encode, reps_by_side, result_document
+from rehab.codec import encode, reps_by_side, result_document, swaps_text, symmetry_text
 from rehab.errors import InputError, NoPoseError, OutputError
 from rehab.exercises import Exercise, compensation_column
 from rehab.fileio import StagedFolder, write_json_atomic, write_text_atomic
 from rehab.kinematics import AngleSet, compute_angles_and_estimates, smooth_signal
 from rehab.kinematics import _kernels as K
-from rehab.kinematics.swaps import SwapReport, repair_swaps
+from rehab.kinematics.swaps import repair_swaps
 from rehab.kinematics.view import body_orientation, view_deviation
 from rehab.model import (
     RESULT_SCHEMA_VERSION,
@@ -44,7 +44,7 @@ from rehab.model import (
     sides_of,
 )
 from rehab.reps import segment_reps, side_score, span_overlap
-from rehab.scoring import Measurement, measure_reps, score_reps
+from rehab.scoring import Measurement, measure_reps, score_reps, symmetry_index
 from rehab.sequence import PoseSequence, save_npz
 from rehab.settings import AnalysisSettings
 
@@ -75,9 +75,14 @@ def choose_side(angles: AngleSet, exercise: Exercise, side: str = "auto",
         scores[str(s)] = side_score(x, settings)
     if side in ("left", "right"):
         return Side(side), scores
-    if side not in ("auto", "both"):
-        raise InputError(f"side must be left, right, both or auto, not {side!r}")
+    _check_side(side)
     return Side(max(scores, key=lambda s: scores[s])), scores
+
+
+def _check_side(side: str) -> None:
+    """Refuse a side other than left, right, both or auto."""
+    if side not in ("left", "right", "both", "auto"):
+        raise InputError(f"side must be left, right, both or auto, not {side!r}")
 
 
 def _check_measured(seq: PoseSequence, exercise: Exercise, side: str, raw: np.ndarray,
@@ -112,8 +117,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                           f"{seq.n_frames} frames")
     settings = settings or exercise.settings
     space = space or exercise.counting.space
-    if side not in ("auto", "both", "left", "right"):
-        raise InputError(f"side must be left, right, both or auto, not {side!r}")
+    _check_side(side)  # before any work
     seq, swap_report = repair_swaps(seq, min_confidence=settings.swap_min_confidence)
     measured, glimpses = without_glimpses(seq, settings.min_track_s)
     angles, estimates = compute_angles_and_estimates(measured, space=space,
@@ -137,7 +141,10 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
     chosen, side_scores = choose_side(angles, exercise, side, sides_smoothed, settings)
     raw = angles.column(name, chosen)
     notes = list(seq.notes) + _check_measured(seq, exercise, chosen, raw, settings)
-    notes += _swap_notes(swap_report)
+    swaps = SwapSummary(swap_report.n_repaired, swap_report.n_gated,
+                        {k: list(v) for k, v in swap_report.by_group.items()})
+    if swaps.repaired_frames or swaps.gated_frames:
+        notes.append(Note(NoteCode.SWAPS, swaps_text(swaps), encode(swaps)))
     if glimpses:
         notes.append(Note(NoteCode.PARTLY_MEASURED,
                           f"{glimpses} frame(s) where a person was found only for a moment "
@@ -211,17 +218,18 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                                   [r for r in scored if r.counted])}))
     orientation = body_orientation(seq, settings.min_visibility)
     measurement = Measurement(
-        angle={k: v for k, v in sides_smoothed.items()},
+        angle=dict(sides_smoothed),
         seen={k: np.isfinite(raw if k == chosen else angles.column(name, k))
               for k in sides_smoothed},
         deviation=view_deviation(orientation, exercise.view), orientation=orientation,
-        visibility=limb_visibility(seq, name),
+        visibility=limb_visibility(seq.visibility, name),
         swapped=swap_report.repaired | swap_report.gated,
         involved=side if side in ("left", "right") else
         ("" if exercise.bilateral else str(chosen)))
     scored, involved = measure_reps(scored, exercise, measurement, exercise.bilateral,
                                     settings)
-    view = view_check(measurement, exercise.view, seq.detected, settings.view_tolerance_deg)
+    view = view_check(measurement.orientation, measurement.deviation, exercise.view,
+                      seq.detected, settings.view_tolerance_deg)
     if view.warning:
         notes.append(view_note(view))
     reps = tuple(r for r in scored if r.counted)
@@ -252,8 +260,7 @@ def analyze_sequence(seq: PoseSequence, exercise: Exercise, side: str = "auto",
                     reps=reps, partial=partial, side_scores=side_scores, notes=tuple(notes),
                     settings=settings, alternating=alternating,
                     involved=side if side != "auto" else "", view=view, symmetry=symmetry,
-                    swaps=SwapSummary(swap_report.n_repaired, swap_report.n_gated,
-                                      {k: list(v) for k, v in swap_report.by_group.items()}))
+                    swaps=swaps)
 
 
 def score_both(chosen: list[Rep], other: list[Rep]) -> list[Rep]:
@@ -268,23 +275,25 @@ def score_both(chosen: list[Rep], other: list[Rep]) -> list[Rep]:
     return out
 
 
-def limb_visibility(seq: PoseSequence, name: str) -> dict[str, np.ndarray]:
-    """Per side, the mean visibility of the landmarks the angle ``name`` needs, per frame."""
+def limb_visibility(visibility: np.ndarray, name: str,
+                    sides: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Per side (default: every side of ``name``), the mean visibility (T, 33) of the
+    landmarks the angle ``name`` needs, per frame."""
     from rehab.kinematics.angles import angle_landmarks
     from rehab.model import LANDMARK_INDEX
 
     out = {}
-    for s in sides_of(name):
+    for s in sides or sides_of(name):
         idx = [LANDMARK_INDEX[n] for n in angle_landmarks(angle_column(name, s))]
-        out[str(s)] = seq.visibility[:, idx].astype(np.float64).mean(axis=1)
+        out[str(s)] = visibility[:, idx].astype(np.float64).mean(axis=1)
     return out
 
 
-def view_check(m: Measurement, expected: str, detected: np.ndarray,
-               tolerance: float) -> ViewCheck:
+def view_check(orientation: np.ndarray, deviation: np.ndarray, expected: str,
+               detected: np.ndarray, tolerance: float) -> ViewCheck:
     """The session's `ViewCheck` from the per-frame orientation and deviation."""
-    o = m.orientation[detected]
-    d = m.deviation[detected]
+    o = orientation[detected]
+    d = deviation[detected]
     seen = np.isfinite(o)
     dev = d[np.isfinite(d)]
     return ViewCheck(
@@ -324,11 +333,8 @@ def session_symmetry(reps: tuple[Rep, ...], bilateral: bool, alternating: bool,
     else:
         lrom = [r.rom_deg for r in reps if r.side == "left"]
         rrom = [r.rom_deg for r in reps if r.side == "right"]
-        index = None
-        if lrom and rrom:
-            inv, uninv = ((np.median(lrom), np.median(rrom)) if involved == "left"
-                          else (np.median(rrom), np.median(lrom)))
-            index = float(100.0 * inv / uninv) if uninv > 1.0 else None
+        index = symmetry_index(float(np.median(lrom)), float(np.median(rrom)), involved) \
+            if lrom and rrom else None
         n = len(lrom) + len(rrom)
     if not lrom and not rrom:
         return None
@@ -336,29 +342,6 @@ def session_symmetry(reps: tuple[Rep, ...], bilateral: bool, alternating: bool,
                     left_rom_deg=float(np.median(lrom)) if lrom else None,
                     right_rom_deg=float(np.median(rrom)) if rrom else None,
                     index_pct=index, reps=n if index is not None else 0)
-
-
-def symmetry_text(sym: Symmetry) -> str:
-    """``limb symmetry index 91% (left 82 deg / right 90 deg, median of 5 reps)``."""
-    other = "right" if sym.involved == "left" else "left"
-    rom = {"left": sym.left_rom_deg, "right": sym.right_rom_deg}
-    how = (f"median of {sym.reps} reps" if sym.basis == "bilateral"
-           else "each side's own reps, alternating")
-    return (f"limb symmetry index {sym.index_pct:.0f}% ({sym.involved} {rom[sym.involved]:.0f} "
-            f"deg / {other} {rom[other]:.0f} deg range of motion, {how})")
-
-
-def _swap_notes(report: SwapReport) -> list[Note]:
-    """A note when left/right labels were repaired or frames gated."""
-    if not report.n_repaired and not report.n_gated:
-        return []
-    groups = ", ".join(f"{g} {a}" + (f" ({b} gated)" if b else "")
-                       for g, (a, b) in report.by_group.items() if a or b)
-    return [Note(NoteCode.SWAPS, f"left/right labels of the pose model repaired in "
-                 f"{report.n_repaired} frame(s), {report.n_gated} frame(s) gated as "
-                 f"unresolved ({groups})",
-                 {"repaired_frames": report.n_repaired, "gated_frames": report.n_gated,
-                  "by_group": {k: list(v) for k, v in report.by_group.items()}})]
 
 
 def unmeasured_stretches(x: np.ndarray, t: np.ndarray, longest: float) -> list[Note]:

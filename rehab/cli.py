@@ -137,7 +137,8 @@ def format_rep_table(analysis: "object") -> str:
                      + f"  {', '.join(r.flags) or '-'}")
     if not analysis.reps:
         lines.append("  (no complete repetition)")
-    from rehab.analysis import symmetry_text, view_note
+    from rehab.analysis import view_note
+    from rehab.codec import symmetry_text
 
     if analysis.symmetry is not None and analysis.symmetry.index_pct is not None:
         lines.append(symmetry_text(analysis.symmetry))

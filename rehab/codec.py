@@ -41,6 +41,8 @@ from rehab.model import (
     Distances,
     Note,
     Rep,
+    SwapSummary,
+    Symmetry,
     sides_of,
 )
 
@@ -238,6 +240,45 @@ def alternation_text(reps: Iterable[Rep], default: str) -> str:
     (`reps_by_side`), as reports and ``rehab patient show`` say it."""
     counts = reps_by_side(reps, ("left", "right"), default)
     return "alternating (" + ", ".join(f"{side} {n}" for side, n in counts.items()) + ")"
+
+
+def deg_text(x: float | None, unit: str) -> str:
+    """A whole number of degrees with ``unit`` (`` deg`` or ``°``), ``-`` for None."""
+    return "-" if x is None else f"{x:.0f}{unit}"
+
+
+def symmetry_text(sym: Symmetry | None, unit: str = " deg", short: bool = False) -> str:
+    """``limb symmetry index 82% (left 80 deg / right 98 deg range of motion, median of 5
+    reps)``, the involved side first (the index is its range over the other's); ``short``:
+    ``LSI 82% (left 80 / right 98 deg ROM)``; empty without a symmetry."""
+    if sym is None:
+        return ""
+    index = "-" if sym.index_pct is None else f"{sym.index_pct:.0f}%"
+    rom = {"left": sym.left_rom_deg, "right": sym.right_rom_deg}
+    first = sym.involved if sym.involved in rom else "left"
+    second = "right" if first == "left" else "left"
+    if short:
+        return (f"LSI {index} ({first} {deg_text(rom[first], '')} / {second} "
+                f"{deg_text(rom[second], '')}{unit} ROM)")
+    how = (f"median of {sym.reps} rep(s)" if sym.basis == "bilateral"
+           else "each side's own reps, alternating")
+    if sym.index_pct is None:
+        how = "not both sides seen"
+    return (f"limb symmetry index {index} ({first} {deg_text(rom[first], unit)} / {second} "
+            f"{deg_text(rom[second], unit)} range of motion, {how})")
+
+
+def swaps_text(swaps: SwapSummary | None) -> str:
+    """``left/right labels: 12 frame(s) repaired, 3 gated as unresolved (lower 12, 3
+    gated)``; empty without a check."""
+    if swaps is None:
+        return ""
+    if not swaps.repaired_frames and not swaps.gated_frames:
+        return "left/right labels: no swap found"
+    groups = ", ".join(f"{g} {v[0]}" + (f", {v[1]} gated" if len(v) > 1 and v[1] else "")
+                       for g, v in swaps.by_group.items() if any(v))
+    return (f"left/right labels: {swaps.repaired_frames} frame(s) repaired, "
+            f"{swaps.gated_frames} gated as unresolved" + (f" ({groups})" if groups else ""))
 
 
 def array_blob(x: np.ndarray) -> bytes:

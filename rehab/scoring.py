@@ -327,18 +327,7 @@ def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral:
     dev = K.window_medians(np.ascontiguousarray(m.deviation, np.float64), starts, ends)
     swapped = in_window(m.swapped.astype(np.float64)).astype(np.int64)
     visibility = {side: in_window(np.nan_to_num(v)) / span for side, v in m.visibility.items()}
-    involved = m.involved
-    if bilateral and involved not in ("left", "right") and {"left", "right"} <= set(sides):
-        # no affected side: the side with less range of motion over the counted reps
-        counted = np.array([r.counted for r in reps])
-        med = {}
-        for s in ("left", "right"):
-            rom = sides[s][1][counted & (sides[s][2] >= settings.min_tracked_fraction)]
-            rom = rom[np.isfinite(rom)]
-            med[s] = float(np.median(rom)) if rom.size else math.nan
-        if all(math.isfinite(v) for v in med.values()):
-            involved = "left" if med["left"] <= med["right"] else "right"
-    out = []
+    both: list[tuple[float | None, float | None, float | None, float | None]] = []
     for k, r in enumerate(reps):
         per: dict[str, tuple[float | None, float | None]] = {}
         for side, (peak, rom, seen) in sides.items():
@@ -348,8 +337,16 @@ def measure_reps(reps: list[Rep], exercise: Exercise, m: Measurement, bilateral:
                 per[side] = (None, None)
             else:
                 per[side] = (_opt(peak[k]), _opt(rom[k]))
-        lp, lrom = per.get("left", (None, None))
-        rp, rrom = per.get("right", (None, None))
+        both.append(per.get("left", (None, None)) + per.get("right", (None, None)))
+    involved = m.involved
+    if bilateral and involved not in ("left", "right"):
+        # no affected side: the side with less range of motion over the counted reps
+        lroms = [v for (_, v, _, _), r in zip(both, reps) if r.counted and v is not None]
+        rroms = [v for (_, _, _, v), r in zip(both, reps) if r.counted and v is not None]
+        if lroms and rroms:
+            involved = "left" if np.median(lroms) <= np.median(rroms) else "right"
+    out = []
+    for k, (r, (lp, lrom, rp, rrom)) in enumerate(zip(reps, both)):
         vis = visibility.get(r.side or "", visibility.get("none"))
         d = _opt(dev[k])
         flags = r.flags

@@ -61,13 +61,19 @@ _FOLLOWS = {"pinky": "wrist", "index": "wrist", "thumb": "wrist", "eye_inner": "
 on the eyes) carry no evidence of their own: they are exchanged and gated with it."""
 
 
-def _leaders(pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """For each pair of a group, the index (in the group) of the pair whose movement
-    decides it: itself, or the one it sits on (`_FOLLOWS`)."""
+def _leaders(pairs: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of a group whose movement decides (ascending indices in the group: those
+    that sit on no other, `_FOLLOWS`), and for each pair of the group the position among
+    them of the one that decides it."""
     from rehab.model import LANDMARK_NAMES
 
     names = [LANDMARK_NAMES[a].removeprefix("left_").removesuffix("_left") for a, _ in pairs]
-    return np.array([names.index(_FOLLOWS.get(n, n)) for n in names], np.int64)
+    of = np.array([names.index(_FOLLOWS.get(n, n)) for n in names], np.int64)
+    lead = np.unique(of)
+    return lead, np.searchsorted(lead, of)
+
+
+_LEADERS = {name: _leaders(pairs) for name, pairs in SWAP_GROUPS.items()}
 
 _LS, _RS, _LH, _RH = (LANDMARK_INDEX[n] for n in ("left_shoulder", "right_shoulder",
                                                   "left_hip", "right_hip"))
@@ -311,8 +317,9 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
     lm_in = np.ascontiguousarray(seq.landmarks)
     world_in = np.ascontiguousarray(seq.world)
     t = np.ascontiguousarray(seq.timestamps, np.float64)
-    def run(pairs: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, ...]:
-        lead = np.unique(_leaders(pairs))
+
+    def run(name: str) -> tuple[np.ndarray, ...]:
+        pairs, lead = SWAP_GROUPS[name], _LEADERS[name][0]
         left = np.array([pairs[k][0] for k in lead], np.int64)
         right = np.array([pairs[k][1] for k in lead], np.int64)
         return swap_pass(lm_in, world_in, scale, left, right, t, valid, max_link_s,
@@ -320,11 +327,10 @@ def repair_swaps(seq: PoseSequence, max_link_s: float = MAX_LINK_S,
 
     # the body halves are independent: one thread each (the kernel releases the GIL)
     with ThreadPoolExecutor(max_workers=len(SWAP_GROUPS)) as pool:
-        results = list(pool.map(run, SWAP_GROUPS.values()))
+        results = list(pool.map(run, SWAP_GROUPS))
     decisions = []
     for (name, pairs), (state, _, _, lead_gate) in zip(SWAP_GROUPS.items(), results):
-        leaders = _leaders(pairs)
-        gate = lead_gate[:, np.searchsorted(np.unique(leaders), leaders)]
+        gate = lead_gate[:, _LEADERS[name][1]]  # each pair gated with its leader
         swapped = (state == 1) & ~gate.all(axis=1)
         decisions.append((pairs, swapped, gate))
         repaired |= swapped

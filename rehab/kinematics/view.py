@@ -54,15 +54,6 @@ def projection_error_deg(delta_deg: float) -> float:
     return math.degrees(a - math.atan(math.tan(a) * c))
 
 
-def _proportion(p: np.ndarray) -> np.ndarray:
-    """Mean of shoulder and hip width over the trunk length, per frame."""
-    width = (np.linalg.norm(p[:, _LS] - p[:, _RS], axis=1)
-             + np.linalg.norm(p[:, _LH] - p[:, _RH], axis=1)) / 2
-    trunk = np.linalg.norm((p[:, _LS] + p[:, _RS]) / 2 - (p[:, _LH] + p[:, _RH]) / 2, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return width / trunk
-
-
 @njit(cache=True)
 def _orientation_kernel(lm: np.ndarray, world: np.ndarray, vis: np.ndarray, width: float,
                         height: float, min_visibility: float, max_disagreement: float,
@@ -149,8 +140,8 @@ def view_deviation(orientation: np.ndarray, view: str) -> np.ndarray:
 class ViewMonitor:
     """The view check of a live session, one frame at a time.
 
-    Each frame's orientation is measured as `body_orientation` does (the body's proportion
-    taken as the median over the frames seen so far); `off` is true while the median
+    Each frame's orientation is measured by the kernels of `body_orientation` (the body's
+    proportion taken as the median over the frames seen so far); `off` is true while the median
     deviation over the last ``window_s`` seconds exceeds ``tolerance_deg`` and at least half
     of that window was measured. `orientation` and `deviation` keep every frame's values
     (NaN where not measured), for the session's record.
@@ -171,25 +162,19 @@ class ViewMonitor:
                visibility: np.ndarray, width: int, height: int) -> float:
         """Add one frame (arrays of one person, NaN when nobody); its deviation (NaN when
         not measured)."""
-        w = np.asarray(world, np.float64)[None]
-        prop = float(_proportion(w)[0])
+        w = np.asarray(world, np.float32)[None]
+        prop = float(_world_proportions(w)[0])
         if math.isfinite(prop) and prop > 0:
             self._proportions.append(prop)
             if len(self._proportions) > 600:
                 del self._proportions[:300]
         orient = math.nan
-        if self._proportions and np.all(np.isfinite(w[0, [_LS, _RS, _LH, _RH]])):
-            lateral = (w[0, _LS] - w[0, _RS]) + (w[0, _LH] - w[0, _RH])
-            world_deg = math.degrees(math.atan2(abs(lateral[2]), math.hypot(lateral[0],
-                                                                            lateral[1])))
-            px = np.asarray(landmarks, np.float64)[None, :, :2] * np.array([width, height])
-            ratio = float(_proportion(px)[0]) / float(np.median(self._proportions))
-            image_deg = math.degrees(math.acos(min(1.0, max(0.0, ratio)))) \
-                if math.isfinite(ratio) else math.nan
-            seen = float(np.min(np.asarray(visibility)[[_LS, _RS, _LH, _RH]]))
-            if seen >= self.min_visibility and abs(world_deg - image_deg) <= \
-                    MAX_DISAGREEMENT_DEG:
-                orient = world_deg
+        if self._proportions:
+            orient = float(_orientation_kernel(
+                np.asarray(landmarks, np.float32)[None], w,
+                np.asarray(visibility, np.float32)[None], float(width), float(height),
+                float(self.min_visibility), MAX_DISAGREEMENT_DEG,
+                float(np.median(self._proportions)))[0])
         dev = float(view_deviation(np.array([orient]), self.view)[0])
         self.times.append(float(t))
         self.orientation.append(orient)

@@ -69,7 +69,6 @@ from rehab.model import (
     Segmentation,
     SessionHeader,
     ViewCheck,
-    angle_column,
 )
 from rehab.kinematics.view import ViewMonitor
 from rehab.scoring import cue_for
@@ -478,15 +477,16 @@ class LiveSession:
         """``rep`` with what its number rests on, from the frames so far: the view, the
         limb's visibility and the quality grade (the other side's numbers are not measured
         live)."""
-        from rehab.kinematics.angles import angle_landmarks
-        from rehab.model import LANDMARK_INDEX
+        from rehab.analysis import limb_visibility
         from rehab.scoring import Measurement, measure_reps
 
         side = rep.side or self.counter.side
         angle = np.asarray(self._acc.angle, np.float64)
-        col = angle_column(self.exercise.counting.angle, side)
-        idx = [LANDMARK_INDEX[n] for n in angle_landmarks(col)]
-        vis = np.stack(self._acc.vis)[:, idx].astype(np.float64).mean(axis=1)
+        # visibility of the rep's own frames only (the session may be long)
+        a = rep.rest_frame if 0 <= rep.rest_frame <= rep.start_frame else rep.start_frame
+        vis = np.full(angle.size, np.nan)
+        vis[a:rep.end_frame + 1] = limb_visibility(np.stack(self._acc.vis[a:rep.end_frame + 1]),
+                                                   self.exercise.counting.angle, (side,))[side]
         m = Measurement(angle={side: angle}, seen={side: np.isfinite(angle)},
                         deviation=np.asarray(self.view.deviation, np.float64),
                         orientation=np.asarray(self.view.orientation, np.float64),
@@ -709,13 +709,11 @@ class LiveSession:
         if self.store is not None:
             trace = (np.asarray(self._acc.t, np.float64),
                      np.asarray(self._acc.angle, np.float64)) if self._acc.t else None
-            view = analysis.view if analysis is not None else None
-            if view is not None and view.warning:
-                notes = notes + [view_note(view)]
+            if analysis is not None:  # its notes: these and the view note
+                notes = list(analysis.notes)
             self.store.finish(ended, notes=notes, files=store_files or None, trace=trace,
-                              alternating=self.counter.alternating,
-                              involved=self.config.side if self.config.side != "auto" else "",
-                              view=view)
+                              alternating=self.counter.alternating, involved=self._involved,
+                              view=analysis.view if analysis is not None else None)
             session_id = self.store.session_id
             if self.store.error is not None:
                 store_error = f"patient history: {describe_error(self.store.error)}"
@@ -773,21 +771,23 @@ class LiveSession:
             segmentation=segmentation, reps=tuple(r.rep for r in self.reps), partial=(),
             side_scores={}, notes=tuple(notes) + ((view_note(view),) if view.warning else ()),
             settings=settings, alternating=self.counter.alternating, view=view,
-            involved=self.config.side if self.config.side != "auto" else "",
+            involved=self._involved,
             live=LiveInfo(end_reason=reason, prescribed_reps=self.config.reps,
                           prescribed_sets=self.config.sets, sets_done=self.sets_done))
 
+    @property
+    def _involved(self) -> str:
+        """The affected side asked for (`Analysis.involved`): empty when left to auto."""
+        return self.config.side if self.config.side != "auto" else ""
 
     def _view_check(self, seq: PoseSequence) -> ViewCheck:
         """The session's view check from the live orientation of each frame."""
         from rehab.analysis import view_check
-        from rehab.scoring import Measurement
 
         n = seq.n_frames
-        o = np.asarray(self.view.orientation[:n], np.float64)
-        m = Measurement(angle={}, seen={}, deviation=np.asarray(self.view.deviation[:n]),
-                        orientation=o, visibility={}, swapped=np.zeros(n, bool), involved="")
-        return view_check(m, self.exercise.view, seq.detected, self.view.tolerance_deg)
+        return view_check(np.asarray(self.view.orientation[:n], np.float64),
+                          np.asarray(self.view.deviation[:n], np.float64), self.exercise.view,
+                          seq.detected, self.view.tolerance_deg)
 
 
 def warm_up_counter(exercise: Exercise) -> None:

@@ -1,7 +1,8 @@
 """How a stored session's measurement checks are put into words, for ``rehab patient show``
 and the progress report alike: which side was scored and why (`involved_text`), the limb
-symmetry index (`symmetry_text`), the camera view check (`view_text`), the left/right label
-repair (`swaps_text`) and the reps' quality grades (`grades_text`).
+symmetry index (`rehab.codec.symmetry_text`, which the analysis's note uses too), the camera
+view check (`view_text`), the left/right label repair (`rehab.codec.swaps_text`, likewise)
+and the reps' quality grades (`grades_text`).
 
 Every number comes from the stored session (`SessionRecord` and its reps); a session stored
 before a check existed has None there and its text is empty (callers then omit the line).
@@ -12,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rehab.model import NoteCode, Rep, SwapSummary, Symmetry, ViewCheck
+from rehab.codec import deg_text, swaps_text, symmetry_text
+from rehab.model import NoteCode, Rep, ViewCheck
 from rehab.store.models import SessionRecord
+
+__all__ = ["check_lines", "chose_automatically", "grades_text", "involved_text",
+           "short_lines", "swaps_text", "symmetry_text", "view_text"]
 
 GRADES = ("good", "fair", "poor")
 VIEW_NAMES = {"side": "side view", "front": "front view", "any": "any view"}
-
-
-def _deg(x: float | None, unit: str) -> str:
-    return "-" if x is None else f"{x:.0f}{unit}"
 
 
 def chose_automatically(session: SessionRecord) -> bool:
@@ -52,27 +53,6 @@ def involved_text(session: SessionRecord) -> str:
     return ""
 
 
-def symmetry_text(sym: Symmetry | None, unit: str = " deg", short: bool = False) -> str:
-    """``limb symmetry index 82% (left 80 deg / right 98 deg range of motion, median of 5
-    reps)``, the involved side first (the index is its range over the other's); ``short``:
-    ``LSI 82% (left 80 / right 98 deg ROM)``; empty without a symmetry."""
-    if sym is None:
-        return ""
-    index = "-" if sym.index_pct is None else f"{sym.index_pct:.0f}%"
-    rom = {"left": sym.left_rom_deg, "right": sym.right_rom_deg}
-    first = sym.involved if sym.involved in rom else "left"
-    second = "right" if first == "left" else "left"
-    if short:
-        return (f"LSI {index} ({first} {_deg(rom[first], '')} / {second} "
-                f"{_deg(rom[second], '')}{unit} ROM)")
-    how = (f"median of {sym.reps} rep(s)" if sym.basis == "bilateral"
-           else "each side's own reps, alternating")
-    if sym.index_pct is None:
-        how = "not both sides seen"
-    return (f"limb symmetry index {index} ({first} {_deg(rom[first], unit)} / {second} "
-            f"{_deg(rom[second], unit)} range of motion, {how})")
-
-
 def view_text(view: ViewCheck | None, unit: str = " deg", short: bool = False) -> str:
     """The view check in one sentence, a warning (``WARNING, camera view: ...``) when
     `ViewCheck.warning`; ``short``: a view within its tolerance in a few words; empty
@@ -82,34 +62,21 @@ def view_text(view: ViewCheck | None, unit: str = " deg", short: bool = False) -
     name = VIEW_NAMES.get(view.expected, f"{view.expected} view")
     if view.orientation_deg is None:
         return f"camera view: {name} expected; the body's orientation could not be measured"
-    where = (f"orientation {_deg(view.orientation_deg, unit)}: 0 facing the camera, 90 side "
+    where = (f"orientation {deg_text(view.orientation_deg, unit)}: 0 facing the camera, 90 side "
              f"on")
     if view.deviation_deg is None:
         return f"camera view: {name}; {where}"
     if view.warning:
-        return (f"WARNING, camera view: the body was turned {_deg(view.deviation_deg, unit)} "
+        return (f"WARNING, camera view: the body was turned {deg_text(view.deviation_deg, unit)} "
                 f"away from the {name} this exercise is measured in (tolerance "
-                f"{_deg(view.tolerance_deg, unit)}, exceeded in {100 * view.off_fraction:.0f}% "
+                f"{deg_text(view.tolerance_deg, unit)}, exceeded in {100 * view.off_fraction:.0f}% "
                 f"of frames; {where}): angles in the image plane are foreshortened")
     if short:
-        return (f"{name} ok ({_deg(view.deviation_deg, unit)} off, tolerance "
-                f"{_deg(view.tolerance_deg, unit)})")
-    return (f"camera view: {name}, {_deg(view.deviation_deg, unit)} off (tolerance "
-            f"{_deg(view.tolerance_deg, unit)}; {where}, measured in "
+        return (f"{name} ok ({deg_text(view.deviation_deg, unit)} off, tolerance "
+                f"{deg_text(view.tolerance_deg, unit)})")
+    return (f"camera view: {name}, {deg_text(view.deviation_deg, unit)} off (tolerance "
+            f"{deg_text(view.tolerance_deg, unit)}; {where}, measured in "
             f"{100 * view.measured_fraction:.0f}% of frames)")
-
-
-def swaps_text(swaps: SwapSummary | None) -> str:
-    """``left/right labels: 12 frame(s) repaired, 3 gated as unresolved (legs 12, 3
-    gated)``; empty without a check."""
-    if swaps is None:
-        return ""
-    if not swaps.repaired_frames and not swaps.gated_frames:
-        return "left/right labels: no swap found"
-    groups = ", ".join(f"{g} {v[0]}" + (f", {v[1]} gated" if len(v) > 1 and v[1] else "")
-                       for g, v in swaps.by_group.items() if any(v))
-    return (f"left/right labels: {swaps.repaired_frames} frame(s) repaired, "
-            f"{swaps.gated_frames} gated as unresolved" + (f" ({groups})" if groups else ""))
 
 
 def grades_text(reps: Iterable[Rep]) -> str:
