@@ -249,7 +249,7 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
                         common: argparse.ArgumentParser) -> None:
     """``rehab analyze`` and its options (numbers bounded by `rehab.limits`)."""
     from rehab import limits
-    from rehab.argtypes import number_in
+    from rehab.argtypes import finite_float, number_in
 
     p = sub.add_parser("analyze", parents=[common], help="analyse a recorded exercise",
                        description="Analyse a video, an image folder or a landmarks .npz.")
@@ -261,10 +261,10 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
                         "measured); both: score both. Default: with --patient, the "
                         "prescription's or the patient's affected side; else auto, the side "
                         "that moves most and is best seen")
-    p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
-                   help="target band, lower end")
-    p.add_argument("--target-max", type=number_in(*limits.DEGREES), metavar="DEG",
-                   help="target band, upper end")
+    p.add_argument("--target-min", type=finite_float, metavar="DEG",
+                   help="target band, lower end (within the joint's physiological range)")
+    p.add_argument("--target-max", type=finite_float, metavar="DEG",
+                   help="target band, upper end (within the joint's physiological range)")
     p.add_argument("--model", metavar="PATH.task",
                    help="MediaPipe pose_landmarker_{lite,full,heavy}.task (default: the full "
                         "model built offline from the installed mediapipe)")

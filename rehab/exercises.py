@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rehab.errors import ConfigError
-from rehab.limits import DEGREES, SECONDS, Range, as_float
+from rehab.limits import DEGREES, SECONDS, Range, as_float, target_range_problem
 from rehab.model import (
     ALL_ANGLES,
     LANDMARK_INDEX,
@@ -164,6 +164,10 @@ class Exercise:
         number of degrees in `rehab.limits.DEGREES`."""
         lo = self.target.min_deg if min_deg is None else float(min_deg)
         hi = self.target.max_deg if max_deg is None else float(max_deg)
+        if math.isfinite(lo) and math.isfinite(hi):
+            problem = target_range_problem(self.counting.angle, lo, hi)
+            if problem:
+                raise ConfigError(f"{self.id}: {problem}")
         for name, deg in (("target min", lo), ("target max", hi)):
             problem = DEGREES.problem(deg)
             if problem:
@@ -268,6 +272,9 @@ def parse_exercise(data: dict[str, Any], path: Path) -> Exercise:
     if target.min_deg > target.max_deg:
         raise _err(path, "target", f"min_deg {target.min_deg:g} is greater than "
                                    f"max_deg {target.max_deg:g}")
+    problem = target_range_problem(counting.angle, target.min_deg, target.max_deg)
+    if problem:
+        raise _err(path, "target", problem)
     tempo = _build(Tempo, data.get("tempo", {}), path, "tempo")
     if tempo.min_rep_s > tempo.max_rep_s:
         raise _err(path, "tempo", "min_rep_s is greater than max_rep_s")

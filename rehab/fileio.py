@@ -112,6 +112,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def recording_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a recording: a file's bytes; for a folder (of images), of each
+    file's relative name and bytes, in name order."""
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    digest = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        digest.update(f.relative_to(p).as_posix().encode() + b"\0")
+        digest.update(bytes.fromhex(file_sha256(f)))
+    return digest.hexdigest()
+
+
 def make_private(path: str | os.PathLike[str]) -> None:
     """Owner-only permissions on ``path`` and, for a folder, on everything below it
     (symbolic links are neither followed nor changed)."""

@@ -55,7 +55,9 @@ REPS_PER_SET = Range(1, 1000)
 SETS = Range(1, 100)
 """Sets a day (prescriptions, ``rehab live --sets``)."""
 DAYS_PER_WEEK = Range(1, 7)
-"""Exercise days a week of a prescription."""
+"""Sessions a week of a prescription."""
+RATING = Range(0, 10)
+"""Pain (numeric rating scale) and perceived exertion (Borg CR10), 0-10."""
 SECONDS = Range(0.0, 3600.0, low_open=True)
 """A duration of the exercise, in seconds: rest between sets, a repetition's tempo."""
 FPS = Range(0.0, 1000.0, low_open=True)
@@ -72,6 +74,47 @@ CAMERA_INDEX = Range(0, 99)
 """Index of a camera (``rehab live --camera``)."""
 CALIBRATION_FRAMES = Range(1, 10000)
 """Frames of a video used by ``rehab calibrate --max-frames``."""
+
+# --- joint angles --------------------------------------------------------------------------
+
+JOINT_RANGES: dict[str, Range] = {
+    "knee_flexion": Range(0.0, 160.0),
+    "hip_flexion": Range(0.0, 140.0),
+    "hip_abduction": Range(0.0, 60.0),
+    "shoulder_flexion": Range(0.0, 180.0),
+    "shoulder_abduction": Range(0.0, 180.0),
+    "elbow_flexion": Range(0.0, 160.0),
+    "ankle_plantarflexion": Range(-30.0, 60.0),
+    "trunk_lean": Range(0.0, 90.0),
+    "pelvic_obliquity": Range(0.0, 30.0),
+}
+"""The physiological range of each joint angle (degrees, clinical neutral-zero convention,
+as `rehab.kinematics.angles` measures it: unsigned except the ankle). A target outside it
+cannot be reached by anyone and is refused. The ends are the largest passive values of the
+clinical literature, a little above the AAOS active norms (knee flexion 135 active, about 160
+passive, heel to buttock; hip flexion 120 active, 140 passive; hip abduction 45; elbow 150;
+ankle dorsiflexion 20 and plantarflexion 50): Norkin & White, *Measurement of Joint Motion*,
+5th ed. 2016; Soucie et al., Haemophilia 2011;17:500-507 (normal ROM of 674 subjects)."""
+
+
+def joint_range(angle: str) -> Range | None:
+    """The physiological range of ``angle`` (with or without a ``left_``/``right_`` prefix;
+    None for an angle not in `JOINT_RANGES`)."""
+    for prefix in ("left_", "right_"):
+        if angle.startswith(prefix):
+            angle = angle[len(prefix):]
+    return JOINT_RANGES.get(angle)
+
+
+def target_range_problem(angle: str, low: float, high: float) -> str | None:
+    """Why the target band ``[low, high]`` on ``angle`` is refused (None when it lies within
+    the angle's physiological range), naming the range."""
+    bound = joint_range(angle)
+    if bound is None or (bound.problem(low) is None and bound.problem(high) is None):
+        return None
+    return (f"target {low:g}-{high:g} deg is outside the physiological range of "
+            f"{angle.replace('_', ' ')} ({bound.low:g} to {bound.high:g} deg)")
+
 
 # --- dates -----------------------------------------------------------------------------------
 

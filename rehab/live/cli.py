@@ -37,7 +37,7 @@ def _out(text: str) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``rehab live`` to the subcommands (numbers bounded by `rehab.limits`)."""
     from rehab import limits
-    from rehab.argtypes import int_in, number_in
+    from rehab.argtypes import finite_float, int_in, number_in
     from rehab.store.cli import add_db_option
 
     p = sub.add_parser(
@@ -62,10 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--rest", type=number_in(*limits.SECONDS), metavar="SEC",
                    default=DEFAULT_REST_S,
                    help=f"rest between sets (default {DEFAULT_REST_S:g} s)")
-    p.add_argument("--target-min", type=number_in(*limits.DEGREES), metavar="DEG",
-                   help="target band, lower end")
-    p.add_argument("--target-max", type=number_in(*limits.DEGREES), metavar="DEG",
-                   help="target band, upper end")
+    p.add_argument("--target-min", type=finite_float, metavar="DEG",
+                   help="target band, lower end (within the joint's physiological range)")
+    p.add_argument("--target-max", type=finite_float, metavar="DEG",
+                   help="target band, upper end (within the joint's physiological range)")
     p.add_argument("--patient", metavar="ID",
                    help="store the session and each rep in this patient's history; their "
                         "prescription supplies target, reps, sets and side")

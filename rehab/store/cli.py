@@ -34,7 +34,7 @@ from rehab.terminal import out
 if TYPE_CHECKING:
     from rehab.analysis import Analysis
     from rehab.store import Store
-    from rehab.store.models import OutputFolder
+    from rehab.store.models import OutputFolder, SessionFeedback
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,36 @@ def _exercise_id(exercise: str) -> str:
 
 # --- rehab analyze hooks ---------------------------------------------------------------------
 
+def add_feedback_options(g: argparse.ArgumentParser | argparse._ArgumentGroup,
+                         sets: bool = True) -> None:
+    """``--pain``, ``--exertion``, ``--note`` (and ``--sets``): what the patient says of a
+    session."""
+    from rehab import limits
+    from rehab.argtypes import int_in
+
+    g.add_argument("--pain", type=int_in(*limits.RATING), metavar="0-10",
+                   help="pain after the session (0 none - 10 worst imaginable)")
+    g.add_argument("--exertion", type=int_in(*limits.RATING), metavar="0-10",
+                   help="perceived exertion (Borg CR10: 0 rest - 10 maximal)")
+    g.add_argument("--note", metavar="TEXT", help="the patient's note on the session")
+    if sets:
+        g.add_argument("--sets-done", type=int_in(*limits.SETS), metavar="N",
+                       help="sets done in this recording")
+
+
+def feedback_of(args: argparse.Namespace, sets: int | None = None) -> "SessionFeedback":
+    """The `SessionFeedback` given by `add_feedback_options`'s options."""
+    from rehab.store.models import SessionFeedback
+
+    return SessionFeedback(pain=getattr(args, "pain", None),
+                           exertion=getattr(args, "exertion", None),
+                           note=(getattr(args, "note", None) or "").strip(),
+                           sets=sets if sets is not None else getattr(args, "sets_done", None))
+
+
 def add_analyze_options(parser: argparse.ArgumentParser) -> None:
-    """``--patient``, ``--date`` and ``--db`` for ``rehab analyze``."""
+    """``--patient``, ``--date``, the feedback options, ``--force`` and ``--db`` for
+    ``rehab analyze``."""
     g = parser.add_argument_group("patient history")
     g.add_argument("--patient", metavar="ID",
                    help="store the session in this patient's history; their prescription "
@@ -104,18 +132,41 @@ def add_analyze_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--date", metavar="ISO",
                    help="date or date-time of the session, from 1990-01-01 to today "
                         "(default: now)")
+    add_feedback_options(g)
+    g.add_argument("--force", action="store_true",
+                   help="store the session even if the same recording is already stored "
+                        "for the patient on that day")
     add_db_option(g)
 
 
+_PATIENT_ONLY = ("date", "pain", "exertion", "note", "sets_done", "force")
+
+
 def check_patient(args: argparse.Namespace) -> None:
-    """Fail early on an unknown ``--patient``, a malformed ``--date`` or a missing database."""
+    """Fail early on an unknown ``--patient``, a malformed ``--date``, a missing database,
+    or the same recording already stored for the patient that day (unless ``--force``);
+    keeps the recording's sha256 in ``args.content_sha256``."""
+    from rehab.fileio import recording_sha256
+    from rehab.store.store import DuplicateSessionError
+
     if getattr(args, "patient", None) is None:
-        if getattr(args, "date", None) is not None:
-            raise InputError("--date is only used with --patient")
+        given = [o for o in _PATIENT_ONLY if getattr(args, o, None) not in (None, False)]
+        if given:
+            raise InputError(f"--{given[0].replace('_', '-')} is only used with --patient")
         return
-    parse_when(getattr(args, "date", None))
+    started = parse_when(getattr(args, "date", None))
+    feedback_of(args).checked()
     with open_db(args) as store:
         store.get_patient(args.patient)
+        source = Path(args.input)
+        args.content_sha256 = recording_sha256(source) if source.exists() else ""
+        if args.content_sha256 and not args.force:
+            same = store.duplicate_of(args.patient, started.date(), args.content_sha256)
+            if same is not None:
+                raise DuplicateSessionError(
+                    f"{source.name} is already stored for {args.patient} on "
+                    f"{started.date()} (session {same.id}, {same.exercise_id}); pass --force "
+                    f"to store it again")
 
 
 @dataclass(frozen=True)
@@ -196,7 +247,10 @@ def after_analyze(args: argparse.Namespace, analysis: "Analysis",
         return None
     started = parse_when(getattr(args, "date", None))
     with open_db(args) as store:
-        sid = store.record_analysis(args.patient, analysis, started=started, output=output)
+        sid = store.record_analysis(args.patient, analysis, started=started, output=output,
+                                    feedback=feedback_of(args),
+                                    content_sha256=getattr(args, "content_sha256", ""),
+                                    force=bool(getattr(args, "force", False)))
         log.info("stored session %d for patient %s in %s (files in %s)", sid, args.patient,
                  store.path, store.session_dir(args.patient, sid))
     return sid
@@ -243,6 +297,8 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
         prescriptions = store.prescriptions(p.id)
         sessions = store.sessions(p.id)
         reps = store.reps_for((s.id for s in sessions), counted_only=True)
+        logged = store.logged_sessions(p.id)
+        notes = store.clinician_notes(p.id)
     _out(f"{p.id}: {p.display_name}")
     _out(f"  affected side: {p.affected_side or '-'}; added {p.created:%Y-%m-%d}")
     if p.notes:
@@ -250,7 +306,8 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
     _out(f"prescriptions ({len(prescriptions)}):")
     for rx in prescriptions:
         _out(f"  {rx.exercise_id}: target {rx.target_min:g}-{rx.target_max:g} deg, "
-             f"{rx.sets} x {rx.reps}, {rx.days_per_week} day(s)/week, side {rx.side or '-'}, "
+             f"{rx.sets} x {rx.reps}, {rx.sessions_per_week} session(s)/week, "
+             f"side {rx.side or '-'}, "
              f"{rx.start or 'first session'} to {rx.end or 'open'}")
     _out(f"sessions ({len(sessions)}):")
     for s in sessions:
@@ -262,7 +319,76 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
              f"{turns}")
         for line in short_lines(s, reps[s.id]):
             _out(f"{'':9s}{line}")
+        said = feedback_text(s.feedback)
+        if said or s.feedback.sets is not None:
+            sets = f"{s.feedback.sets} set(s)" if s.feedback.sets is not None else ""
+            _out(f"{'':9s}patient: {', '.join(x for x in (sets, said) if x)}")
+    if logged:
+        _out(f"logged without a camera ({len(logged)}):")
+        for x in logged:
+            _out(f"  {x.id:5d}  {x.day}        {x.exercise_id:20s} {x.side or '-':5s} "
+                 f"{x.sets} x {x.reps}{feedback_text(x.feedback, lead='  ')}")
+    if notes:
+        _out(f"clinician notes ({len(notes)}):")
+        for n in notes:
+            about = f" (session {n.session_id})" if n.session_id is not None else ""
+            _out(f"  {n.day}{about}: {n.text}")
     return 0
+
+
+def cmd_patient_edit(args: argparse.Namespace) -> int:
+    """Change a patient's name, affected side or notes."""
+    if args.name is None and args.side is None and args.notes is None:
+        raise InputError("nothing to change: give --name, --side or --notes")
+    with open_db(args) as store:
+        p = store.edit_patient(args.id, display_name=args.name,
+                               affected_side=None if args.side in (None, "none") else args.side,
+                               clear_side=args.side == "none", notes=args.notes)
+    _out(f"{p.id}: {p.display_name}; affected side {p.affected_side or '-'}"
+         f"{'; notes: ' + p.notes if p.notes else ''}")
+    return 0
+
+
+def cmd_patient_note(args: argparse.Namespace) -> int:
+    """Add a clinician's note to a patient's record."""
+    day = parse_when(args.date).date() if args.date else None
+    with open_db(args) as store:
+        n = store.add_clinician_note(args.id, args.text, day=day, session_id=args.session)
+    _out(f"{n.patient_id}: note {n.id} on {n.day}"
+         f"{f' (session {n.session_id})' if n.session_id is not None else ''}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    """Log a session done without a camera."""
+    from rehab.exercises import get_exercise
+
+    ex = get_exercise(args.exercise, args.exercises_dir)
+    day = parse_when(args.date).date()
+    with open_db(args) as store:
+        if not args.force:
+            same = [x for x in store.logged_sessions(args.patient, day, day, ex.id)
+                    if (x.sets, x.reps) == (args.sets, args.reps)]
+            if same:
+                raise RehabError(f"{args.patient}: {ex.id} {args.sets} x {args.reps} is "
+                                 f"already logged on {day}; pass --force to log it again")
+        x = store.log_session(args.patient, ex.id, day, sets=args.sets, reps=args.reps,
+                              side=args.side, feedback=feedback_of(args, sets=args.sets))
+    _out(f"{x.patient_id}: logged {x.exercise_id} {x.sets} x {x.reps} on {x.day}"
+         f"{feedback_text(x.feedback, lead='; ')}")
+    return 0
+
+
+def feedback_text(f: "SessionFeedback", lead: str = "") -> str:
+    """``pain 3/10, exertion 5/10, 2 set(s), "note"`` (empty when nothing was said)."""
+    parts = []
+    if f.pain is not None:
+        parts.append(f"pain {f.pain}/10")
+    if f.exertion is not None:
+        parts.append(f"exertion {f.exertion}/10")
+    if f.note:
+        parts.append(f'"{f.note}"')
+    return lead + ", ".join(parts) if parts else ""
 
 
 def cmd_patient_export(args: argparse.Namespace) -> int:
@@ -300,28 +426,35 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
 def cmd_prescribe(args: argparse.Namespace) -> int:
     """Prescribe an exercise to a patient (every number bounded by `rehab.limits`)."""
     from rehab import limits
-    from rehab.argtypes import int_in, number_in
+    from rehab.argtypes import finite_float, int_in
     from rehab.exercises import get_exercise
 
     ex = get_exercise(args.exercise, args.exercises_dir)
-    lo = option_value(number_in(*limits.DEGREES), args.target_min, "--target-min")
-    hi = option_value(number_in(*limits.DEGREES), args.target_max, "--target-max")
+    lo = option_value(finite_float, args.target_min, "--target-min")
+    hi = option_value(finite_float, args.target_max, "--target-max")
+    ex.with_target(lo, hi)  # within the joint's physiological range, min <= max
     reps = option_value(int_in(*limits.REPS_PER_SET), args.reps, "--reps")
     sets = option_value(int_in(*limits.SETS), args.sets, "--sets")
-    days = option_value(int_in(*limits.DAYS_PER_WEEK), args.days_per_week, "--days-per-week")
+    days = option_value(int_in(*limits.DAYS_PER_WEEK), args.per_week, "--per-week")
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end")
     with open_db(args) as store:
         rx = store.prescribe(args.patient, ex.id, lo, hi, reps=reps, sets=sets, side=args.side,
-                             start=start, end=end, days_per_week=days)
+                             start=start, end=end, days_per_week=days,
+                             angle=ex.counting.angle)
     _out(f"{args.patient}: {ex.id} target {rx.target_min:g}-{rx.target_max:g} deg, "
-         f"{rx.sets} x {rx.reps}, from {rx.start or 'the first session'} to {rx.end or 'open'}")
+         f"{rx.sets} x {rx.reps}, {rx.sessions_per_week} session(s) a week, from "
+         f"{rx.start or 'the first session'} to {rx.end or 'open'}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``patient`` and ``prescribe`` to the ``rehab`` command."""
-    p = subparsers.add_parser("patient", help="patients: add, list, show, export, delete",
+    """Add ``patient``, ``prescribe`` and ``log`` to the ``rehab`` command."""
+    from rehab import limits
+    from rehab.argtypes import int_in, positive_int
+
+    p = subparsers.add_parser("patient", help="patients: add, list, show, edit, note, "
+                                              "export, delete",
                               description="Manage the patient history database.")
     sub = p.add_subparsers(dest="patient_command", metavar="ACTION", required=True)
 
@@ -342,6 +475,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_db_option(q)
     q.set_defaults(func=cmd_patient_show)
 
+    q = sub.add_parser("edit", help="change a patient's name, affected side or notes")
+    q.add_argument("id", help="patient id")
+    q.add_argument("--name", help="display name shown in reports")
+    q.add_argument("--side", choices=("left", "right", "both", "none"),
+                   help="affected side (none: no affected side)")
+    q.add_argument("--notes", help="free-text notes (replace the old ones)")
+    add_db_option(q)
+    q.set_defaults(func=cmd_patient_edit)
+
+    q = sub.add_parser("note", help="add a clinician's note to a patient's record")
+    q.add_argument("id", help="patient id")
+    q.add_argument("text", help="the note")
+    q.add_argument("--date", metavar="ISO", help="the note's date (default: the session's, "
+                                                 "else today)")
+    q.add_argument("--session", type=positive_int, metavar="N",
+                   help="the session the note is about")
+    add_db_option(q)
+    q.set_defaults(func=cmd_patient_note)
+
     q = sub.add_parser("export", help="write everything held about a patient (JSON + CSV)")
     q.add_argument("id", help="patient id")
     q.add_argument("--out", "-o", required=True, metavar="DIR", help="export folder")
@@ -355,19 +507,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     q.set_defaults(func=cmd_patient_delete)
 
     p = subparsers.add_parser("prescribe", help="prescribe an exercise to a patient",
-                              description="Target band of the rep's peak angle and the daily "
-                                          "sets x reps; later prescriptions of the same "
-                                          "exercise take precedence.")
+                              description="Target band of the rep's peak angle, sets x reps "
+                                          "per session and sessions per week; later "
+                                          "prescriptions of the same exercise take "
+                                          "precedence.")
     p.add_argument("patient", help="patient id")
     p.add_argument("exercise", help="exercise id (see 'rehab exercises')")
     p.add_argument("--target-min", required=True, metavar="DEG",
-                   help="target band, lower end (-180 to 180)")
+                   help="target band, lower end (within the joint's physiological range)")
     p.add_argument("--target-max", required=True, metavar="DEG",
-                   help="target band, upper end (-180 to 180)")
+                   help="target band, upper end (within the joint's physiological range)")
     p.add_argument("--reps", required=True, metavar="N", help="repetitions per set (1-1000)")
-    p.add_argument("--sets", required=True, metavar="N", help="sets per day (1-100)")
-    p.add_argument("--days-per-week", default="7", metavar="N",
-                   help="exercise days per week (1-7, default 7)")
+    p.add_argument("--sets", required=True, metavar="N", help="sets per session (1-100)")
+    p.add_argument("--per-week", "--days-per-week", dest="per_week", default="7",
+                   metavar="N", help="sessions per week (1-7, default 7)")
     p.add_argument("--side", choices=("left", "right", "both"), help="side to exercise")
     p.add_argument("--start", metavar="DATE", help="first day (default: from the first session; "
                                                    "1990-01-01 to 10 years from today)")
@@ -377,3 +530,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="extra folder of exercise definitions (*.toml)")
     add_db_option(p)
     p.set_defaults(func=cmd_prescribe)
+
+    p = subparsers.add_parser("log", help="log a session done without a camera",
+                              description="Log a session done at home without a camera: it "
+                                          "counts for adherence and its pain and exertion "
+                                          "are reported; it has no angles.")
+    p.add_argument("patient", help="patient id")
+    p.add_argument("exercise", help="exercise id (see 'rehab exercises')")
+    p.add_argument("--date", required=True, metavar="ISO",
+                   help="the day of the session (1990-01-01 to today)")
+    p.add_argument("--sets", required=True, type=int_in(*limits.SETS), metavar="N",
+                   help="sets done (1-100)")
+    p.add_argument("--reps", required=True, type=int_in(*limits.REPS_PER_SET), metavar="N",
+                   help="repetitions per set (1-1000)")
+    p.add_argument("--side", choices=("left", "right", "both"), help="side exercised")
+    add_feedback_options(p, sets=False)
+    p.add_argument("--force", action="store_true",
+                   help="log it even if the same sets x reps are logged that day")
+    p.add_argument("--exercises-dir", metavar="DIR",
+                   help="extra folder of exercise definitions (*.toml)")
+    add_db_option(p)
+    p.set_defaults(func=cmd_log)

@@ -210,9 +210,47 @@ def _m5_measurement(conn: sqlite3.Connection, db_path: Path) -> None:
     """)
 
 
+def _m6_patient_reports(conn: sqlite3.Connection, db_path: Path) -> None:
+    """What the patient says of each session (pain, exertion, a note, sets done), the
+    analysed recording's sha256 (a duplicate is refused), sessions done without a camera
+    (``rehab log``) and the clinician's notes."""
+    _run_script(conn, """
+        ALTER TABLE sessions ADD COLUMN pain INTEGER CHECK (pain BETWEEN 0 AND 10);
+        ALTER TABLE sessions ADD COLUMN exertion INTEGER CHECK (exertion BETWEEN 0 AND 10);
+        ALTER TABLE sessions ADD COLUMN patient_note TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sessions ADD COLUMN sets_done INTEGER CHECK (sets_done > 0);
+        ALTER TABLE sessions ADD COLUMN content_sha256 TEXT NOT NULL DEFAULT '';
+        CREATE INDEX sessions_by_content ON sessions (patient_id, content_sha256);
+        CREATE TABLE logged_sessions (
+            id            INTEGER PRIMARY KEY,
+            patient_id    TEXT NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+            exercise_id   TEXT NOT NULL,
+            exercise_name TEXT NOT NULL DEFAULT '',
+            side          TEXT CHECK (side IN ('left', 'right', 'both')),
+            day           TEXT NOT NULL,
+            sets          INTEGER NOT NULL CHECK (sets > 0),
+            reps          INTEGER NOT NULL CHECK (reps > 0),
+            pain          INTEGER CHECK (pain BETWEEN 0 AND 10),
+            exertion      INTEGER CHECK (exertion BETWEEN 0 AND 10),
+            note          TEXT NOT NULL DEFAULT '',
+            created       TEXT NOT NULL
+        );
+        CREATE INDEX logged_by_patient ON logged_sessions (patient_id, day);
+        CREATE TABLE clinician_notes (
+            id         INTEGER PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+            day        TEXT NOT NULL,
+            text       TEXT NOT NULL,
+            session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+            created    TEXT NOT NULL
+        );
+        CREATE INDEX clinician_notes_by_patient ON clinician_notes (patient_id, day)
+    """)
+
+
 Migration = Callable[[sqlite3.Connection, Path], None]
 MIGRATIONS: list[Migration] = [_m1_initial, _m2, _m3_output_folders, _m4_rep_sides,
-                               _m5_measurement]
+                               _m5_measurement, _m6_patient_reports]
 """Forward migrations in order; index ``i`` upgrades schema version ``i`` to ``i + 1``."""
 
 

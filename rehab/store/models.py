@@ -16,6 +16,8 @@ PATIENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A whole patient id (use ``fullmatch``)."""
 SIDES = ("left", "right", "both")
 MODES = ("offline", "live", "batch")
+NOTE_CHARS = 2000
+"""Longest note (a patient's note on a session, a clinician's note), in characters."""
 
 
 def check_patient_id(patient_id: str) -> str:
@@ -57,6 +59,49 @@ def from_db_date(text: str | None) -> dt.date | None:
     return None if text is None else dt.date.fromisoformat(text)
 
 
+def check_note(text: str, what: str = "note") -> str:
+    """A free-text note: at most `NOTE_CHARS` characters, surrounding blanks dropped."""
+    if not isinstance(text, str):
+        raise StoreError(f"{what} must be text, not {text!r}")
+    text = text.strip()
+    if len(text) > NOTE_CHARS:
+        raise StoreError(f"{what} is {len(text)} characters long; at most {NOTE_CHARS}")
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionFeedback:
+    """What the patient said of a session: pain and exertion, a note, the sets done."""
+
+    pain: int | None = None
+    """Pain after the session on the 0-10 numeric rating scale (None: not asked)."""
+    exertion: int | None = None
+    """Perceived exertion, 0-10 (Borg CR10; None: not asked)."""
+    note: str = ""
+    """The patient's own note on the session."""
+    sets: int | None = None
+    """Sets done (None: not said)."""
+
+    def checked(self) -> "SessionFeedback":
+        """This feedback, validated (`rehab.limits.RATING`, `rehab.limits.SETS`)."""
+        from rehab import limits
+
+        for name, value, bound in (("pain", self.pain, limits.RATING),
+                                   ("exertion", self.exertion, limits.RATING),
+                                   ("sets", self.sets, limits.SETS)):
+            if value is None:
+                continue
+            problem = "must be a whole number" if isinstance(value, bool) or \
+                not isinstance(value, int) else bound.problem(value)
+            if problem:
+                raise StoreError(f"{name} {problem}, not {value!r}")
+        return dataclasses.replace(self, note=check_note(self.note))
+
+    @property
+    def empty(self) -> bool:
+        return self == SessionFeedback()
+
+
 @dataclasses.dataclass(frozen=True)
 class Patient:
     """A patient: the id is what the clinician types, the display name what reports show."""
@@ -85,10 +130,16 @@ class Prescription:
     end: dt.date | None
     """Last day it applies (None: open-ended)."""
     days_per_week: int = 7
+    """Sessions prescribed per week."""
     created: dt.datetime | None = None
 
     @property
+    def sessions_per_week(self) -> int:
+        return self.days_per_week
+
+    @property
     def reps_per_day(self) -> int:
+        """Reps of one prescribed session (sets x reps)."""
         return self.reps * self.sets
 
     def active_on(self, day: dt.date) -> bool:
@@ -145,6 +196,18 @@ class SessionRecord:
     """Left against right over the session (None: not measured)."""
     swaps: SwapSummary | None = None
     """Left/right label swaps repaired and frames gated (None: not checked)."""
+    feedback: SessionFeedback = SessionFeedback()
+    """Pain, exertion, the patient's note and the sets done (empty before schema 6)."""
+    content_sha256: str = ""
+    """sha256 of the analysed recording (empty for a camera, and before schema 6)."""
+
+    logged = False
+    """A camera session (see `LoggedSession`)."""
+
+    @property
+    def date_only(self) -> bool:
+        """Stored with a date and no time of day (``--date 2026-10-01``)."""
+        return self.started.time() == dt.time(0)
 
     @property
     def interrupted(self) -> bool:
@@ -175,3 +238,43 @@ class OutputFolder:
 
     path: Path
     result_sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggedSession:
+    """A session done without a camera, logged afterwards (``rehab log``): it counts for
+    adherence, pain and exertion; it has no angles."""
+
+    id: int
+    patient_id: str
+    exercise_id: str
+    exercise_name: str
+    side: str | None
+    day: dt.date
+    sets: int
+    reps: int
+    """Repetitions per set."""
+    feedback: SessionFeedback
+    created: dt.datetime
+
+    logged = True
+
+    @property
+    def rep_count(self) -> int:
+        return self.sets * self.reps
+
+    @property
+    def started(self) -> dt.datetime:
+        return dt.datetime.combine(self.day, dt.time(0))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicianNote:
+    """A clinician's note in a patient's record, dated, optionally about one session."""
+
+    id: int
+    patient_id: str
+    day: dt.date
+    text: str
+    session_id: int | None
+    created: dt.datetime

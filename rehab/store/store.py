@@ -84,11 +84,16 @@ from rehab.store.models import (
     MODES,
     PATIENT_ID_RE,
     SIDES,
+    ClinicianNote,
+    LoggedSession,
     OutputFolder,
     Patient,
     Prescription,
+    SessionFeedback,
     SessionRecord,
+    check_note,
     check_patient_id,
+    check_session_time,
     check_side,
     from_db_date,
     from_db_time,
@@ -101,7 +106,7 @@ ANALYSIS_FILES = {"result_json": "result.json", "reps_csv": "reps.csv",
                   "angles_csv": "angles.csv", "landmarks_npz": "landmarks.npz"}
 """Files of an analysis kept with its session (no video unless the caller passes one)."""
 EXPORT_ENTRIES = frozenset({"patient.json", "prescriptions.csv", "sessions.csv", "reps.csv",
-                            "files"})
+                            "logged_sessions.csv", "clinician_notes.csv", "files"})
 """What a patient export folder holds: a folder holding only these may be re-exported into."""
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_S = 24 * 3600.0
@@ -174,6 +179,28 @@ def _measurement_fields(involved: str, view: ViewCheck | None, symmetry: Symmetr
             "symmetry": _model_json(symmetry), "swaps": _model_json(swaps)}
 
 
+def _feedback_fields(feedback: SessionFeedback | None) -> dict[str, Any]:
+    """The ``sessions`` columns of what the patient said (schema 6), validated."""
+    f = (feedback or SessionFeedback()).checked()
+    return {"pain": f.pain, "exertion": f.exertion, "patient_note": f.note,
+            "sets_done": f.sets}
+
+
+def _feedback_of(r: sqlite3.Row) -> SessionFeedback:
+    """A ``sessions`` row's `SessionFeedback`."""
+    return SessionFeedback(pain=r["pain"], exertion=r["exertion"], note=r["patient_note"],
+                           sets=r["sets_done"])
+
+
+class DuplicateSessionError(StoreError):
+    """The same recording is already stored for this patient on this day."""
+
+
+def _day_bounds(day: dt.date) -> tuple[str, str]:
+    """``started`` text bounds of one day: ``[day, next day)``."""
+    return day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
+
+
 def _check_target(target_min: float | None, target_max: float | None) -> None:
     for name, v in (("target min", target_min), ("target max", target_max)):
         if v is not None and not math.isfinite(v):
@@ -208,16 +235,20 @@ class SessionWriter:
                trace: tuple[np.ndarray, np.ndarray] | None = None,
                alternating: bool = False, *, involved: str = "",
                view: ViewCheck | None = None, symmetry: Symmetry | None = None,
-               swaps: SwapSummary | None = None) -> None:
+               swaps: SwapSummary | None = None,
+               feedback: SessionFeedback | None = None) -> None:
         """Mark the session complete; copy ``files`` (kind -> path) next to the database;
         keep ``trace`` (times in s, smoothed primary angle in degrees) for the report;
         ``alternating``: the reps were done by both limbs in turn; ``involved`` (the
         affected side asked for: left, right, both; empty for auto), ``view``, ``symmetry``
         and ``swaps``: the session's measurement checks, as `Analysis` has them (None: not
-        checked)."""
+        checked); ``feedback``: pain, exertion, note and sets done (None: keep what
+        `Store.set_feedback` stored)."""
         if self.finished:
             raise StoreError(f"session {self.session_id} is already finished")
         checks = _measurement_fields(involved, view, symmetry, swaps)
+        if feedback is not None:
+            self._store.set_feedback(self.session_id, feedback)
         staged = self._store._stage_files(self.patient_id, files or {})
         try:
             with transaction(self._store.conn) as conn:
@@ -294,6 +325,26 @@ class Store:
                        affected_side=row["affected_side"], notes=row["notes"],
                        created=from_db_time(row["created"]) or dt.datetime.min)
 
+    def edit_patient(self, patient_id: str, display_name: str | None = None,
+                     affected_side: str | None = None, clear_side: bool = False,
+                     notes: str | None = None) -> Patient:
+        """Change a patient's display name, affected side (``clear_side``: none) or notes;
+        what is not given stays."""
+        p = self.get_patient(patient_id)
+        if display_name is not None and not display_name.strip():
+            raise StoreError("the display name must not be empty")
+        check_side(affected_side, "affected side")
+        if clear_side and affected_side is not None:
+            raise StoreError("give an affected side or clear it, not both")
+        side = None if clear_side else (affected_side or p.affected_side)
+        with transaction(self.conn) as conn:
+            conn.execute("UPDATE patients SET display_name = ?, affected_side = ?, notes = ? "
+                         "WHERE id = ?", (p.display_name if display_name is None
+                                          else display_name.strip(), side,
+                                          p.notes if notes is None
+                                          else check_note(notes, "patient notes"), p.id))
+        return self.get_patient(p.id)
+
     def list_patients(self) -> list[Patient]:
         """All patients, by id."""
         rows = self.conn.execute("SELECT id FROM patients ORDER BY id").fetchall()
@@ -345,15 +396,27 @@ class Store:
 
     def prescribe(self, patient_id: str, exercise_id: str, target_min: float, target_max: float,
                   reps: int, sets: int, side: str | None = None, start: dt.date | None = None,
-                  end: dt.date | None = None, days_per_week: int = 7) -> Prescription:
-        """Prescribe an exercise: target band of the peak angle, sets x reps a day (every
-        number and date within `rehab.limits`)."""
+                  end: dt.date | None = None, days_per_week: int = 7,
+                  angle: str | None = None) -> Prescription:
+        """Prescribe an exercise: target band of the peak angle, sets x reps a session,
+        ``days_per_week`` sessions a week (every number and date within `rehab.limits`;
+        the band within the physiological range of ``angle``, by default the library
+        exercise's counting angle)."""
         import operator
 
         from rehab import limits
+        from rehab.errors import ConfigError
+        from rehab.exercises import get_exercise
 
         self.get_patient(patient_id)
         _check_target(float(target_min), float(target_max))
+        if angle is None:
+            with contextlib.suppress(ConfigError):
+                angle = get_exercise(exercise_id).counting.angle
+        problem = None if angle is None else limits.target_range_problem(
+            angle, float(target_min), float(target_max))
+        if problem:
+            raise StoreError(f"{exercise_id}: {problem}")
         for name, deg in (("target min", target_min), ("target max", target_max)):
             problem = limits.DEGREES.problem(float(deg))
             if problem:
@@ -440,7 +503,9 @@ class Store:
     def record_analysis(self, patient_id: str, analysis: Analysis, started: dt.datetime,
                         mode: str = "offline",
                         files: Mapping[str, str | os.PathLike[str]] | None = None,
-                        output: OutputFolder | None = None) -> int:
+                        output: OutputFolder | None = None,
+                        feedback: SessionFeedback | None = None, content_sha256: str = "",
+                        force: bool = False) -> int:
         """Store a finished analysis: session, all reps, its trace and files, in one
         transaction; returns the session id.
 
@@ -448,11 +513,15 @@ class Store:
         ``analysis`` itself, never picked up from a folder other runs may share; ``files``
         adds this run's own other files (kind -> path, e.g. ``overlay_mp4``). ``output``
         records the result folder written for this session outside the store, which
-        `delete_patient` removes with the patient.
+        `delete_patient` removes with the patient. ``feedback``: what the patient said of
+        the session. ``content_sha256``: the analysed recording's sha256 (`recording_sha256`);
+        the same recording stored for the patient on the same day is refused
+        (`DuplicateSessionError`) unless ``force``.
         """
         self.get_patient(patient_id)
         header = SessionHeader.of_analysis(analysis, mode)  # type: ignore[arg-type]
         fields = self._session_fields(patient_id, header, started)
+        fields.update(_feedback_fields(feedback), content_sha256=content_sha256)
         seg = analysis.segmentation
         fields.update(
             ended=to_db_time(started + dt.timedelta(seconds=analysis.sequence.duration)),
@@ -467,6 +536,8 @@ class Store:
         trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
         try:
             with transaction(self.conn) as conn:
+                if content_sha256 and not force:
+                    self._refuse_duplicate(patient_id, started.date(), content_sha256)
                 sid = _insert_session(conn, **fields)
                 for i, rep in enumerate(reps, start=1):
                     _insert_rep(conn, sid, i, rep)
@@ -508,6 +579,137 @@ class Store:
                 "settings": json.dumps(header.settings.to_dict()),
                 "settings_hash": header.settings_hash,
                 "scale": None if scale is None else json.dumps(scale)}
+
+    def duplicate_of(self, patient_id: str, day: dt.date, content_sha256: str
+                     ) -> SessionRecord | None:
+        """The patient's session of ``day`` analysed from the same recording, if any."""
+        lo, hi = _day_bounds(day)
+        row = self.conn.execute(
+            "SELECT id FROM sessions WHERE patient_id = ? AND content_sha256 = ? AND "
+            "started >= ? AND started < ? ORDER BY id LIMIT 1",
+            (patient_id, content_sha256, lo, hi)).fetchone()
+        return None if row is None else self.session(int(row[0]))
+
+    def _refuse_duplicate(self, patient_id: str, day: dt.date, content_sha256: str) -> None:
+        same = self.duplicate_of(patient_id, day, content_sha256)
+        if same is not None:
+            raise DuplicateSessionError(
+                f"this recording is already stored for {patient_id} on {day} (session "
+                f"{same.id}, {same.exercise_id}); pass --force to store it again")
+
+    def set_feedback(self, session_id: int, feedback: SessionFeedback) -> None:
+        """Store what the patient said of a session (pain, exertion, note, sets done)."""
+        fields = _feedback_fields(feedback)
+        with transaction(self.conn) as conn:
+            cur = conn.execute(
+                f"UPDATE sessions SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                (*fields.values(), session_id))
+            if cur.rowcount != 1:
+                raise StoreError(f"unknown session {session_id}")
+
+    def log_session(self, patient_id: str, exercise_id: str, day: dt.date, sets: int,
+                    reps: int, side: str | None = None,
+                    feedback: SessionFeedback | None = None) -> LoggedSession:
+        """Log a session done without a camera: ``sets`` x ``reps`` of ``exercise_id`` on
+        ``day`` (from `rehab.limits.EARLIEST_DATE` to today), with what the patient said."""
+        import operator
+
+        from rehab import limits
+        from rehab.errors import ConfigError
+        from rehab.exercises import get_exercise
+
+        self.get_patient(patient_id)
+        check_session_time(dt.datetime.combine(day, dt.time(0)))
+        check_side(side)
+        for name, count, bound in (("reps", reps, limits.REPS_PER_SET),
+                                   ("sets", sets, limits.SETS)):
+            try:
+                problem = bound.problem(operator.index(count))
+            except TypeError:
+                problem = "must be a whole number"
+            if problem:
+                raise StoreError(f"{name} {problem}, not {count!r}")
+        f = dataclasses.replace(feedback or SessionFeedback(), sets=sets).checked()
+        try:
+            name = get_exercise(exercise_id).name
+        except ConfigError:
+            name = exercise_id
+        with transaction(self.conn) as conn:
+            cur = conn.execute(
+                "INSERT INTO logged_sessions (patient_id, exercise_id, exercise_name, side, "
+                "day, sets, reps, pain, exertion, note, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (patient_id, exercise_id, name, side, day.isoformat(), int(sets), int(reps),
+                 f.pain, f.exertion, f.note, to_db_time(dt.datetime.now())))
+            lid = int(cur.lastrowid or 0)
+        return self._logged("id = ?", (lid,))[0]
+
+    def logged_sessions(self, patient_id: str, start: dt.date | None = None,
+                        end: dt.date | None = None,
+                        exercise_id: str | None = None) -> list[LoggedSession]:
+        """The patient's sessions logged without a camera, oldest first."""
+        where, params = ["patient_id = ?"], [patient_id]
+        for clause, value in (("day >= ?", start), ("day <= ?", end)):
+            if value is not None:
+                where.append(clause)
+                params.append(value.isoformat())
+        if exercise_id is not None:
+            where.append("exercise_id = ?")
+            params.append(exercise_id)
+        return self._logged(" AND ".join(where), tuple(params))
+
+    def _logged(self, where: str, params: tuple[Any, ...]) -> list[LoggedSession]:
+        rows = self.conn.execute(f"SELECT * FROM logged_sessions WHERE {where} "
+                                 f"ORDER BY day, id", params).fetchall()
+        return [LoggedSession(
+            id=r["id"], patient_id=r["patient_id"], exercise_id=r["exercise_id"],
+            exercise_name=r["exercise_name"] or r["exercise_id"], side=r["side"],
+            day=from_db_date(r["day"]) or dt.date.min, sets=r["sets"], reps=r["reps"],
+            feedback=SessionFeedback(pain=r["pain"], exertion=r["exertion"], note=r["note"],
+                                     sets=r["sets"]),
+            created=from_db_time(r["created"]) or dt.datetime.min) for r in rows]
+
+    def add_clinician_note(self, patient_id: str, text: str, day: dt.date | None = None,
+                           session_id: int | None = None) -> ClinicianNote:
+        """Add a clinician's note to the patient's record (default: today), optionally
+        about one of their sessions."""
+        self.get_patient(patient_id)
+        text = check_note(text, "clinician note")
+        if not text:
+            raise StoreError("the clinician note is empty")
+        if session_id is not None:
+            s = self.session(session_id)
+            if s.patient_id != patient_id:
+                raise StoreError(f"session {session_id} is not {patient_id}'s")
+            day = day or s.day
+        day = day or dt.date.today()
+        check_session_time(dt.datetime.combine(day, dt.time(0)))
+        with transaction(self.conn) as conn:
+            cur = conn.execute(
+                "INSERT INTO clinician_notes (patient_id, day, text, session_id, created) "
+                "VALUES (?, ?, ?, ?, ?)", (patient_id, day.isoformat(), text, session_id,
+                                           to_db_time(dt.datetime.now())))
+            nid = int(cur.lastrowid or 0)
+        return self._notes("id = ?", (nid,))[0]
+
+    def clinician_notes(self, patient_id: str, start: dt.date | None = None,
+                        end: dt.date | None = None) -> list[ClinicianNote]:
+        """The clinician's notes on the patient, oldest first."""
+        where, params = ["patient_id = ?"], [patient_id]
+        for clause, value in (("day >= ?", start), ("day <= ?", end)):
+            if value is not None:
+                where.append(clause)
+                params.append(value.isoformat())
+        return self._notes(" AND ".join(where), tuple(params))
+
+    def _notes(self, where: str, params: tuple[Any, ...]) -> list[ClinicianNote]:
+        rows = self.conn.execute(f"SELECT * FROM clinician_notes WHERE {where} "
+                                 f"ORDER BY day, id", params).fetchall()
+        return [ClinicianNote(id=r["id"], patient_id=r["patient_id"],
+                              day=from_db_date(r["day"]) or dt.date.min, text=r["text"],
+                              session_id=r["session_id"],
+                              created=from_db_time(r["created"]) or dt.datetime.min)
+                for r in rows]
 
     def sessions(self, patient_id: str, start: dt.date | None = None, end: dt.date | None = None,
                  exercise_id: str | None = None) -> list[SessionRecord]:
@@ -562,7 +764,8 @@ class Store:
             high_threshold_deg=r["high_threshold_deg"], alternating=bool(r["alternating"]),
             involved=r["involved"] or "", view=_json_model(ViewCheck, r["view"]),
             symmetry=_json_model(Symmetry, r["symmetry"]),
-            swaps=_json_model(SwapSummary, r["swaps"]))
+            swaps=_json_model(SwapSummary, r["swaps"]), feedback=_feedback_of(r),
+            content_sha256=r["content_sha256"])
 
     def trace(self, session_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The session's smoothed primary-angle trace (times in s, degrees), if stored."""
@@ -734,6 +937,8 @@ class Store:
         sessions = self.sessions(patient_id)
         reps = self.reps_for(s.id for s in sessions)
         prescriptions = self.prescriptions(patient_id)
+        logged = self.logged_sessions(patient_id)
+        notes = self.clinician_notes(patient_id)
         try:
             folder = StagedFolder(out_dir, EXPORT_ENTRIES, private=True)
         except OutputError as exc:
@@ -748,7 +953,7 @@ class Store:
                     session_docs.append({**encode(s), "status": s.status, "files": copied,
                                          "reps": [encode(r) for r in reps[s.id]]})
                 tables = self._export_tables(patient, prescriptions, sessions, reps,
-                                             session_docs, out)
+                                             session_docs, out, logged, notes)
                 written += [folder.final / p.name for p in tables]
         except OSError as exc:
             raise OutputError(f"{exc.filename or out_dir}: cannot write the export "
@@ -771,14 +976,17 @@ class Store:
     @staticmethod
     def _export_tables(patient: Patient, prescriptions: list[Prescription],
                        sessions: list[SessionRecord], reps: dict[int, list[Rep]],
-                       session_docs: list[dict[str, Any]], out: Path) -> list[Path]:
-        """``patient.json``, ``prescriptions.csv``, ``sessions.csv`` and ``reps.csv``."""
+                       session_docs: list[dict[str, Any]], out: Path,
+                       logged: list[LoggedSession], notes: list[ClinicianNote]) -> list[Path]:
+        """``patient.json`` and the CSV tables: prescriptions, sessions, reps, sessions
+        logged without a camera, clinician notes."""
         document = {
-            "format": "rehab patient export", "format_version": 2,
+            "format": "rehab patient export", "format_version": 3,
             "rehab_version": __version__,
             "exported": dt.datetime.now().isoformat(timespec="seconds"),
             "patient": encode(patient), "prescriptions": [encode(p) for p in prescriptions],
-            "sessions": session_docs,
+            "sessions": session_docs, "logged_sessions": [encode(x) for x in logged],
+            "clinician_notes": [encode(n) for n in notes],
         }
         s_rows = [flat_row({**{k: v for k, v in encode(s).items() if k != "files"},
                             "status": s.status}) for s in sessions]
@@ -794,6 +1002,10 @@ class Store:
                 + ["status"], s_rows)),
             write_text_atomic(out / "reps.csv", csv_text(
                 ["session_id", "date"] + [f.name for f in dataclasses.fields(Rep)], r_rows)),
+            write_text_atomic(out / "logged_sessions.csv", csv_text(
+                [f.name for f in dataclasses.fields(LoggedSession)], [flat_row(encode(x)) for x in logged])),
+            write_text_atomic(out / "clinician_notes.csv", csv_text(
+                [f.name for f in dataclasses.fields(ClinicianNote)], [flat_row(encode(n)) for n in notes])),
         ]
 
 

@@ -58,8 +58,13 @@ PRESCRIPTION = {"--target-min": "80", "--target-max": "120", "--reps": "10", "--
 @pytest.mark.parametrize("option, value, message", [
     ("--sets", "99999999999999999999", "--sets: must be at most 100, got 99999999999999999999"),
     ("--reps", "1001", "--reps: must be at most 1000, got 1001"),
-    ("--target-max", "1e6", "--target-max: must be at most 180, got 1e6"),
-    ("--target-min", "-200", "--target-min: must be at least -180, got -200"),
+    ("--target-max", "1e6", "squat: target 80-1e+06 deg is outside the physiological range "
+                            "of knee flexion (0 to 160 deg)"),
+    ("--target-max", "400", "squat: target 80-400 deg is outside the physiological range "
+                            "of knee flexion (0 to 160 deg)"),
+    ("--target-min", "-200", "squat: target -200-120 deg is outside the physiological range"),
+    ("--target-min", "nan", "--target-min: must be a finite number, got nan"),
+    ("--per-week", "8", "--per-week: must be at most 7, got 8"),
     ("--start", "0001-01-01", "--start: 0001-01-01 is before 1990-01-01"),
     ("--end", "9999-12-31", "--end: 9999-12-31 is more than 10 years ahead (latest "),
 ])
@@ -74,8 +79,8 @@ def test_prescribe_refuses_a_value_out_of_bounds(rehab: Rehab, db: dict[str, str
 
 def test_prescribe_accepts_the_bounds(rehab: Rehab, db: dict[str, str]) -> None:
     latest = latest_plan_date()
-    res = rehab("prescribe", "p01", "squat", "--target-min=-180", "--target-max", "180",
-                "--reps", "1000", "--sets", "100", "--days-per-week", "7",
+    res = rehab("prescribe", "p01", "squat", "--target-min=0", "--target-max", "160",
+                "--reps", "1000", "--sets", "100", "--per-week", "7",
                 "--start", "1990-01-01", "--end", str(latest), env=db)
     assert f"from 1990-01-01 to {latest}" in res.stdout
 
@@ -109,10 +114,27 @@ def test_analyze_refuses_a_session_date_out_of_bounds(rehab: Rehab, db: dict[str
 
 
 @pytest.mark.parametrize("option, value, message", [
+    ("--target-min", "500", "squat: target 500-130 deg is outside the physiological range of "
+                            "knee flexion (0 to 160 deg)"),
+    ("--target-max", "-1e6", "squat: target 80--1e+06 deg is outside the physiological "
+                             "range of knee flexion (0 to 160 deg)"),
+])
+def test_analyze_refuses_a_target_beyond_the_joint(rehab: Rehab, squat_npz: Path,
+                                                   tmp_path: Path,
+                                                   assert_one_line_error: OneLineError,
+                                                   option: str, value: str, message: str
+                                                   ) -> None:
+    out = tmp_path / "out"
+    res = rehab("analyze", str(squat_npz), "-e", "squat", f"{option}={value}", "--out",
+                str(out), check=False)
+    assert_one_line_error(res, message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
     ("--fps", "1e9", "argument --fps: must be at most 1000, got 1e9"),
     ("--fps", "0", "argument --fps: must be a positive number, got 0"),
-    ("--target-min", "500", "argument --target-min: must be at most 180, got 500"),
-    ("--target-max", "-1e6", "argument --target-max: must be at least -180, got -1e6"),
+    ("--target-min", "nan", "argument --target-min: must be a finite number, got nan"),
     ("--height-cm", "1e6", "argument --height-cm: must be at most 250, got 1e6"),
     ("--scale-square-mm", "5000", "argument --scale-square-mm: must be at most 1000, got 5000"),
 ])
@@ -137,7 +159,7 @@ def test_analyze_refuses_a_number_out_of_bounds(rehab: Rehab, squat_npz: Path, t
     (["--reps", "1001"], "argument --reps: must be at most 1000, got 1001"),
     (["--sets", "99999999999999999999"],
      "argument --sets: must be at most 100, got 99999999999999999999"),
-    (["--target-max", "1000"], "argument --target-max: must be at most 180, got 1000"),
+    (["--target-max", "inf"], "argument --target-max: must be a finite number, got inf"),
 ])
 def test_live_refuses_a_number_out_of_bounds(rehab: Rehab, argv: list[str], message: str
                                              ) -> None:
@@ -174,6 +196,8 @@ def test_calibration_refuses_a_number_out_of_bounds(rehab: Rehab, tmp_path: Path
     ("min_rep_s = 1.5", "min_rep_s = nan", "tempo.min_rep_s", "must be a finite number, not nan"),
     ("max_deg = 130", "max_deg = 400", "target.max_deg",
      "must be at most 180 (range [-180, 180]), not 400"),
+    ("max_deg = 130", "max_deg = 170", "target",
+     "target 80-170 deg is outside the physiological range of knee flexion (0 to 160 deg)"),
 ])
 def test_exercise_toml_numbers(rehab: Rehab, shared_data: Path, tmp_path: Path,
                                assert_one_line_error: OneLineError, old: str, new: str,

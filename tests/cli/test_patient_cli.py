@@ -112,7 +112,7 @@ def test_report_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
       "--sets", "2.5"], "--sets: '2.5' is not a whole number"),
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
-      "--sets", "3", "--days-per-week", "8"], "--days-per-week: must be at most 7, got 8"),
+      "--sets", "3", "--days-per-week", "8"], "--per-week: must be at most 7, got 8"),
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",
       "--sets", "3", "--start", "2024-13-01"], "--start: '2024-13-01' is not an ISO date"),
     (["prescribe", "p01", "squat", "--target-min", "80", "--target-max", "90", "--reps", "10",

@@ -43,7 +43,7 @@ def _add_throwaway(clinic, squat_analysis) -> None:
 def _analyze_args(clinic, pid: str, out: Path, db: list[str]) -> list[str]:
     """``analyze`` of the patient's own recording into ``out`` and their history."""
     return ["analyze", str(clinic.inputs[pid]), "-e", "squat", "--side", "right", "--patient",
-            pid, "--out", str(out), *db]
+            pid, "--force", "--out", str(out), *db]  # the same recording, again and again
 
 
 def _check_report(path: Path) -> None:
@@ -119,7 +119,7 @@ def test_concurrent_writers_across_two_patients(clinic, tmp_path: Path, check_st
     n = rounds(2)
     for r in range(n):
         procs = [_popen(["analyze", str(clinic.inputs[pid]), "-e", "squat", "--side", "right",
-                         "--patient", pid, *db], clinic.env) for pid in ("pA", "pB", "pB", "pA")]
+                         "--patient", pid, "--force", *db], clinic.env) for pid in ("pA", "pB", "pB", "pA")]
         procs.append(_popen(["report", "pB", "-o", str(tmp_path / f"r{r}.html"),
                              "--no-progress", *db], clinic.env))
         procs.append(_popen(["patient", "export", "pA", "--out", str(tmp_path / "export"), *db],

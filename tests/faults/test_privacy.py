@@ -59,7 +59,7 @@ def test_patient_delete_removes_the_result_folders_written_for_them(
     ours, changed = tmp_path / "ours", tmp_path / "changed"
     for out in (ours, changed):
         res = _run("analyze", str(clinic.inputs["pA"]), "-e", "squat", "--patient", "pA",
-                   "--out", str(out), *db)
+                   "--force", "--out", str(out), *db)
         assert res.returncode == 0, res.stderr
     (changed / "my notes.txt").write_text("kept")
     res = _run("patient", "delete", "pA", "--yes", *db)

@@ -23,7 +23,7 @@ RESULT = {"result.json", "reps.csv", "angles.csv", "landmarks.npz"}
 
 def _analyze(clinic, pid: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "rehab", "-q", "analyze", str(clinic.inputs[pid]),
-            "-e", "squat", "--side", "right", "--patient", pid, "--db", str(clinic.db), *extra]
+            "-e", "squat", "--side", "right", "--patient", pid, "--force", "--db", str(clinic.db), *extra]
 
 
 def _dead_pid() -> int:

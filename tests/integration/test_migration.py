@@ -34,7 +34,7 @@ def test_the_fixture_is_schema_v1(v1_db: Path) -> None:
 
 def test_v1_database_migrates_with_everything_the_report_shows(v1_db: Path) -> None:
     with open_store(v1_db) as store:
-        assert schema_version(store.conn) == len(MIGRATIONS) == 5
+        assert schema_version(store.conn) == len(MIGRATIONS) == 6
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sessions = store.sessions("p01")
         assert [(s.id, s.mode, s.rep_count) for s in sessions] == [

@@ -153,8 +153,12 @@ def test_store_refuses_a_session_time_out_of_range(store, squat_analysis, when: 
     ({"sets": 101}, "sets must be at most 100, not 101"),
     ({"sets": 2.5}, "sets must be a whole number, not 2.5"),
     ({"days_per_week": 8}, "days per week must be at most 7, not 8"),
-    ({"target_max": 1e6}, "target max must be at most 180 degrees, not 1e\\+06"),
-    ({"target_min": -181.0}, "target min must be at least -180 degrees, not -181"),
+    ({"target_max": 1e6}, "squat: target 80-1e\\+06 deg is outside the physiological "
+                          "range of knee flexion \\(0 to 160 deg\\)"),
+    ({"target_min": -181.0}, "target -181-120 deg is outside the physiological range of "
+                             "knee flexion \\(0 to 160 deg\\)"),
+    ({"target_max": 161.0}, "outside the physiological range of knee flexion"),
+    ({"target_min": -0.5}, "outside the physiological range of knee flexion"),
     ({"target_min": float("nan")}, "target min must be a finite number"),
     ({"start": dt.date(1, 1, 1)}, "start date 0001-01-01 is before 1990-01-01"),
     ({"end": dt.date(9999, 12, 31)}, "end date 9999-12-31 is more than 10 years ahead"),
@@ -169,7 +173,7 @@ def test_store_prescribe_bounds(store, changes: dict, message: str) -> None:
 
 
 def test_store_prescribe_accepts_the_bounds(store) -> None:
-    rx = store.prescribe("p01", "squat", -180, 180, reps=1000, sets=100, days_per_week=7,
+    rx = store.prescribe("p01", "squat", 0, 160, reps=1000, sets=100, days_per_week=7,
                          start=limits.EARLIEST_DATE, end=limits.latest_plan_date())
     assert (rx.reps, rx.sets, rx.start, rx.end) == (1000, 100, limits.EARLIEST_DATE,
                                                     limits.latest_plan_date())
@@ -256,8 +260,10 @@ def test_exercise_id_is_matched_whole_in_ascii(bad_id: str) -> None:
 @pytest.mark.parametrize("lo, hi, message", [
     (float("nan"), None, "target min must be a finite number"),
     (None, float("inf"), "target max must be a finite number"),
-    (None, 181.0, "target max must be at most 180 \\(range \\[-180, 180\\] deg\\), not 181"),
-    (-1e6, None, "target min must be at least -180"),
+    (None, 181.0, "squat: target 80-181 deg is outside the physiological range of knee "
+                  "flexion \\(0 to 160 deg\\)"),
+    (-1e6, None, "target -1e\\+06-130 deg is outside the physiological range"),
+    (None, 160.5, "outside the physiological range of knee flexion"),
 ])
 def test_with_target_refuses_bad_degrees(lo, hi, message: str) -> None:
     from rehab.errors import ConfigError
@@ -265,7 +271,7 @@ def test_with_target_refuses_bad_degrees(lo, hi, message: str) -> None:
 
     with pytest.raises(ConfigError, match=message):
         get_exercise("squat").with_target(lo, hi)
-    assert get_exercise("squat").with_target(-180, 180).target.max_deg == 180.0
+    assert get_exercise("squat").with_target(0, 160).target.max_deg == 160.0
 
 
 # --- camera calibration TOML -----------------------------------------------------------------

@@ -144,7 +144,7 @@ def v4_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_schema_4_database_migrates_and_reads_without_checks(v4_db: Path,
                                                               tmp_path: Path) -> None:
     with open_store(v4_db) as store:
-        assert schema_version(store.conn) == len(MIGRATIONS) == 5
+        assert schema_version(store.conn) == len(MIGRATIONS) == 6
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sessions = store.sessions("p01")
         assert len(sessions) == 4
