@@ -7,6 +7,14 @@ the out-of-view cue for as long as it stays out, speaking it again every
 ``repeat_lost_cue_s``. Speech goes to ``speak(text, kind)`` (kind ``"count"`` or ``"cue"``;
 `rehab.live.audio.AudioCoach.say` in a session). It has no clock and draws nothing: every
 call takes the session time ``t`` in seconds, and `on_screen` says what to draw.
+
+A cue is shown only while it applies. A rep's cue ("Good rep", "Bend a little further")
+is put up when the rep is counted and taken down at the first of: ``cue_s`` seconds; the
+limb having been back at rest for ``rest_clear_s`` seconds (it does not stay up while the
+patient rests); the correction being made (`movement` with ``reached``: the movement under
+way has reached the target band after a rep short of it). The out-of-view and
+turn-to-camera cues stay while their condition lasts and go as soon as it ends; set and
+session messages are held for their time.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ class Cue:
 
     text: str
     tone: str = "info"  # "good", "fix", "warn", "info"
+    kind: str = dataclasses.field(default="", compare=False)
+    """``rep`` for a rep's cue (taken down when it no longer applies, see `movement`)."""
 
 
 class CueScheduler:
@@ -39,8 +49,10 @@ class CueScheduler:
 
     def __init__(self, good: str, not_visible: str, *, cue_s: float = 3.0,
                  lost_after_s: float = 1.0, repeat_lost_cue_s: float = 10.0,
-                 linger_s: float = 2.0, speak: Speak | None = None) -> None:
+                 linger_s: float = 2.0, rest_clear_s: float = 1.5,
+                 speak: Speak | None = None) -> None:
         self.good = good
+        self.rest_clear_s = rest_clear_s
         self.not_visible = not_visible
         self.cue_s = cue_s
         self.lost_after_s = lost_after_s
@@ -55,11 +67,33 @@ class CueScheduler:
         self._view_off_since: float | None = None
         self._view_spoken = -math.inf
         self._view_warned = False
+        self._shown_at = -math.inf
+        self._rest_since: float | None = None
 
     def show(self, cue: Cue, t: float, hold: float | None = None) -> None:
         """Put ``cue`` on screen from ``t`` for ``hold`` seconds (default ``cue_s``)."""
         self.cue = cue
         self.until = t + (self.cue_s if hold is None else hold)
+        self._shown_at = t
+
+    def movement(self, t: float, at_rest: bool, reached: bool = False) -> None:
+        """The limb at ``t``: ``at_rest`` (no rep under way), and whether the movement under
+        way has ``reached`` the target band. A rep's cue goes once the limb has been at rest
+        for ``rest_clear_s`` since the cue appeared, or at once when ``reached`` follows a
+        rep short of the target."""
+        if not at_rest:
+            self._rest_since = None
+        elif self._rest_since is None:
+            self._rest_since = t
+        cue = self.cue
+        if cue is None or cue.kind != "rep" or t > self.until:
+            return
+        if reached and cue.tone == "fix":
+            self.until = min(self.until, t - 1e-9)
+            return
+        if self._rest_since is not None and \
+                t - max(self._rest_since, self._shown_at) >= self.rest_clear_s:
+            self.until = min(self.until, t - 1e-9)
 
     def say(self, text: str, kind: str) -> None:
         """Speak ``text`` (nothing without a speaker)."""
@@ -78,7 +112,7 @@ class CueScheduler:
         """Rep ``set_reps`` of the set was counted with the cue ``cue_text``: a good rep
         is announced by its count, any other by its count and the cue."""
         good = cue_text == self.good
-        self.show(Cue(cue_text, "good" if good else "fix"), t)
+        self.show(Cue(cue_text, "good" if good else "fix", kind="rep"), t)
         self.say(str(set_reps) if good else f"{set_reps}. {cue_text}",
                  "count" if good else "cue")
 
