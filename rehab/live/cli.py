@@ -16,15 +16,16 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from rehab.errors import InputError, NoPoseError, OutputError
+from rehab.errors import InputError, NoPoseError, OutputError, RehabError
 from rehab.live.runner import DEFAULT_REPS, DEFAULT_REST_S, DEFAULT_SETS
 from rehab.terminal import out
 
 if TYPE_CHECKING:
     from rehab.exercises import Exercise
     from rehab.live.session import SessionResult
+    from rehab.store.models import SessionFeedback
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``rehab live`` to the subcommands (numbers bounded by `rehab.limits`)."""
     from rehab import limits
     from rehab.argtypes import finite_float, int_in, number_in
-    from rehab.store.cli import add_db_option
+    from rehab.store.cli import add_db_option, add_feedback_options
 
     p = sub.add_parser(
         "live", help="live coaching in front of a webcam",
@@ -70,6 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="store the session and each rep in this patient's history; their "
                         "prescription supplies target, reps, sets and side")
     add_db_option(p)
+    g = p.add_argument_group("what the patient says (with --patient; asked at the end when "
+                             "not given and the terminal is interactive)")
+    add_feedback_options(g, sets=False)
+    g.add_argument("--no-ask", action="store_true",
+                   help="do not ask for pain and exertion at the end")
     p.add_argument("--record", metavar="DIR",
                    help="write overlay.mp4, session.json and the result files here")
     p.add_argument("--headless", action="store_true",
@@ -173,6 +179,10 @@ def cmd_live(args: argparse.Namespace) -> int:
         return 0
     if not args.exercise:
         raise InputError("--exercise is required (see 'rehab exercises')")
+    if args.patient is None:
+        given = [o for o in ("pain", "exertion", "note") if getattr(args, o) is not None]
+        if given:
+            raise InputError(f"--{given[0]} is only used with --patient")
     stats = _check_stats_path(args.stats) if args.stats else None
     plan = _plan(args)
     from rehab.live.runner import run_session
@@ -184,12 +194,61 @@ def cmd_live(args: argparse.Namespace) -> int:
         db=args.db, audio=args.audio, headless=args.headless, fullscreen=args.fullscreen,
         mirror=args.mirror, max_seconds=args.max_seconds, speed=args.speed)
     _out(format_summary(result))
+    feedback_error = _store_feedback(args, result)
     stats_error = _write_stats(stats, result) if stats is not None else None
     code = _exit_code(result, result.source)
+    if feedback_error:
+        sys.stderr.write(f"rehab: error: {feedback_error}\n")
+        code = code or OutputError.exit_code
     if stats_error:
         sys.stderr.write(f"rehab: error: {stats_error}\n")
         code = code or OutputError.exit_code
     return code
+
+
+def ask_rating(question: str, stdin: TextIO, stderr: TextIO, tries: int = 3) -> int | None:
+    """Ask for a 0-10 rating at the terminal; None when skipped (Enter, end of input) or
+    not answered with a whole number from 0 to 10 in ``tries`` attempts."""
+    for _ in range(tries):
+        stderr.write(f"{question} (0-10, Enter to skip): ")
+        stderr.flush()
+        line = stdin.readline()
+        if not line.strip():
+            return None
+        text = line.strip()
+        if text.isdigit() and 0 <= int(text) <= 10:
+            return int(text)
+        stderr.write(f"  please type a whole number from 0 to 10, not {text!r}\n")
+    return None
+
+
+def ask_feedback(stdin: TextIO, stderr: TextIO) -> "SessionFeedback":
+    """Pain and exertion, asked at the end of a live session."""
+    from rehab.store.models import SessionFeedback
+
+    pain = ask_rating("Pain now, 0 none to 10 worst imaginable", stdin, stderr)
+    exertion = ask_rating("How hard was it, 0 rest to 10 maximal", stdin, stderr)
+    return SessionFeedback(pain=pain, exertion=exertion)
+
+
+def _store_feedback(args: argparse.Namespace, result: "SessionResult") -> str | None:
+    """Store what the patient says of the stored session (options, else asked when the
+    terminal is interactive); returns the error, if any."""
+    from rehab.store.cli import feedback_of, open_db
+
+    if args.patient is None or result.session_id is None:
+        return None
+    feedback = feedback_of(args, sets=result.sets_done or None)
+    if feedback.pain is None and feedback.exertion is None and not args.no_ask \
+            and sys.stdin.isatty():
+        asked = ask_feedback(sys.stdin, sys.stderr)
+        feedback = dataclasses.replace(feedback, pain=asked.pain, exertion=asked.exertion)
+    try:
+        with open_db(args) as store:
+            store.set_feedback(result.session_id, feedback)
+    except RehabError as exc:
+        return f"pain and exertion not stored: {exc}"
+    return None
 
 
 def _exit_code(result: "SessionResult", source_name: str) -> int:

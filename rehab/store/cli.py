@@ -314,7 +314,8 @@ def cmd_patient_show(args: argparse.Namespace) -> int:
         peaks = sorted(r.peak_deg for r in reps[s.id] if math.isfinite(r.peak_deg))
         median = f"{peaks[len(peaks) // 2]:.0f}" if peaks else "-"
         turns = f"  {alternation_text(reps[s.id], s.side)}" if s.alternating else ""
-        _out(f"  {s.id:5d}  {s.started:%Y-%m-%d %H:%M}  {s.exercise_id:20s} {s.side:5s} "
+        when = f"{s.started:%Y-%m-%d}      " if s.date_only else f"{s.started:%Y-%m-%d %H:%M}"
+        _out(f"  {s.id:5d}  {when}  {s.exercise_id:20s} {s.side:5s} "
              f"{s.rep_count:3d} reps  median peak {median:>4s} deg  {s.mode:7s} {s.status}"
              f"{turns}")
         for line in short_lines(s, reps[s.id]):
