@@ -175,3 +175,24 @@ def test_schema_5_database_migrates(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert all(x.feedback == SessionFeedback() and x.content_sha256 == ""
                    for x in sessions)
         assert s.logged_sessions("p01") == [] and s.clinician_notes("p01") == []
+
+
+def test_recording_sha256_of_a_file_and_of_an_image_folder(tmp_path: Path) -> None:
+    import hashlib
+
+    from rehab.fileio import recording_sha256
+
+    f = tmp_path / "clip.mp4"
+    f.write_bytes(b"frames")
+    assert recording_sha256(f) == hashlib.sha256(b"frames").hexdigest()
+    d = tmp_path / "imgs"
+    d.mkdir()
+    (d / "0001.png").write_bytes(b"a")
+    (d / "0002.png").write_bytes(b"b")
+    first = recording_sha256(d)
+    assert recording_sha256(d) == first
+    (d / "0002.png").write_bytes(b"c")
+    assert recording_sha256(d) != first
+    (d / "0002.png").write_bytes(b"b")
+    (d / "0002.png").rename(d / "0003.png")
+    assert recording_sha256(d) != first
