@@ -5,10 +5,13 @@
 >>> with open_store() as store:                                  # doctest: +SKIP
 ...     render_report(build_report_data(store, "p01"), "p01.pdf")
 
-`rehab.reports.data` assembles the numbers, `rehab.reports.plots` draws composable figures
-(``plot_x(data, ax=None) -> (fig, ax)``), `rehab.reports.pdf` and `rehab.reports.html`
-lay them out with the templates and styles in the repository's ``reports/`` folder.
-Importing this package selects no matplotlib backend.
+`rehab.reports.data` assembles the numbers (`rehab.reports.adherence` the adherence to the
+prescription's sessions per week), `rehab.reports.content` turns them into one
+renderer-independent `rehab.reports.document.Document` (sections, paragraphs, tables with
+column roles, figures, the sign-off), and `rehab.reports.pdf` and `rehab.reports.html` render
+that same document, so both formats say the same things; `rehab.reports.plots` draws the
+composable figures (``plot_x(data, ax=None) -> (fig, ax)``) with the styles in the
+repository's ``reports/`` folder. Importing this package selects no matplotlib backend.
 """
 
 from __future__ import annotations

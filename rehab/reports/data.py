@@ -10,6 +10,11 @@ its limb symmetry index; each session's involved side, symmetry, view check and 
 nothing. The quality notes list the view warnings, the swap repairs and the reps flagged
 for the wrong view or graded poor (`_session_remarks`); `SymmetryTrend` follows the limb
 symmetry index over sessions.
+
+Sessions logged without a camera (`LoggedSession`) count for adherence, pain and exertion
+(`Entry` puts both kinds in one list); what the patient said of a session
+(`SessionFeedback`) and the clinicians' notes are shown as stored. "Better" and the best rep
+follow `VERDICT_RULE` and `BEST_REP_RULE`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import datetime as dt
 import logging
 import math
 import re
+from typing import Sequence
 
 import numpy as np
 
@@ -26,8 +32,10 @@ from rehab import __version__
 from rehab.limits import EARLIEST_DATE, latest_plan_date, plan_date_problem
 from rehab.reports.norms import normative_deg
 from rehab.model import Flag, Note, NoteCode, Rep, Scale
+from rehab.reports.adherence import Done, ExerciseAdherence, Week, adherence
 from rehab.store import Patient, Prescription, SessionRecord, Store
 from rehab.store.db import StoreError
+from rehab.store.models import ClinicianNote, LoggedSession, SessionFeedback
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +63,35 @@ class SessionSummary:
     uncounted: tuple[Rep, ...]
     median: float
     best: float
+    """The peak of the best rep (`best_rep`)."""
     q25: float
     q75: float
     low: float
     high: float
     mean_score: float
+    best_index: int | None = None
+    """The best rep's number (`best_rep`); None without a measured peak."""
+    target: tuple[float, float] | None = None
+    """The target band the session was measured against (stored with it, else the
+    prescription in force on its day)."""
 
     @property
     def n_reps(self) -> int:
         return len(self.reps)
+
+    @property
+    def date_only(self) -> bool:
+        """Recorded with a date and no time of day (stored at 00:00:00)."""
+        return self.session.started.time() == dt.time(0)
+
+    @property
+    def feedback(self) -> SessionFeedback:
+        return self.session.feedback
+
+    def grades(self) -> str:
+        """The counted reps' quality grades, ``8 good, 2 fair`` (``–`` none graded)."""
+        counts = {g: sum(r.quality == g for r in self.reps) for g in ("good", "fair", "poor")}
+        return ", ".join(f"{n} {g}" for g, n in counts.items() if n) or "–"
 
     @property
     def bilateral(self) -> bool:
@@ -134,6 +162,14 @@ class Headline:
     target: tuple[float, float] | None
     norm: float | None
     rest: str
+    previous_day: dt.date | None = None
+    """The measured session before the latest (None with fewer than two)."""
+    previous: float = math.nan
+    involved: str = ""
+    """The side scored in the latest session (``left``, ``right``, ``both``; '' unknown)."""
+    lsi: float | None = None
+    """The latest limb symmetry index of this exercise (%), None when not measured."""
+    lsi_day: dt.date | None = None
 
     @property
     def change(self) -> float:
@@ -146,48 +182,63 @@ class Headline:
 
     @property
     def verdict(self) -> str:
-        """``better``/``worse`` when the median moved 1 degree or more closer to / further
-        from the target band (or, without a target, further / less far); else ``''``."""
-        if not math.isfinite(self.change):
+        """Now against the first session (`verdict`)."""
+        if self.n_measured < 2:
             return ""
-        if self.target is None:
-            gain = self.change
-        else:
-            gain = _band_distance(self.first, self.target) - _band_distance(self.last,
-                                                                              self.target)
-        return "better" if gain >= 1.0 else "worse" if gain <= -1.0 else ""
+        return verdict(self.first, self.last, self.target, self.norm)
+
+    @property
+    def verdict_previous(self) -> str:
+        """Now against the previous session (`verdict`)."""
+        return verdict(self.previous, self.last, self.target, self.norm)
 
 
-def _band_distance(x: float, band: tuple[float, float]) -> float:
+VERDICT_RULE = (
+    "Better / worse: the median peak angle is better when it lies closer to the target band "
+    "than before (inside the band the distance is zero), worse when further from it; "
+    "without a target band, closer to / further from the normative value; unchanged within "
+    "1°. Without a target or a norm no verdict is given.")
+VERDICT_MIN_DEG = 1.0
+
+
+def band_distance(x: float, band: tuple[float, float]) -> float:
+    """How far ``x`` lies outside ``band`` (0 inside)."""
     return max(band[0] - x, 0.0, x - band[1])
 
 
-@dataclasses.dataclass(frozen=True)
-class Week:
-    """Adherence in one calendar week (Monday to Sunday)."""
+def verdict(before: float, after: float, target: tuple[float, float] | None,
+            norm: float | None) -> str:
+    """``better``, ``worse`` or ``unchanged`` (`VERDICT_RULE`): ``after`` against
+    ``before``; '' when either is unknown or there is neither a target nor a norm."""
+    if not (math.isfinite(before) and math.isfinite(after)):
+        return ""
+    if target is not None:
+        gain = band_distance(before, target) - band_distance(after, target)
+    elif norm is not None:
+        gain = abs(before - norm) - abs(after - norm)
+    else:
+        return ""
+    return ("better" if gain >= VERDICT_MIN_DEG else "worse" if gain <= -VERDICT_MIN_DEG
+            else "unchanged")
 
-    start: dt.date
-    sessions: int
-    reps_done: int
-    reps_prescribed: float | None
-    """None when no prescription applied that week."""
+
+BEST_REP_RULE = ("Best rep: the counted rep whose peak angle lies closest to the target band "
+                 "(inside it if any rep is; without a band, closest to the norm; without "
+                 "either, the furthest from rest), not simply the highest peak.")
 
 
-@dataclasses.dataclass(frozen=True)
-class ExerciseAdherence:
-    """Totals over the period for one exercise."""
-
-    exercise_id: str
-    exercise_name: str
-    sessions: int
-    reps_done: int
-    reps_prescribed: float | None
-
-    @property
-    def percent(self) -> float | None:
-        if not self.reps_prescribed:
-            return None
-        return 100.0 * self.reps_done / self.reps_prescribed
+def best_rep(reps: Sequence[Rep], rest: str, target: tuple[float, float] | None,
+             norm: float | None) -> Rep | None:
+    """The rep of `BEST_REP_RULE` among ``reps`` with a measured peak (ties: the first)."""
+    measured = [r for r in reps if math.isfinite(r.peak_deg)]
+    if not measured:
+        return None
+    away = 1.0 if rest == "low" else -1.0
+    if target is not None:
+        return min(measured, key=lambda r: band_distance(r.peak_deg, target))
+    if norm is not None:
+        return min(measured, key=lambda r: abs(r.peak_deg - norm))
+    return max(measured, key=lambda r: away * r.peak_deg)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,6 +334,63 @@ def read_distances(session: SessionRecord, reps: tuple[Rep, ...]) -> RepDistance
 
 
 @dataclasses.dataclass(frozen=True)
+class LatestSession:
+    """The report's latest-session section."""
+
+    summary: SessionSummary | None
+    trace: Trace | None
+    trace_problem: str
+    """Why there is no trace ('' when there is one)."""
+    distances: RepDistances | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One session of the period: recorded with the camera or logged without one."""
+
+    day: dt.date
+    time: dt.time | None
+    """Its start on the clock; None for a logged session and a camera session stored with a
+    date only (at 00:00:00)."""
+    exercise_id: str
+    exercise_name: str
+    side: str
+    """``left``, ``right``, ``both``; '' when not said."""
+    source: str
+    """``camera`` or ``logged``."""
+    reps: int
+    """Counted reps (camera), sets x reps per set (logged)."""
+    sets: int | None
+    feedback: SessionFeedback
+    summary: SessionSummary | None = None
+    logged: LoggedSession | None = None
+
+    @property
+    def session_id(self) -> int | None:
+        """The camera session's id (None for a logged one)."""
+        return None if self.summary is None else self.summary.session.id
+
+    @property
+    def sort_key(self) -> tuple[dt.date, dt.time, int, int]:
+        ident = self.summary.session.id if self.summary else self.logged.id if self.logged else 0
+        return (self.day, self.time or dt.time(0), self.source != "camera", ident)
+
+
+def camera_entry(s: SessionSummary, name: str) -> Entry:
+    ses = s.session
+    return Entry(day=ses.day, time=None if s.date_only else ses.started.time(),
+                 exercise_id=ses.exercise_id, exercise_name=name,
+                 side="" if ses.side in ("", "none") else ses.side, source="camera",
+                 reps=s.n_reps, sets=ses.feedback.sets, feedback=ses.feedback, summary=s)
+
+
+def logged_entry(g: LoggedSession, name: str) -> Entry:
+    return Entry(day=g.day, time=None, exercise_id=g.exercise_id, exercise_name=name,
+                 side=g.side or "", source="logged", reps=g.rep_count, sets=g.sets,
+                 feedback=g.feedback, logged=g)
+
+
+@dataclasses.dataclass(frozen=True)
 class ReportData:
     """Everything a report shows, computed once for the PDF and the HTML renderers."""
 
@@ -312,29 +420,53 @@ class ReportData:
     """Sessions of the period without a stored view check (stored before the check existed,
     or live sessions that did not record one)."""
     software_version: str = __version__
+    entries: tuple[Entry, ...] = ()
+    """Every session of the period, camera and logged, oldest first."""
+    clinician_notes: tuple[ClinicianNote, ...] = ()
+    """The clinicians' notes of the period, oldest first."""
+    latest_day: tuple[LatestSession, ...] = ()
+    """Every camera session of the latest day recorded with the camera (oldest first), with
+    its trace and distances."""
+    latest_logged: tuple[Entry, ...] = ()
+    """The logged sessions of that day and after it (of the latest day when none was
+    recorded with the camera)."""
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The latest day recorded with the camera (else with a logged session)."""
+        if self.latest_day and self.latest_day[0].summary is not None:
+            return self.latest_day[0].summary.session.day
+        return self.latest_logged[0].day if self.latest_logged else None
+
+    @property
+    def logged(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.source == "logged")
 
     @property
     def interrupted(self) -> int:
         return sum(s.session.interrupted for s in self.sessions)
 
 
-def _summary(session: SessionRecord, reps: list[Rep]) -> SessionSummary:
+def _summary(session: SessionRecord, reps: list[Rep],
+             target: tuple[float, float] | None = None) -> SessionSummary:
     counted = tuple(r for r in reps if r.counted)
-    peaks = np.array([r.peak_deg for r in counted
-                      if math.isfinite(r.peak_deg) and "tracking_lost" not in r.flags],
-                     np.float64)
+    measured = [r for r in counted
+                if math.isfinite(r.peak_deg) and "tracking_lost" not in r.flags]
+    peaks = np.array([r.peak_deg for r in measured], np.float64)
     scores = [r.score for r in counted]
+    norm = normative_deg(session.angle, session.rest) if session.angle else None
+    best = best_rep(measured, session.rest, target, norm)
     if peaks.size:
         q25, med, q75 = np.percentile(peaks, (25.0, 50.0, 75.0))
         low, high = float(peaks.min()), float(peaks.max())
-        best = high if session.rest == "low" else low
     else:
-        q25 = med = q75 = low = high = best = math.nan
+        q25 = med = q75 = low = high = math.nan
     return SessionSummary(session=session, reps=counted,
                           uncounted=tuple(r for r in reps if not r.counted),
-                          median=float(med), best=float(best), q25=float(q25), q75=float(q75),
-                          low=low, high=high,
-                          mean_score=float(np.mean(scores)) if scores else math.nan)
+                          median=float(med), best=math.nan if best is None else best.peak_deg,
+                          q25=float(q25), q75=float(q75), low=low, high=high,
+                          mean_score=float(np.mean(scores)) if scores else math.nan,
+                          best_index=None if best is None else best.index, target=target)
 
 
 def _exercise_name(exercise_id: str, summaries: list[SessionSummary]) -> str:
@@ -360,39 +492,6 @@ def _target_for(prescriptions: list[Prescription], summaries: list[SessionSummar
         if s.session.target_min is not None and s.session.target_max is not None:
             return s.session.target_min, s.session.target_max
     return None
-
-
-def _weeks(start: dt.date, end: dt.date, summaries: list[SessionSummary],
-           prescriptions: list[Prescription], first_day: dict[str, dt.date]) -> list[Week]:
-    monday = start - dt.timedelta(days=start.weekday())
-    weeks: list[Week] = []
-    while monday <= end:
-        days = [monday + dt.timedelta(days=i) for i in range(7)]
-        in_week = [s for s in summaries if monday <= s.session.day <= days[-1]]
-        prescribed = _prescribed(prescriptions, days, start, end, first_day)
-        weeks.append(Week(start=monday, sessions=len(in_week),
-                          reps_done=sum(s.n_reps for s in in_week), reps_prescribed=prescribed))
-        monday += dt.timedelta(days=7)
-    return weeks
-
-
-def _prescribed(prescriptions: list[Prescription], days: list[dt.date], start: dt.date,
-                end: dt.date, first_day: dict[str, dt.date]) -> float | None:
-    """Reps prescribed over ``days`` within [start, end]: reps x sets x days/7 a day."""
-    total, any_active = 0.0, False
-    for day in days:
-        if not start <= day <= end:
-            continue
-        latest: dict[str, Prescription] = {}
-        for p in prescriptions:
-            begins = p.start or first_day.get(p.exercise_id)
-            if begins is None or day < begins or not p.active_on(day):
-                continue
-            latest[p.exercise_id] = p  # the most recent prescription per exercise wins
-        for p in latest.values():
-            any_active = True
-            total += p.reps_per_day * p.days_per_week / 7.0
-    return total if any_active else None
 
 
 QUALITY_SKIPPED = frozenset({NoteCode.SIDE_CHOSEN, NoteCode.ALTERNATING, NoteCode.SYMMETRY})
@@ -529,7 +628,7 @@ def parse_day(text: str, what: str = "date") -> dt.date:
         raise StoreError(f"{what}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
-def report_period(sessions: list[SessionRecord], start: dt.date | None, end: dt.date | None,
+def report_period(sessions: Sequence[SessionRecord | LoggedSession], start: dt.date | None, end: dt.date | None,
                   today: dt.date) -> tuple[dt.date, dt.date]:
     """The report's first and last day (inclusive) from the requested bounds.
 
@@ -561,12 +660,24 @@ def report_period(sessions: list[SessionRecord], start: dt.date | None, end: dt.
     return start, end
 
 
+def session_target(session: SessionRecord, prescriptions: Sequence[Prescription]
+                   ) -> tuple[float, float] | None:
+    """The target band a session was measured against: the one stored with it, else the
+    latest prescription of its exercise in force on its day."""
+    if session.target_min is not None and session.target_max is not None:
+        return session.target_min, session.target_max
+    active = [p for p in prescriptions
+              if p.exercise_id == session.exercise_id and p.active_on(session.day)]
+    return (active[-1].target_min, active[-1].target_max) if active else None
+
+
 def session_summaries(store: Store, sessions: list[SessionRecord], start: dt.date,
-                      end: dt.date) -> list[SessionSummary]:
+                      end: dt.date, prescriptions: Sequence[Prescription] = ()
+                      ) -> list[SessionSummary]:
     """The `SessionSummary` of every session held between ``start`` and ``end``."""
     within = [s for s in sessions if start <= s.day <= end]
     reps = store.reps_for(s.id for s in within)
-    return [_summary(s, reps[s.id]) for s in within]
+    return [_summary(s, reps[s.id], session_target(s, prescriptions)) for s in within]
 
 
 def exercise_names(summaries: list[SessionSummary],
@@ -589,15 +700,27 @@ def trend_of(exercise_id: str, side: str, items: list[SessionSummary], name: str
 
 
 def headline_of(trend: Trend) -> Headline:
-    """First and latest measured median of a trend, with its target and norm."""
+    """First, previous and latest measured median of a trend, with its target and norm, the
+    side scored last and the latest limb symmetry index."""
     measured = trend.measured
+    prev = measured[-2] if len(measured) > 1 else None
+    involved = next((s.session.involved or (s.session.symmetry.involved
+                                            if s.session.symmetry else "")
+                     for s in reversed(trend.sessions)), "")
+    sym = next((s for s in reversed(trend.sessions) if s.session.symmetry is not None
+                and s.session.symmetry.index_pct is not None), None)
     return Headline(
         label=trend.label, n_sessions=len(trend.sessions), n_measured=len(measured),
         first_day=measured[0].session.day if measured else None,
         first=measured[0].median if measured else math.nan,
         last_day=measured[-1].session.day if measured else None,
         last=measured[-1].median if measured else math.nan,
-        target=trend.target, norm=trend.norm, rest=trend.rest)
+        target=trend.target, norm=trend.norm, rest=trend.rest,
+        previous_day=prev.session.day if prev else None,
+        previous=prev.median if prev else math.nan, involved=involved,
+        lsi=None if sym is None or sym.session.symmetry is None
+        else sym.session.symmetry.index_pct,
+        lsi_day=None if sym is None else sym.session.day)
 
 
 def trends_and_headlines(summaries: list[SessionSummary], prescriptions: list[Prescription],
@@ -616,49 +739,15 @@ def trends_and_headlines(summaries: list[SessionSummary], prescriptions: list[Pr
     return trends, [headline_of(t) for t in trends]
 
 
-def _first_days(summaries: list[SessionSummary], prescriptions: list[Prescription],
-                start: dt.date) -> dict[str, dt.date]:
-    """When each exercise's prescription without a start date begins: its first session,
-    else the period's start."""
-    first_day: dict[str, dt.date] = {}
-    for s in summaries:
-        first_day.setdefault(s.session.exercise_id, s.session.day)
-    for p in prescriptions:
-        if p.start is None:
-            first_day.setdefault(p.exercise_id, start)
-    return first_day
-
-
-def adherence_section(summaries: list[SessionSummary], prescriptions: list[Prescription],
-                      names: dict[str, str], start: dt.date, end: dt.date
+def adherence_section(summaries: Sequence[SessionSummary], prescriptions: list[Prescription],
+                      names: dict[str, str], start: dt.date, end: dt.date,
+                      logged: Sequence[LoggedSession] = ()
                       ) -> tuple[list[Week], list[ExerciseAdherence]]:
-    """Adherence per calendar week and per exercise (sorted by id) over [start, end].
-
-    Counted reps done against reps x sets x days-per-week / 7 prescribed each day.
-    """
-    first_day = _first_days(summaries, prescriptions, start)
-    weeks = _weeks(start, end, summaries, prescriptions, first_day)
-    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    adherence = []
-    for ex_id in sorted(names):
-        mine = [s for s in summaries if s.session.exercise_id == ex_id]
-        ex_prescriptions = [p for p in prescriptions if p.exercise_id == ex_id]
-        adherence.append(ExerciseAdherence(
-            exercise_id=ex_id, exercise_name=names[ex_id], sessions=len(mine),
-            reps_done=sum(s.n_reps for s in mine),
-            reps_prescribed=_prescribed(ex_prescriptions, days, start, end, first_day)))
-    return weeks, adherence
-
-
-@dataclasses.dataclass(frozen=True)
-class LatestSession:
-    """The report's latest-session section."""
-
-    summary: SessionSummary | None
-    trace: Trace | None
-    trace_problem: str
-    """Why there is no trace ('' when there is one)."""
-    distances: RepDistances | None
+    """Adherence per exercise (sorted by id) and calendar week over [start, end], camera and
+    logged sessions alike (`rehab.reports.adherence.ADHERENCE_RULE`)."""
+    done = [Done(s.session.exercise_id, s.session.day, s.n_reps) for s in summaries]
+    done += [Done(g.exercise_id, g.day, g.rep_count) for g in logged]
+    return adherence(done, prescriptions, names, start, end)
 
 
 def latest_section(summaries: list[SessionSummary], prescriptions: list[Prescription],
@@ -667,7 +756,12 @@ def latest_section(summaries: list[SessionSummary], prescriptions: list[Prescrip
     day) and its per-rep distances."""
     if not summaries:
         return LatestSession(None, None, "no session in this period", None)
-    latest = summaries[-1]
+    return session_detail(summaries[-1], prescriptions, store)
+
+
+def session_detail(latest: SessionSummary, prescriptions: list[Prescription],
+                   store: Store | None = None) -> LatestSession:
+    """One session with its angle trace and per-rep distances."""
     target = _target_for(prescriptions, [latest], latest.session.exercise_id,
                          latest.session.day)
     trace, problem = read_trace(latest.session, latest.reps, target,
@@ -715,16 +809,27 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
     """
     patient = store.get_patient(patient_id)
     all_sessions = store.sessions(patient_id, exercise_id=exercise_id)
-    start, end = report_period(all_sessions, start, end, today or dt.date.today())
-    summaries = session_summaries(store, all_sessions, start, end)
+    all_logged = store.logged_sessions(patient_id, exercise_id=exercise_id)
+    start, end = report_period(sorted([*all_sessions, *all_logged], key=_day), start, end,
+                               today or dt.date.today())
     prescriptions = store.prescriptions(patient_id, exercise_id)
+    summaries = session_summaries(store, all_sessions, start, end, prescriptions)
+    logged = [g for g in all_logged if start <= g.day <= end]
     shown_prescriptions = [p for p in prescriptions if (p.start is None or p.start <= end)
                            and (p.end is None or p.end >= start)]
     names = exercise_names(summaries, shown_prescriptions)
+    for g in logged:
+        names.setdefault(g.exercise_id, g.exercise_name or g.exercise_id)
     trends, headlines = trends_and_headlines(summaries, prescriptions, names, end)
-    weeks, adherence = adherence_section(summaries, prescriptions, names, start, end)
+    weeks, adherence = adherence_section(summaries, prescriptions, names, start, end, logged)
     latest = latest_section(summaries, prescriptions, store)
     quality, omitted = _quality(summaries, names)
+    entries = sorted([camera_entry(s, names[s.session.exercise_id]) for s in summaries]
+                     + [logged_entry(g, names[g.exercise_id]) for g in logged],
+                     key=lambda e: e.sort_key)
+    recorded = [e.day for e in entries if e.source == "camera"]
+    last_day = recorded[-1] if recorded else entries[-1].day if entries else None
+    notes = sorted(store.clinician_notes(patient_id, start, end), key=lambda n: (n.day, n.id))
     return ReportData(
         patient=patient, start=start, end=end, generated=dt.datetime.now(),
         exercise_filter=exercise_id, prescriptions=tuple(shown_prescriptions),
@@ -734,4 +839,13 @@ def build_report_data(store: Store, patient_id: str, start: dt.date | None = Non
         sides=tuple(side_comparisons(trends, names)), quality=tuple(quality),
         quality_omitted=omitted, distances=latest.distances,
         symmetry=tuple(symmetry_trends(summaries, names)),
-        view_unchecked=sum(s.session.view is None for s in summaries))
+        view_unchecked=sum(s.session.view is None for s in summaries),
+        entries=tuple(entries), clinician_notes=tuple(notes),
+        latest_day=tuple(session_detail(e.summary, prescriptions, store) for e in entries
+                         if e.day == last_day and e.summary is not None),
+        latest_logged=tuple(e for e in entries if last_day is not None and e.day >= last_day
+                            and e.source == "logged"))
+
+
+def _day(s: SessionRecord | LoggedSession) -> dt.date:
+    return s.day

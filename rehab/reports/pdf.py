@@ -1,76 +1,388 @@
 """The progress report as a multi-page A4 PDF (matplotlib `PdfPages`).
 
-Pages: cover (patient, period, prescriptions, headline), recovery trend (three exercise/side
-panels a page, the limb symmetry index over sessions under the last ones), adherence, latest
-session (its measurement checks with the view warning in red, trace, per-rep table sized to
-fit the page width, left/right), quality notes.
+A thin renderer of the report's `Document` (`rehab.reports.content`): blocks flow down
+the pages (a section marked ``new_page`` starts a page). Text is measured in the report's
+font (DejaVu Sans) and wrapped to the width it has, so nothing is clipped:
+
+- paragraphs wrap at the text width;
+- a table's columns are as wide as their text when the table fits the page width, else at
+  least as wide as their longest word, the rest of the width shared out in proportion to
+  what each column lacks (free-text columns first); the font shrinks (`TABLE_FONTSIZES`)
+  before words are split. Cells wrap inside their column; a table split over pages repeats
+  its header;
+- a plot's axes are fitted inside their slot after drawing (titles, legends and tick labels
+  included), the panels of one plot aligned on their shared x axis.
+
+`layout` returns the pages as figures (with each table cell's column) for tests;
+`render_pdf` writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
-import textwrap
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from rehab.fileio import remove_stale_temps, temp_sibling
 from rehab import __version__
-from rehab.reports import plots, tables
 from rehab.reports.assets import figure_style
-from rehab.reports.data import ReportData, SessionSummary
+from rehab.reports.content import build_document
+from rehab.reports.data import ReportData
+from rehab.reports.document import (Block, Document, Heading, Paragraph, Plot, Role, SignOff,
+                                    Table, Tone)
 
 log = logging.getLogger(__name__)
 
 A4 = (8.27, 11.69)
-TRENDS_PER_PAGE = 3
-REP_ROWS_FIRST_PAGE = 18
-REP_ROWS_PER_PAGE = 45
-QUALITY_LINES_PER_PAGE = 55
+PT = 72.0
+PAGE_W, PAGE_H = A4[0] * PT, A4[1] * PT
+LEFT = RIGHT = 0.6 * PT
+TOP = PAGE_H - 0.8 * PT
+"""Where the content starts (below the running header)."""
+BOTTOM = 0.65 * PT
+"""Where the content ends (above the footer)."""
+TEXT_W = PAGE_W - LEFT - RIGHT
+BODY_SIZE = 9.0
+LEADING = 1.35
+TABLE_FONTSIZES = (8.0, 7.5, 7.0, 6.5, 6.0)
+CELL_PAD = 3.0
+"""Points between a cell's text and its column's edges."""
+LINE_FACTOR = 1.3
+"""A table line's height in font sizes (matplotlib's line spacing of DejaVu Sans)."""
+SAFETY = 0.97
+"""Share of a width that measured text may fill (kerning and rounding)."""
+WARNING_COLOUR = "#D55E00"
+TONE_STYLE: dict[Tone, dict[str, str]] = {
+    Tone.PLAIN: {}, Tone.MUTED: {"color": "0.35"},
+    Tone.WARNING: {"color": WARNING_COLOUR, "weight": "bold"},
+    Tone.EMPTY: {"color": "0.4", "style": "italic"},
+    Tone.BETTER: {"color": "#0072B2", "weight": "bold"},
+    Tone.WORSE: {"color": "#D55E00", "weight": "bold"},
+    Tone.STRONG: {"weight": "bold"}}
+NEW_PAGE_ROOM = 0.6
+"""A section marked ``new_page`` starts a page unless this share of a page is left."""
+KEEP_WITH_NEXT = 60.0
+"""A heading needs this much room below it, else it starts the next page."""
+
+
+@functools.lru_cache(maxsize=65536)
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """The width of one line of ``text`` in points, in the report's font, as the Agg
+    renderer draws it at 72 dpi (hinted glyphs a little wider than the PDF's)."""
+    from matplotlib.font_manager import FontProperties
+
+    prop = FontProperties(family="DejaVu Sans", size=size, weight="bold" if bold else "normal")
+    return float(_measurer().get_text_width_height_descent(text, prop, ismath=False)[0])
+
+
+@functools.lru_cache(maxsize=1)
+def _measurer():  # type: ignore[no-untyped-def]
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(16, 16, PT)
+
+
+def _split_word(word: str, width: float, size: float, bold: bool) -> list[str]:
+    """A word too long for ``width`` in pieces that fit."""
+    pieces, cur = [], ""
+    for ch in word:
+        if cur and text_width(cur + ch, size, bold) > width * SAFETY + 1e-6:
+            pieces.append(cur)
+            cur = ch
+        else:
+            cur += ch
+    return pieces + [cur] if cur else pieces
+
+
+def wrap(text: str, width: float, size: float, bold: bool = False) -> list[str]:
+    """``text`` in lines no wider than ``width`` points (words split only when one alone
+    is wider); its own line breaks are kept."""
+    lines: list[str] = []
+    space = text_width(" ", size, bold) if text else 0.0
+    limit = width * SAFETY + 1e-6
+    for para in text.split("\n"):
+        cur, cur_w = "", 0.0
+        for word in para.split():
+            w = text_width(word, size, bold)
+            if w > limit:
+                if cur:
+                    lines.append(cur)
+                *full, cur = _split_word(word, width, size, bold)
+                lines += full
+                cur_w = text_width(cur, size, bold)
+                continue
+            if cur and cur_w + space + w > limit:
+                lines.append(cur)
+                cur, cur_w = word, w
+            else:
+                cur_w = cur_w + space + w if cur else w
+                cur = f"{cur} {word}" if cur else word
+        lines.append(cur)
+    return lines
+
+
+@dataclasses.dataclass
+class Page:
+    """One page: its figure and, for each table cell drawn, the column's left and right
+    edges (points)."""
+
+    figure: Figure
+    cells: list[tuple[Text, float, float]] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableLayout:
+    widths: list[float]
+    """Column widths in points."""
+    size: float
+
+
+def _words_max(text: str, size: float, bold: bool) -> float:
+    return max((text_width(w, size, bold) for w in text.split()), default=0.0)
+
+
+def table_layout(table: Table, width: float = TEXT_W) -> TableLayout:
+    """Column widths and font size for ``table`` (see the module's docstring)."""
+    pad = 2 * CELL_PAD
+    n = len(table.columns)
+    for size in TABLE_FONTSIZES:
+        natural, least = [], []
+        for i, col in enumerate(table.columns):
+            cells = [row[i] for row in table.rows]
+            nat = max([text_width(col.header, size, True)]
+                      + [text_width(line, size, c.tone in (Tone.BETTER, Tone.WORSE,
+                                                           Tone.STRONG))
+                         for c in cells for line in c.text.split("\n")])
+            low = max([_words_max(col.header, size, True)]
+                      + [_words_max(c.text, size, True) for c in cells])
+            if col.role == Role.WIDE:
+                low = min(low, 0.25 * width)
+            natural.append(nat / SAFETY + pad)
+            least.append(min(nat, low) / SAFETY + pad)
+        if sum(natural) <= width:
+            widths = list(natural)
+            extra = width - sum(widths)
+            wide = [i for i, c in enumerate(table.columns) if c.role == Role.WIDE]
+            for i in wide:
+                widths[i] += extra / len(wide)
+            return TableLayout(widths, size)
+        if sum(least) <= width or size == TABLE_FONTSIZES[-1]:
+            break
+    if sum(least) > width:  # words will be split: every column gets its share
+        least = [width / n] * n if min(natural) * n > width else [
+            min(x, width / n) for x in least]
+    extra = width - sum(least)
+    lack = [max(0.0, a - b) for a, b in zip(natural, least)]
+    total = sum(lack) or 1.0
+    widths = [b + extra * x / total for b, x in zip(least, lack)]
+    return TableLayout(widths, size)
+
+
+class PdfWriter:
+    """Lays a `Document` out on A4 pages."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.pages: list[Page] = []
+        self.y = 0.0
+
+    # --- pages --------------------------------------------------------------------------
+
+    @property
+    def page(self) -> Page:
+        return self.pages[-1]
+
+    @property
+    def fig(self) -> Figure:
+        return self.page.figure
+
+    def new_page(self) -> None:
+        fig = Figure(figsize=A4, dpi=PT)
+        self.pages.append(Page(fig))
+        number = len(self.pages)
+        size = 8.0
+        head = wrap(self.doc.subtitle, TEXT_W - 60, size)
+        subtitle = head[0] + ("…" if len(head) > 1 else "")
+        self._text(LEFT, PAGE_H - 0.45 * PT, f"{self.doc.title} · {subtitle}"
+                   if number > 1 else subtitle, size, color="0.35")
+        self._text(PAGE_W - RIGHT, 0.4 * PT, f"page {number}", 7.5, color="0.45", ha="right")
+        self._text(LEFT, 0.4 * PT, self.doc.footer, 7.5, color="0.45")
+        self.y = TOP
+
+    def room(self) -> float:
+        return self.y - BOTTOM
+
+    def need(self, height: float) -> None:
+        """Start a new page unless ``height`` points fit below the cursor."""
+        if height > self.room() and self.y < TOP - 1:
+            self.new_page()
+
+    def _text(self, x: float, y: float, text: str, size: float, **kw: object) -> Text:
+        """Draw ``text`` with its top at (x, y) points."""
+        kw.setdefault("va", "top")
+        return self.fig.text(x / PAGE_W, y / PAGE_H, text, fontsize=size, parse_math=False,
+                             family="DejaVu Sans", **kw)  # type: ignore[arg-type]
+
+    def _hline(self, x0: float, x1: float, y: float, colour: str = "0.8",
+               lw: float = 0.6) -> None:
+        self.fig.add_artist(Line2D([x0 / PAGE_W, x1 / PAGE_W], [y / PAGE_H, y / PAGE_H],
+                                   transform=self.fig.transFigure, color=colour, lw=lw))
+
+    # --- blocks -------------------------------------------------------------------------
+
+    def lines(self, text: str, size: float, tone: Tone = Tone.PLAIN, indent: float = 0.0,
+              after: float = 3.0) -> None:
+        style = TONE_STYLE[tone]
+        bold = style.get("weight") == "bold"
+        for line in wrap(text, TEXT_W - indent, size, bold):
+            self.need(size * LEADING)
+            self._text(LEFT + indent, self.y, line, size, **style)
+            self.y -= size * LEADING
+        self.y -= after
+
+    def heading(self, text: str, size: float) -> None:
+        self.need(KEEP_WITH_NEXT + size * LEADING)
+        self.y -= 4
+        self.lines(text, size, Tone.STRONG, after=2)
+
+    def table(self, table: Table) -> None:
+        if not table.rows:
+            self.lines(table.empty, BODY_SIZE - 0.5, Tone.EMPTY)
+            return
+        lay = table_layout(table)
+        size = lay.size
+        xs = [LEFT]
+        for w in lay.widths:
+            xs.append(xs[-1] + w)
+        line_h = size * LINE_FACTOR
+
+        def cell_lines(text: str, i: int, bold: bool) -> list[str]:
+            return wrap(text, lay.widths[i] - 2 * CELL_PAD, size, bold)
+
+        header = [cell_lines(c.header, i, True) for i, c in enumerate(table.columns)]
+        header_h = max(len(h) for h in header) * line_h + 2 * CELL_PAD
+
+        def draw_header() -> None:
+            top = self.y
+            self.fig.add_artist(Rectangle((LEFT / PAGE_W, (top - header_h) / PAGE_H),
+                                          (xs[-1] - LEFT) / PAGE_W, header_h / PAGE_H,
+                                          transform=self.fig.transFigure, facecolor="#eef2f7",
+                                          edgecolor="none", zorder=0))
+            for i, col in enumerate(table.columns):
+                self._cell(header[i], i, xs, top, size, col.role == Role.NUMBER,
+                           weight="bold")
+            self.y -= header_h
+            self._hline(LEFT, xs[-1], self.y, "0.55")
+
+        self.need(header_h + 2 * line_h + 2 * CELL_PAD)
+        draw_header()
+        for row in table.rows:
+            texts = [cell_lines(c.text, i, TONE_STYLE[c.tone].get("weight") == "bold")
+                     for i, c in enumerate(row)]
+            row_h = max(len(t) for t in texts) * line_h + 2 * CELL_PAD
+            if row_h > self.room():
+                self.new_page()
+                draw_header()
+            for i, (c, t) in enumerate(zip(row, texts)):
+                self._cell(t, i, xs, self.y, size, table.columns[i].role == Role.NUMBER,
+                           **TONE_STYLE[c.tone])
+            self.y -= row_h
+            self._hline(LEFT, xs[-1], self.y)
+        self.y -= 4
+        if table.note:
+            self.lines(table.note, 7.0, Tone.MUTED)
+        self.y -= 4
+
+    def _cell(self, lines: list[str], i: int, xs: list[float], top: float, size: float,
+              right: bool, **style: str) -> None:
+        x = xs[i + 1] - CELL_PAD if right else xs[i] + CELL_PAD
+        t = self._text(x, top - CELL_PAD, "\n".join(lines), size, ha="right" if right
+                       else "left", linespacing=1.1, **style)
+        self.page.cells.append((t, xs[i], xs[i + 1]))
+
+    def plot(self, plot: Plot) -> None:
+        height = sum(plot.heights) * PT
+        caption = wrap(plot.caption, TEXT_W, 7.5)
+        self.need(height + len(caption) * 7.5 * LEADING + 6)
+        top = self.y
+        axes: list[Axes] = []
+        slots = []
+        for h in plot.heights:
+            slot = Bbox.from_extents(LEFT, top - h * PT, PAGE_W - RIGHT, top)
+            slots.append(slot)
+            rect = (slot.x0 + 50) / PAGE_W, (slot.y0 + 25) / PAGE_H, \
+                (slot.width - 60) / PAGE_W, (slot.height - 50) / PAGE_H
+            axes.append(self.fig.add_axes(rect, sharex=axes[0] if axes else None))
+            top -= h * PT
+        plot.draw(axes)
+        for ax in axes[:-1]:
+            ax.tick_params(labelbottom=False)
+        fit_axes(self.fig, axes, slots)
+        self.y = top - 2
+        self.lines(plot.caption, 7.5, Tone.MUTED, after=6)
+
+    def sign_off(self, block: SignOff) -> None:
+        self.need(40 + 30 * len(block.fields))
+        self.lines(block.text, BODY_SIZE + 1, Tone.STRONG, after=10)
+        for field in block.fields:
+            self.y -= 18
+            self._text(LEFT, self.y, field, BODY_SIZE, va="baseline")
+            self._hline(LEFT + 80, LEFT + 330, self.y - 2, "0.1", 0.8)
+            self.y -= 8
+
+    def block(self, block: Block) -> None:
+        if isinstance(block, Paragraph):
+            self.lines(block.text, BODY_SIZE, block.tone)
+        elif isinstance(block, Heading):
+            self.heading(block.text, 10.5)
+        elif isinstance(block, Table):
+            self.table(block)
+        elif isinstance(block, Plot):
+            self.plot(block)
+        else:
+            self.sign_off(block)
+
+    def run(self) -> list[Page]:
+        self.new_page()
+        self.lines(self.doc.title, 16, Tone.STRONG, after=6)
+        for fact in self.doc.facts:
+            self.lines(fact.text, BODY_SIZE + 1, fact.tone, after=1)
+        self.y -= 6
+        for section in self.doc.sections:
+            if section.new_page and self.room() < NEW_PAGE_ROOM * (TOP - BOTTOM):
+                self.new_page()
+            self.heading(section.title, 13)
+            self.y -= 2
+            for block in section.blocks:
+                self.block(block)
+        return self.pages
+
+
 CELL_CHARS = 34
-REP_FONTSIZES = (7.5, 7.0, 6.5, 6.0)
-"""Font sizes the per-rep table tries, largest first, until its columns fit the page."""
-TABLE_WIDTH_PT = 0.86 * A4[0] * 72
-"""Width of the report's tables in points (0.86 of the page)."""
-CELL_TEXT = 0.85
-"""Share of a cell's width its text may take (matplotlib puts it a tenth of the width in)."""
-MIN_COLUMN = 0.04
-ROW_HEIGHT = 1.2 * 1.25 * 10 / 72 / A4[1]
-"""Height of a table row in page fractions: matplotlib sizes rows for 10 pt text whatever
-the font, and `_table` scales them by 1.25."""
-MIN_FLAGS = 0.12
-"""The least width left to the per-rep table's last column (the free-text flags)."""
-WARNING_COLOUR = "#d62728"
 
 
 def _clip(text: str, n: int = CELL_CHARS) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _page(data: ReportData, title: str, number: int) -> Figure:
-    fig = Figure(figsize=A4)
-    fig.text(0.07, 0.955, title, fontsize=15, weight="bold", parse_math=False)
-    fig.text(0.07, 0.935, f"{_clip(data.patient.display_name, 60)} ({data.patient.id}) · "
-                          f"{tables.period_text(data)}", fontsize=8.5, color="0.35",
-             parse_math=False)
-    fig.text(0.93, 0.025, f"page {number}", ha="right", fontsize=7.5, color="0.45")
-    fig.text(0.07, 0.025, f"rehab {__version__} · generated {data.generated:%Y-%m-%d %H:%M}",
-             fontsize=7.5, color="0.45")
-    return fig
+def _table(ax: Axes, table: tuple[list[str], list[list[str]]], empty: str,
+           fontsize: float = 8.0, widths: list[float] | None = None,
+           chars: list[int] | None = None, bold_last: bool = False) -> float:
+    """Draw ``table`` (header, rows) as a matplotlib table from the top of ``ax``, cells
+    clipped to ``chars`` characters a column; returns its bottom in axes fraction.
 
-
-def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
-           widths: list[float] | None = None, chars: list[int] | None = None,
-           bold_last: bool = False) -> float:
-    """Draw ``table`` from the top of ``ax``; returns the table's bottom in axes fraction.
-
-    Cells are clipped to ``chars`` characters a column (default `CELL_CHARS`); a header
-    with line breaks gets a row as many times as high as its lines; ``bold_last``: a totals
-    row."""
+    Kept for `rehab.validate_report`'s pages; the progress report's tables are laid out by
+    `PdfWriter.table` (wrapped, never clipped)."""
     header, rows = table
     ax.axis("off")
     if not rows:
@@ -90,9 +402,6 @@ def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
         if r == 0:
             cell.set_facecolor("#eef2f7")
             cell.get_text().set_fontweight("bold")
-            lines = max(h.count("\n") + 1 for h in header)
-            if lines > 1:
-                cell.set_height(lines * cell.get_height())
         elif bold_last and r == len(rows):
             cell.get_text().set_fontweight("bold")
     row_heights: dict[int, float] = {}
@@ -101,233 +410,40 @@ def _table(ax: Axes, table: tables.Table, empty: str, fontsize: float = 8.0,
     return 1.0 - t.AXESPAD - sum(row_heights.values())
 
 
-def _heading(ax: Axes, text: str) -> None:
-    ax.axis("off")
-    ax.text(0, 0.5, text, fontsize=11, weight="bold", va="center", transform=ax.transAxes,
-            parse_math=False)
+def _renderer(fig: Figure):  # type: ignore[no-untyped-def]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    return canvas.get_renderer()
 
 
-def _cover(data: ReportData, number: int) -> Figure:
-    fig = _page(data, "Rehabilitation progress report", number)
-    p = data.patient
-    lines = [f"Patient: {p.display_name}  (id {p.id})",
-             f"Affected side: {tables.side_label(p.affected_side)}",
-             f"Period: {tables.period_text(data)}"
-             + (f" · exercise {data.exercise_filter}" if data.exercise_filter else ""),
-             f"Sessions: {len(data.sessions)}"
-             + (f" ({data.interrupted} interrupted)" if data.interrupted else "")]
-    if p.notes:
-        wrapped = textwrap.wrap(f"Notes: {p.notes}", 100)
-        lines += wrapped[:6] + (["…"] if len(wrapped) > 6 else [])
-    y = 0.89
-    for line in lines:
-        fig.text(0.07, y, line, fontsize=10, parse_math=False)
-        y -= 0.022
-    top = y - 0.01
-    _heading(fig.add_axes((0.07, top - 0.03, 0.86, 0.03)), "Prescriptions")
-    n_presc = max(1, len(data.prescriptions))
-    h = min(0.25, 0.025 * (n_presc + 1))
-    _table(fig.add_axes((0.07, top - 0.04 - h, 0.86, h)), tables.prescriptions_table(data),
-           "No prescription on file for this period.")
-    top = top - 0.06 - h
-    _heading(fig.add_axes((0.07, top - 0.03, 0.86, 0.03)),
-             "Range of motion: now vs first session vs target (median rep, peak angle)")
-    n_head = max(1, len(data.headlines))
-    h = min(top - 0.1, 0.025 * (n_head + 1))
-    _table(fig.add_axes((0.07, top - 0.04 - h, 0.86, h)), tables.headline_table(data),
-           "No sessions recorded in this period.", fontsize=7.5,
-           widths=[0.3, 0.05, 0.16, 0.16, 0.07, 0.1, 0.06, 0.07])
-    top = top - 0.06 - h
-    if data.headlines and top > 0.2:
-        h = min(top - 0.09, 0.07 + 0.04 * len(data.headlines))
-        plots.plot_rom_headline(data.headlines,
-                                ax=fig.add_axes((0.3, top - 0.04 - h, 0.63, h)))
-    return fig
+def fit_axes(fig: Figure, axes: Sequence[Axes], slots: Sequence[Bbox], passes: int = 2) -> None:
+    """Move each of ``axes`` so that everything it draws (ticks, labels, title, legend)
+    lies inside its slot (points); the axes share one left and right edge."""
+    renderer = _renderer(fig)
+    to_fig = fig.transFigure.inverted()
+    for _ in range(passes):
+        boxes = [ax.get_tightbbox(renderer) for ax in axes]
+        poss = [ax.get_position().transformed(fig.transFigure) for ax in axes]
+        left = max(s.x0 - b.x0 for s, b in zip(slots, boxes) if b is not None)
+        right = max(b.x1 - s.x1 for s, b in zip(slots, boxes) if b is not None)
+        x0 = max(p.x0 + left for p in poss)
+        x1 = min(p.x1 - right for p in poss)
+        for ax, slot, box, pos in zip(axes, slots, boxes, poss):
+            if box is None:
+                continue
+            y0 = pos.y0 + (slot.y0 - box.y0)
+            y1 = pos.y1 - (box.y1 - slot.y1)
+            if y1 - y0 < 10 or x1 - x0 < 40:
+                continue  # nothing sensible: leave it
+            ax.set_position(Bbox.from_extents(x0, y0, x1, y1).transformed(to_fig))
 
 
-def _trend_page(data: ReportData, number: int, chunk: int) -> Figure:
-    fig = _page(data, "Recovery trend", number)
-    trends = data.trends[chunk * TRENDS_PER_PAGE:(chunk + 1) * TRENDS_PER_PAGE]
-    if not trends:
-        plots._empty(fig.add_axes((0.1, 0.5, 0.8, 0.3)), "No sessions recorded in this period.")
-        return fig
-    last = (chunk + 1) * TRENDS_PER_PAGE >= len(data.trends)
-    symmetry = bool(data.symmetry) and last  # the symmetry panel under the last trends
-    heights = [1.0] * TRENDS_PER_PAGE
-    if symmetry and len(trends) == TRENDS_PER_PAGE:
-        heights.append(0.7)  # a shorter fourth row; else the row after the last trend
-    gs = fig.add_gridspec(len(heights), 1, left=0.1, right=0.95, top=0.9, bottom=0.07,
-                          hspace=0.55 if len(heights) > TRENDS_PER_PAGE else 0.45,
-                          height_ratios=heights)
-    for i, trend in enumerate(trends):
-        plots.plot_recovery_trend(trend, ax=fig.add_subplot(gs[i]))
-    if symmetry:
-        plots.plot_symmetry_trend(data.symmetry, ax=fig.add_subplot(gs[len(trends)]))
-    return fig
-
-
-def _adherence_page(data: ReportData, number: int) -> Figure:
-    fig = _page(data, "Adherence", number)
-    gs = fig.add_gridspec(3, 1, left=0.1, right=0.95, top=0.9, bottom=0.07, hspace=0.45,
-                          height_ratios=[0.8, 1.2, 1.0])
-    plots.plot_sessions_per_week(data.weeks, ax=fig.add_subplot(gs[0]))
-    plots.plot_reps_vs_prescribed(data.weeks, ax=fig.add_subplot(gs[1]))
-    _table(fig.add_subplot(gs[2]), tables.adherence_table(data),
-           "No sessions and no prescription in this period.")
-    return fig
-
-
-@functools.lru_cache(maxsize=4096)
-def _text_width(text: str, fontsize: float, bold: bool) -> float:
-    """The width of ``text`` in points, in the report's font (DejaVu Sans)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
-
-    prop = FontProperties(family="DejaVu Sans", size=fontsize,
-                          weight="bold" if bold else "normal")
-    return float(TextToPath().get_text_width_height_descent(text, prop, ismath=False)[0])
-
-
-def _natural_widths(header: list[str], rows: list[list[str]], fontsize: float) -> list[float]:
-    """The widths (table fractions) of every column but the last that hold its longest
-    header line (bold) and its longest cell at ``fontsize``."""
-    widths = []
-    for i, h in enumerate(header[:-1]):
-        text = max([_text_width(line, fontsize, True) for line in h.split("\n")]
-                   + [_text_width(r[i], fontsize, False) for r in rows])
-        widths.append(max(MIN_COLUMN, text / CELL_TEXT / TABLE_WIDTH_PT))
-    return widths
-
-
-def _reps_table(data: ReportData, latest: SessionSummary
-                ) -> tuple[list[str], list[list[str]], list[float], float]:
-    """The latest session's per-rep table (with the distance columns when it has them), its
-    column widths and font size: each column as wide as its text, the flags taking the rest
-    (at least `MIN_FLAGS`); when the columns do not fit, the headers are broken at their
-    spaces, then the font shrinks (`REP_FONTSIZES`), then the columns are squeezed (their
-    cells clipped, see `_chars`)."""
-    header, rows = tables.reps_table(latest)
-    if data.distances is not None:  # distance headers broken before their unit
-        n = len(data.distances.headers)
-        header, rows = data.distances.extend((header, rows))
-        k = len(header) - 1 - n
-        header = header[:k] + [h.replace(" (", "\n(") for h in header[k:-1]] + header[-1:]
-    broken = [h.replace("\n", " ").replace(" ", "\n") for h in header[:-1]] + header[-1:]
-    candidates = [(header, REP_FONTSIZES[0])] + [(broken, size) for size in REP_FONTSIZES]
-    for head, size in candidates:
-        widths = _natural_widths(head, rows, size)
-        if 1.0 - sum(widths) >= MIN_FLAGS:
-            return head, rows, widths + [1.0 - sum(widths)], size
-    shrink = (1.0 - MIN_FLAGS) / sum(widths)
-    widths = [w * shrink for w in widths]
-    return head, rows, widths + [1.0 - sum(widths)], size
-
-
-def _chars(header: list[str], rows: list[list[str]], widths: list[float],
-           fontsize: float) -> list[int]:
-    """How many characters each column shows (longer cells are clipped with an ellipsis):
-    all of a column as wide as its text, a squeezed column's in proportion, the flags'
-    as many as their width holds (an average character being 0.55 em)."""
-    natural = _natural_widths(header, rows, fontsize)
-    chars = []
-    for i, w in enumerate(widths[:-1]):
-        longest = max((len(r[i]) for r in rows), default=0)
-        chars.append(max(CELL_CHARS, longest) if w >= natural[i] - 1e-9
-                     else max(3, int(longest * w / natural[i])))
-    flags = int(widths[-1] * TABLE_WIDTH_PT * CELL_TEXT / (0.55 * fontsize))
-    return chars + [max(3, flags)]
-
-
-def _latest_pages(data: ReportData, first_number: int) -> list[Figure]:
-    fig = _page(data, "Latest session", first_number)
-    latest = data.latest
-    if latest is None:
-        plots._empty(fig.add_axes((0.1, 0.5, 0.8, 0.3)), "No sessions recorded in this period.")
-        return [fig]
-    y = 0.9
-    for line in tables.latest_lines(latest):
-        fig.text(0.07, y, _clip(line, 110), fontsize=9, parse_math=False)
-        y -= 0.018
-    warning = tables.view_warning(latest)
-    for line in tables.check_lines(latest):
-        strong = line == warning
-        for part in (textwrap.wrap(line, 95, subsequent_indent="    ")[:3] if strong
-                     else [_clip(line, 130)]):
-            fig.text(0.07, y, part, fontsize=8 if not strong else 8.5, parse_math=False,
-                     color=WARNING_COLOUR if strong else "0.2",
-                     weight="bold" if strong else "normal")
-            y -= 0.016
-    shift = max(0.0, 0.846 - y)  # lines beyond the three of the header push the rest down
-    ax = fig.add_axes((0.1, 0.56 - 0.4 * shift, 0.85, 0.25 - 0.6 * shift))
-    if data.trace is not None:
-        plots.plot_angle_trace(data.trace, ax=ax)
-    else:
-        plots._empty(ax, f"No angle trace: {data.trace_problem}.")
-    header, rows, widths, size = _reps_table(data, latest)
-    top = 0.49 - 0.4 * shift
-    sides_height = min(0.17, 0.05 + 0.04 * len(data.sides))
-    bottom = 0.07 + sides_height + 0.06 if data.sides else 0.08  # above its title and legend
-    room = (top - 0.01 - bottom - ROW_HEIGHT * max(h.count("\n") + 1 for h in header)
-            - (0.02 if data.distances is not None else 0.0))
-    rows_first = max(1, min(REP_ROWS_FIRST_PAGE, int(room / ROW_HEIGHT)))
-    first, rest = rows[:rows_first], rows[rows_first:]
-    _heading(fig.add_axes((0.07, top, 0.86, 0.03)), "Repetitions")
-    rep_ax = fig.add_axes((0.07, bottom, 0.86, top - bottom - 0.01))
-    below = _table(rep_ax, (header, first), "No counted repetition.", fontsize=size,
-                   widths=widths, chars=_chars(header, rows, widths, size))
-    if data.distances is not None and first:
-        rep_ax.text(0.02, below - 0.01, _clip(data.distances.note + ".", 150), fontsize=7.5,
-                    color="0.35", va="top", transform=rep_ax.transAxes, parse_math=False)
-    if data.sides:
-        plots.plot_side_comparison(data.sides, ax=fig.add_axes((0.3, 0.07, 0.65,
-                                                                sides_height)))
-    figs = [fig]
-    while rest:
-        chunk, rest = rest[:REP_ROWS_PER_PAGE], rest[REP_ROWS_PER_PAGE:]
-        more = _page(data, "Latest session: repetitions (continued)",
-                     first_number + len(figs))
-        _table(more.add_axes((0.07, 0.07, 0.86, 0.83)), (header, chunk), "", fontsize=size,
-               widths=widths, chars=_chars(header, rows, widths, size))
-        figs.append(more)
-    return figs
-
-
-def _quality_pages(data: ReportData, first_number: int) -> list[Figure]:
-    wrapped: list[str] = []
-    for line in tables.quality_lines(data):
-        parts = textwrap.wrap(line, 105, subsequent_indent="    ") or [""]
-        wrapped += [f"• {parts[0]}"] + parts[1:]
-    if not wrapped:
-        wrapped = [tables.QUALITY_EMPTY]
-    intro = textwrap.wrap(tables.quality_intro(data), 120)[:3]
-    figs: list[Figure] = []
-    for k in range(0, len(wrapped), QUALITY_LINES_PER_PAGE):
-        fig = _page(data, "Quality notes" + (" (continued)" if k else ""),
-                    first_number + len(figs))
-        y = 0.87
-        if not k:
-            for i, line in enumerate(intro):
-                fig.text(0.07, 0.9 - 0.014 * i, line, fontsize=8.5, color="0.35",
-                         parse_math=False)
-            y -= 0.014 * (len(intro) - 1)
-        for line in wrapped[k:k + QUALITY_LINES_PER_PAGE]:
-            fig.text(0.07, y, line, fontsize=8.5, family="DejaVu Sans", parse_math=False)
-            y -= 0.0145
-        figs.append(fig)
-    return figs
-
-
-def _pages(data: ReportData) -> Iterator[Callable[[int], list[Figure]]]:
-    """Page builders in order; each takes its first page number and returns its pages."""
-    yield lambda n: [_cover(data, n)]
-    n_trend = max(1, -(-len(data.trends) // TRENDS_PER_PAGE))
-    for chunk in range(n_trend):
-        def trend(n: int, c: int = chunk) -> list[Figure]:
-            return [_trend_page(data, n, c)]
-        yield trend
-    yield lambda n: [_adherence_page(data, n)]
-    yield lambda n: _latest_pages(data, n)
-    yield lambda n: _quality_pages(data, n)
+def layout(data: ReportData | Document) -> list[Page]:
+    """The report's pages (figures not yet saved), in the report's figure style."""
+    doc = data if isinstance(data, Document) else build_document(data)
+    with figure_style():
+        return PdfWriter(doc).run()
 
 
 def render_pdf(data: ReportData, out: str | os.PathLike[str], progress: bool = False) -> Path:
@@ -338,20 +454,18 @@ def render_pdf(data: ReportData, out: str | os.PathLike[str], progress: bool = F
     out = Path(out)
     tmp = temp_sibling(out, keep_suffix=True)
     remove_stale_temps(out)
-    builders = list(_pages(data))
-    number = 1
     try:
-        with figure_style(), PdfPages(tmp, metadata={
-                "Title": f"Rehabilitation progress report: {data.patient.display_name}",
-                "Creator": f"rehab {__version__}"}) as pdf:
-            for build in tqdm(builders, desc="report pages", unit="section",
-                              disable=not progress):
-                for fig in build(number):
-                    pdf.savefig(fig)
-                    number += 1
+        with figure_style():
+            pages = PdfWriter(build_document(data)).run()
+            with PdfPages(tmp, metadata={
+                    "Title": f"Rehabilitation progress report: {data.patient.display_name}",
+                    "Creator": f"rehab {__version__}"}) as pdf:
+                for page in tqdm(pages, desc="report pages", unit="page",
+                                 disable=not progress):
+                    pdf.savefig(page.figure)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    log.debug("wrote %s (%d pages)", out, number - 1)
+    log.debug("wrote %s (%d pages)", out, len(pages))
     return out

@@ -17,17 +17,40 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
-from rehab.reports.data import Headline, SideComparison, SymmetryTrend, Trace, Trend, Week
+from rehab.reports.adherence import Week
+from rehab.reports.data import (Entry, Headline, SideComparison, SymmetryTrend, Trace, Trend)
 
-TARGET_COLOUR = "#2ca02c"
+# Okabe & Ito's colour-blind safe palette
+BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE = (
+    "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#D55E00", "#CC79A7")
+BETTER_COLOUR = BLUE
+WORSE_COLOUR = VERMILLION
+TARGET_COLOUR = GREEN
 NORM_COLOUR = "#7f7f7f"
-MEDIAN_COLOUR = "#1f77b4"
-BEST_COLOUR = "#ff7f0e"
-PRESCRIBED_COLOUR = "#d62728"
-SERIES_COLOURS = (MEDIAN_COLOUR, BEST_COLOUR, "#9467bd", "#8c564b", "#17becf", "#bcbd22")
-"""One colour a series where a plot shows several (exercises in the symmetry trend)."""
+MEDIAN_COLOUR = BLUE
+BEST_COLOUR = ORANGE
+PRESCRIBED_COLOUR = "#222222"
+PAIN_COLOUR = VERMILLION
+EXERTION_COLOUR = PURPLE
+SERIES_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
+"""One colour a series where a plot shows several (exercises in the symmetry trend and the
+adherence bars)."""
+Period = tuple[dt.date, dt.date]
+MAX_MONTH_TICKS = 8
 LEGEND_PAD = 20.0
 """Title padding (points) leaving room for a legend row between title and axes."""
+
+
+TITLE_CHARS = 80
+"""Axes titles are wrapped at this many characters (an A4 page's axes at 10 pt)."""
+LEGEND_CHARS = 28
+
+
+def wrap(text: str, n: int) -> str:
+    """``text`` broken into lines of at most ``n`` characters (long words split)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, n, break_long_words=True)) or text
 
 
 def legend_once() -> Callable[[str], str | None]:
@@ -64,24 +87,43 @@ def _dates(days: Sequence[dt.date]) -> ArrayLike:
     return cast("ArrayLike", days)
 
 
-def _date_axis(ax: Axes, days: Sequence[dt.date]) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+def _date_axis(ax: Axes, days: Sequence[dt.date], period: Period | None = None) -> None:
+    """Calendar x axis over ``period`` (else the span of ``days``) whose tick labels name
+    the month: up to 6 weeks, Mondays as ``12 Oct``; longer, the first of each month (every
+    second, third... beyond `MAX_MONTH_TICKS` months) as ``Oct 2026``, weeks as minor ticks."""
+    from matplotlib.dates import DateFormatter, MonthLocator, WeekdayLocator, MO
 
-    locator = AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    if len(set(days)) == 1:  # one day: give the axis some width
-        d = days[0]
-        ax.set_xlim(cast(float, d - dt.timedelta(days=3)),  # dates: see _dates
-                    cast(float, d + dt.timedelta(days=3)))
+    if period is None:
+        if not days:
+            return
+        period = (min(days), max(days))
+    lo, hi = period
+    if (hi - lo).days <= 42:
+        lo, hi = lo - dt.timedelta(days=1), hi + dt.timedelta(days=1)
+        if (hi - lo).days < 7:  # a few days: give the axis some width
+            lo, hi = lo - dt.timedelta(days=3), hi + dt.timedelta(days=3)
+        ax.xaxis.set_major_locator(WeekdayLocator(byweekday=MO))
+        ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    else:
+        lo = lo.replace(day=1)  # the axis starts on the first month's first
+        hi = hi + dt.timedelta(days=2)
+        months = (hi.year - lo.year) * 12 + hi.month - lo.month + 1
+        step = max(1, -(-months // MAX_MONTH_TICKS))
+        ax.xaxis.set_major_locator(MonthLocator(interval=step))
+        ax.xaxis.set_major_formatter(DateFormatter("%b %Y"))
+        if months <= 14:
+            ax.xaxis.set_minor_locator(WeekdayLocator(byweekday=MO))
+    ax.set_xlim(cast(float, lo), cast(float, hi))  # dates: see _dates
 
 
-def plot_recovery_trend(trend: Trend, ax: Axes | None = None) -> tuple[Figure, Axes]:
+def plot_recovery_trend(trend: Trend, ax: Axes | None = None,
+                        period: Period | None = None) -> tuple[Figure, Axes]:
     """ROM per session over calendar time: median (IQR bar, min-max whisker) and best rep,
     against the target band and the normative value."""
     fig, ax = _axes(ax)
     measured = trend.measured
-    ax.set_title(trend.label, loc="left", parse_math=False)
+    ax.set_title(wrap(trend.label, TITLE_CHARS), loc="left", parse_math=False,
+                 pad=LEGEND_PAD)
     ax.set_ylabel(f"peak {trend.angle.split('_', 1)[-1].replace('_', ' ')} (°)"
                   if trend.side in ("left", "right") else "peak angle (°)", parse_math=False)
     if trend.target is not None:
@@ -112,13 +154,37 @@ def plot_recovery_trend(trend: Trend, ax: Axes | None = None) -> tuple[Figure, A
     values = values[np.isfinite(values)]
     pad = max(5.0, 0.08 * float(np.ptp(values)))
     ax.set_ylim(float(values.min()) - pad, float(values.max()) + pad)
-    _date_axis(ax, [d.date() for d in days])
-    ax.legend(loc="lower right", fontsize="small", ncols=2)
+    _date_axis(ax, [d.date() for d in days], period)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", ncols=4)
     return fig, ax
 
 
-def plot_symmetry_trend(trends: Sequence[SymmetryTrend],
-                        ax: Axes | None = None) -> tuple[Figure, Axes]:
+def plot_feedback(entries: Sequence[Entry], ax: Axes | None = None,
+                  period: Period | None = None) -> tuple[Figure, Axes]:
+    """Pain (NRS 0-10) and perceived exertion (Borg CR10) reported per session."""
+    fig, ax = _axes(ax, (8.0, 1.6))
+    pain = [(e.day, e.feedback.pain) for e in entries if e.feedback.pain is not None]
+    effort = [(e.day, e.feedback.exertion) for e in entries if e.feedback.exertion is not None]
+    ax.set_ylim(-0.5, 10.5)
+    ax.set_yticks([0, 5, 10])
+    ax.set_ylabel("0–10")
+    if pain:
+        ax.plot(_dates([d for d, _ in pain]), [v for _, v in pain], marker="s", ms=4, lw=1,
+                color=PAIN_COLOUR, label="pain (NRS)")
+    if effort:
+        ax.plot(_dates([d for d, _ in effort]), [v for _, v in effort], marker="^", ms=4,
+                lw=1, ls="--", color=EXERTION_COLOUR, label="exertion (Borg CR10)")
+    if not pain and not effort:
+        ax.text(0.5, 0.5, "no pain or exertion reported", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+    else:
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", ncols=2)
+    _date_axis(ax, [e.day for e in entries], period)
+    return fig, ax
+
+
+def plot_symmetry_trend(trends: Sequence[SymmetryTrend], ax: Axes | None = None,
+                        period: Period | None = None) -> tuple[Figure, Axes]:
     """The limb symmetry index per session over calendar time, one line per exercise and
     involved side, against 100% (both sides equal)."""
     fig, ax = _axes(ax, (8.0, 2.8))
@@ -133,61 +199,107 @@ def plot_symmetry_trend(trends: Sequence[SymmetryTrend],
         when = [s.session.started for s in t.sessions]
         index = [t.index(s) for s in t.sessions]
         ax.plot(_dates(when), index, marker="o" if len(when) < 60 else ".", ms=4, lw=1,
-                color=SERIES_COLOURS[i % len(SERIES_COLOURS)], label=t.label)
+                color=SERIES_COLOURS[i % len(SERIES_COLOURS)],
+                label=wrap(t.label, LEGEND_CHARS))
         values += index
         days += [d.date() for d in when]
     lo, hi = min(values), max(values)
     pad = max(5.0, 0.1 * (hi - lo))
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_ylabel("LSI (%)")
-    _date_axis(ax, days)
+    _date_axis(ax, days, period)
     legend = ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, fontsize="small")
     for text in legend.get_texts():  # exercise names come from users
         text.set_parse_math(False)
     return fig, ax
 
 
+def _totals(weeks: Sequence[Week]) -> list[Week]:
+    """The weeks summed over exercises (a week prescribed when any exercise was)."""
+    by: dict[dt.date, list[Week]] = {}
+    for w in weeks:
+        by.setdefault(w.start, []).append(w)
+    out = []
+    for start, ws in sorted(by.items()):
+        forced = [w for w in ws if w.sessions_prescribed is not None]
+        out.append(Week("all", start, sum(w.sessions for w in ws), sum(w.reps_done for w in ws),
+                        sum(w.sessions_prescribed or 0 for w in forced) if forced else None,
+                        sum(w.reps_prescribed or 0 for w in forced) if forced else None))
+    return out
+
+
+def _week_bars(ax: Axes, weeks: Sequence[Week], names: dict[str, str], reps: bool) -> None:
+    """Per week and exercise side by side: the prescribed as an outlined bar, the done as a
+    filled bar inside it."""
+    ids = sorted({w.exercise_id for w in weeks})
+    slot = 6.0 / max(1, len(ids))
+    once = legend_once()
+    for k, ex_id in enumerate(ids):
+        mine = [w for w in weeks if w.exercise_id == ex_id]
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        x = [dt.datetime.combine(w.start, dt.time(12)) + dt.timedelta(days=k * slot)
+             for w in mine]
+        done = [w.reps_done if reps else w.sessions for w in mine]
+        presc = [(w.reps_prescribed if reps else w.sessions_prescribed) for w in mine]
+        px = [xi for xi, p in zip(x, presc) if p]
+        pv = [p for p in presc if p]
+        if pv:
+            ax.bar(_dates(px), pv, width=slot * 0.95, align="edge", facecolor="none",
+                   edgecolor=PRESCRIBED_COLOUR, lw=1.1, ls="--", zorder=3,
+                   label=once("prescribed (outline)"))
+        ax.bar(_dates([xi + dt.timedelta(days=slot * 0.15) for xi in x]), done,
+               width=slot * 0.65, align="edge", color=colour, zorder=2,
+               label=wrap(names.get(ex_id, ex_id) + " done", LEGEND_CHARS))
+    ax.set_ylabel("reps" if reps else "sessions")
+    if not reps:
+        cast(MaxNLocator, ax.yaxis.get_major_locator()).set_params(integer=True)
+    legend = ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, fontsize="small")
+    for text in legend.get_texts():  # exercise names come from users
+        text.set_parse_math(False)
+
+
+def plot_adherence(weeks: Sequence[Week], names: dict[str, str], axes: Sequence[Axes],
+                   period: Period | None = None) -> None:
+    """Sessions (first axes) and reps (second) per calendar week, done vs prescribed."""
+    for ax, reps in zip(axes, (False, True)):
+        ax.set_title("Repetitions per week: done vs prescribed" if reps else
+                     "Sessions per week: done vs prescribed", loc="left", pad=LEGEND_PAD)
+        if not weeks:
+            _empty(ax, "no weeks in this period")
+            continue
+        _week_bars(ax, weeks, names, reps)
+        _date_axis(ax, [w.start for w in weeks], period)
+
+
 def plot_sessions_per_week(weeks: Sequence[Week], ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """Number of sessions in each calendar week."""
+    """Sessions done in each calendar week against those prescribed (all exercises)."""
     fig, ax = _axes(ax, (8.0, 2.5))
-    ax.set_title("Sessions per week", loc="left")
+    ax.set_title("Sessions per week", loc="left", pad=LEGEND_PAD)
     if not weeks:
         _empty(ax, "no weeks in this period")
         return fig, ax
-    starts = [w.start for w in weeks]
-    ax.bar(_dates(starts), [w.sessions for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR)
-    ax.set_ylabel("sessions")
-    # the default y locator, AutoLocator, is a MaxNLocator
-    cast(MaxNLocator, ax.yaxis.get_major_locator()).set_params(integer=True)
-    _date_axis(ax, starts)
+    _week_bars(ax, _totals(weeks), {"all": "all exercises"}, reps=False)
+    _date_axis(ax, [w.start for w in weeks])
     return fig, ax
 
 
 def plot_reps_vs_prescribed(weeks: Sequence[Week], ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """Counted reps done per week against the reps prescribed for that week."""
+    """Reps done per week against the reps prescribed for that week (all exercises)."""
     fig, ax = _axes(ax, (8.0, 2.8))
     ax.set_title("Repetitions per week: done vs prescribed", loc="left", pad=LEGEND_PAD)
     if not weeks:
         _empty(ax, "no weeks in this period")
         return fig, ax
-    starts = [w.start for w in weeks]
-    ax.bar(_dates(starts), [w.reps_done for w in weeks], width=5, align="edge", color=MEDIAN_COLOUR,
-           label="done (counted reps)")
-    presc = [math.nan if w.reps_prescribed is None else w.reps_prescribed for w in weeks]
-    if any(math.isfinite(p) for p in presc):
-        edges = starts + [starts[-1] + dt.timedelta(days=7)]
-        ax.stairs(presc, _dates(edges), baseline=None, color=PRESCRIBED_COLOUR, lw=1.5,
-                  label="prescribed", zorder=3)
-    ax.set_ylabel("reps")
-    _date_axis(ax, starts)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize="small")
+    _week_bars(ax, _totals(weeks), {"all": "all exercises"}, reps=True)
+    _date_axis(ax, [w.start for w in weeks])
     return fig, ax
 
 
 def plot_angle_trace(trace: Trace, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """A session's smoothed primary angle with rep boundaries and the target band."""
     fig, ax = _axes(ax, (8.0, 3.0))
-    ax.set_title(trace.label, loc="left", parse_math=False, pad=LEGEND_PAD)
+    ax.set_title(wrap(trace.label, TITLE_CHARS), loc="left", parse_math=False,
+                 pad=LEGEND_PAD)
     if trace.target is not None:
         ax.axhspan(*trace.target, color=TARGET_COLOUR, alpha=0.15, lw=0,
                    label=f"target {trace.target[0]:g}–{trace.target[1]:g}°")
@@ -227,7 +339,7 @@ def plot_side_comparison(pairs: Sequence[SideComparison],
             zorder=2)
     ax.barh(y - 0.17, [p.right for p in pairs], 0.3, label="right", color=BEST_COLOUR,
             zorder=2)
-    ax.set_yticks(y, [p.exercise_name for p in pairs])
+    ax.set_yticks(y, [wrap(p.exercise_name, 24) for p in pairs])
     for label in ax.get_yticklabels():
         label.set_parse_math(False)
     ax.set_ylim(-0.6, len(pairs) - 0.4)
@@ -261,7 +373,7 @@ def plot_rom_headline(headlines: Sequence[Headline],
             ax.plot(h.first, i, "o", mfc="white", mec=MEDIAN_COLOUR, ms=7,
                     label=once("first session"))
         ax.plot(h.last, i, "o", color=MEDIAN_COLOUR, ms=7, label=once("now"))
-    ax.set_yticks(range(len(rows)), [h.label for h in rows])
+    ax.set_yticks(range(len(rows)), [wrap(h.label, 24) for h in rows])
     for label in ax.get_yticklabels():
         label.set_parse_math(False)
     ax.set_ylim(-0.6, len(rows) - 0.4)

@@ -51,34 +51,12 @@ def period_text(data: ReportData) -> str:
 
 
 def prescriptions_table(data: ReportData) -> Table:
-    header = ["Exercise", "Side", "Target (peak)", "Sets × reps", "Days/week", "From", "To"]
-    rows = [[p.exercise_id, side_label(p.side), band((p.target_min, p.target_max)),
+    header = ["Exercise", "Side", "Target (peak)", "Sets × reps", "Sessions/week", "From", "To"]
+    names = {a.exercise_id: a.exercise_name for a in data.adherence}
+    rows = [[names.get(p.exercise_id, p.exercise_id), side_label(p.side), band((p.target_min, p.target_max)),
              f"{p.sets} × {p.reps}", str(p.days_per_week),
              p.start.isoformat() if p.start else "first session",
              p.end.isoformat() if p.end else "open"] for p in data.prescriptions]
-    return header, rows
-
-
-def headline_table(data: ReportData) -> Table:
-    header = ["Exercise, side", "n", "First (median)", "Now (median)", "Change",
-              "Target", "Norm", "% norm"]
-    rows = []
-    for h in data.headlines:
-        first = f"{deg(h.first)} ({h.first_day.isoformat()})" if h.first_day else "–"
-        now = f"{deg(h.last)} ({h.last_day.isoformat()})" if h.last_day else "–"
-        pct = (f"{100 * h.last / h.norm:.0f}%" if h.norm and math.isfinite(h.last) else "–")
-        rows.append([h.label, str(h.n_sessions), first, now, signed(h.change), band(h.target),
-                     deg(h.norm), pct])
-    return header, rows
-
-
-def adherence_table(data: ReportData) -> Table:
-    header = ["Exercise", "Sessions", "Reps done", "Reps prescribed", "Adherence"]
-    rows = []
-    for a in data.adherence:
-        presc = "–" if a.reps_prescribed is None else f"{a.reps_prescribed:.0f}"
-        pct = "–" if a.percent is None else f"{a.percent:.0f}%"
-        rows.append([a.exercise_name, str(a.sessions), str(a.reps_done), presc, pct])
     return header, rows
 
 
@@ -145,16 +123,26 @@ def sides_table(data: ReportData) -> Table:
 def latest_lines(s: SessionSummary) -> list[str]:
     """Facts about the latest session, one per line."""
     ses = s.session
-    end = ses.ended.strftime("%H:%M") if ses.ended else "interrupted"
     lines = [f"{ses.exercise_name} ({ses.exercise_id}), {side_text(s)}, "
-             f"{ses.started:%Y-%m-%d %H:%M}–{end}, {ses.mode}",
-             f"{s.n_reps} counted rep(s), median peak {deg(s.median)}, best {deg(s.best)}, "
+             f"{when_text(s)}, {ses.mode}",
+             f"{s.n_reps} counted rep(s), median peak {deg(s.median)}, best rep"
+             + (f" {s.best_index}" if s.best_index is not None else "") + f" {deg(s.best)}, "
              f"mean score {'–' if not math.isfinite(s.mean_score) else f'{s.mean_score:.0f}'}"
              + (f"; {len(s.uncounted)} movement(s) not counted" if s.uncounted else "")]
     model = ses.model.rsplit("/", 1)[-1] if ses.model else "landmarks file"
     lines.append(f"source: {ses.source.rsplit('/', 1)[-1] or '–'}; model: {model}; "
                  f"rehab {ses.software_version}")
     return lines
+
+
+def when_text(s: SessionSummary) -> str:
+    """``2026-11-30 09:30–09:41``; a session stored with a date only: ``2026-11-30`` (and
+    ``interrupted`` when it never finished)."""
+    ses = s.session
+    if s.date_only:
+        return ses.day.isoformat() + (" (interrupted)" if ses.ended is None else "")
+    end = ses.ended.strftime("%H:%M") if ses.ended else "interrupted"
+    return f"{ses.started:%Y-%m-%d %H:%M}–{end}"
 
 
 def check_lines(s: SessionSummary) -> list[str]:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from rehab.pipeline import analyze
 from rehab.reports import build_report_data, check_report_path, render_report
-from rehab.reports import plots
+from rehab.reports import pdf, plots
 from rehab.reports.assets import reports_dir
 from rehab.reports.norms import NORMATIVE_ROM_DEG, normative_deg
 from rehab.store import open_store
@@ -93,11 +93,16 @@ def test_report_data_from_real_sessions(history) -> None:
     trend = next(t for t in data.trends if t.exercise_id == "squat")
     first = trend.measured[0]
     peaks = [r.peak_deg for r in analyses["squat_01"].reps]
+    # the best rep: the peak closest to the 90-120 band (squat_01 went beyond it)
+    nearest = min(peaks, key=lambda p: max(90 - p, 0, p - 120))
     assert (first.low, first.high, first.best) == pytest.approx((min(peaks), max(peaks),
-                                                                  max(peaks)))
-    # adherence: 3 x 10 a day from 28 days ago to today (29 days); counted reps done
+                                                                  nearest))
+    assert first.best < first.high
+    # adherence: 3 x 10 on 7 days a week from 28 days ago to today (29 days in force, each
+    # calendar week prescribed its share of 7 sessions); counted reps done
     squat_adh = next(a for a in data.adherence if a.exercise_id == "squat")
-    assert squat_adh.reps_prescribed == pytest.approx(29 * 30)
+    assert squat_adh.sessions_prescribed == 29
+    assert squat_adh.reps_prescribed == 29 * 30
     assert squat_adh.reps_done == (analyses["squat_01"].rep_count
                                    + analyses["squat_02"].rep_count + 1)
     assert sum(w.sessions for w in data.weeks) == 5
@@ -148,11 +153,18 @@ def test_pdf_pages(history, tmp_path: Path) -> None:
     out = render_report(data, tmp_path / "report.pdf")
     assert out.read_bytes().startswith(b"%PDF")
     images = _page_images(out, tmp_path)
-    # cover, trend (3 exercise/side panels), adherence, latest session, quality notes
-    assert len(images) == 5
+    # summary, trend (3 exercise/side figures), adherence, latest day, sessions, notes,
+    # quality notes and sign-off, as laid out
+    pages = pdf.layout(data)
+    assert len(images) == len(pages) >= 5
     _check_pages(images)
-    # the trend page has three panels: three separated bands of ink down the page
-    rows = (images[1] < 200).mean(axis=1) > 0.02
+    # the trend page (the first with figures) is mostly figures: bands of ink down the page
+    k = next(k for k, p in enumerate(pages) if p.figure.axes)
+    # three exercise/side figures of two panels (ROM, pain and exertion) over two pages,
+    # the limb symmetry index under the last
+    assert data.symmetry
+    assert [len(p.figure.axes) for p in pages[k:k + 2]] == [4, 3]
+    rows = (images[k] < 200).mean(axis=1) > 0.02
     assert rows.sum() > 0.3 * rows.size
 
 
@@ -162,9 +174,9 @@ def test_small_histories_render(history, tmp_path: Path, patient: str) -> None:
     with open_store(path) as store:
         data = build_report_data(store, patient)
     assert len(data.sessions) == (1 if patient == "one" else 0)
-    pdf = render_report(data, tmp_path / "r.pdf")
-    images = _page_images(pdf, tmp_path)
-    assert len(images) == 5
+    out = render_report(data, tmp_path / "r.pdf")
+    images = _page_images(out, tmp_path)
+    assert len(images) == len(pdf.layout(data))
     _check_pages(images)
     text = render_report(data, tmp_path / "r.html").read_text()
     if patient == "none":
@@ -188,13 +200,17 @@ def test_html_is_self_contained_and_escaped(history, tmp_path: Path) -> None:
     assert "&lt;/textarea&gt;&lt;b onclick=alert(3)&gt;" in text
     assert "&amp;amp;" in text  # '&amp;' in the name is shown literally
     # figures are embedded; nothing is loaded from elsewhere
-    # headline, trends, symmetry index, adherence x2, trace, sides
-    n_figures = 1 + len(data.trends) + bool(data.symmetry) + 2 + 1 + 1
+    # trends (with pain and exertion under each), symmetry index, adherence, the latest
+    # day's traces
+    n_figures = len(data.trends) + bool(data.symmetry) + 1 + sum(
+        d.trace is not None for d in data.latest_day)
     assert text.count('src="data:image/png;base64,') == n_figures
     assert "http://" not in text and "https://" not in text and "<link" not in text
     css = (reports_dir() / "report.css").read_text()
     assert css.strip()[:40] in text
-    for section in ("Recovery trend", "Adherence", "Latest session", "Quality notes"):
+    for section in ("Summary", "Recovery trend", "Adherence per week",
+                    f"Latest day: {data.last_day}", "All sessions", "Pain, exertion and notes",
+                    "Quality notes", "Clinical review"):
         assert f"<h2>{section}</h2>" in text
 
 
@@ -238,7 +254,7 @@ def test_latest_session_distances_in_cm(scaled_history, tmp_path: Path) -> None:
     assert "scale from patient height 170 cm (±3%)" in text
 
     images = _page_images(render_report(data, tmp_path / "r.pdf"), tmp_path)
-    assert len(images) == 5
+    assert len(images) == len(pdf.layout(data))
     _check_pages(images)
 
 
@@ -250,7 +266,7 @@ def test_sessions_without_scale_have_no_cm_columns(history, scaled_history,
     assert data.latest is not None and data.distances is None
     text = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "(cm)" not in text and "Distances in cm" not in text
-    assert "<th>Flags</th>" in text
+    assert re.search(r"<th[^>]*>Flags</th>", text)
     with open_store(history[0]) as store:
         data = build_report_data(store, "p01", exercise_id="squat")  # latest: a live session
     assert data.distances is None
@@ -280,7 +296,7 @@ def test_hostile_name_renders_in_pdf(history, tmp_path: Path) -> None:
     with open_store(path) as store:
         data = build_report_data(store, "p01", exercise_id="elbow_flexion")
     out = render_report(data, tmp_path / "report.pdf")  # '$...$' must not be parsed as math
-    assert len(_page_images(out, tmp_path)) == 5
+    assert len(_page_images(out, tmp_path)) == len(pdf.layout(data))
 
 
 def test_report_output_errors(history, tmp_path: Path) -> None:
@@ -436,12 +452,13 @@ def test_adherence_counts_reps_sets_and_days_per_week() -> None:
                                             {"curl": "Curl"}, MONDAY, MONDAY + dt.timedelta(6))
     (week,) = weeks
     assert (week.start, week.sessions, week.reps_done) == (MONDAY, 2, 10)
-    assert week.reps_prescribed == pytest.approx(150.0)
+    assert week.reps_prescribed == 150 and week.sessions_prescribed == 5
     (curl,) = per_exercise
     assert (curl.exercise_id, curl.exercise_name, curl.sessions, curl.reps_done) == (
         "curl", "Curl", 2, 10)
-    assert curl.reps_prescribed == pytest.approx(150.0)
-    assert curl.percent == pytest.approx(100 * 10 / 150)
+    assert curl.reps_prescribed == 150 and curl.sessions_prescribed == 5
+    assert curl.reps_percent == pytest.approx(100 * 10 / 150)
+    assert curl.sessions_percent == pytest.approx(100 * 2 / 5)
 
 
 def test_adherence_over_a_period_cut_by_calendar_weeks() -> None:
@@ -460,7 +477,8 @@ def test_adherence_over_a_period_cut_by_calendar_weeks() -> None:
     # no prescription: nothing prescribed, no percentage
     weeks, (curl,) = adherence_section(summaries, [], {"curl": "Curl"}, start, end)
     assert [w.reps_prescribed for w in weeks] == [None, None]
-    assert curl.reps_prescribed is None and curl.percent is None
+    assert curl.reps_prescribed is None and curl.reps_percent is None
+    assert curl.sessions_percent is None
 
 
 def test_latest_section_without_sessions() -> None:

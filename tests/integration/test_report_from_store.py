@@ -6,6 +6,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pytest
+
 from rehab.exercises import get_exercise
 from rehab.pipeline import analyze_pose
 from rehab.reports import build_report_data, render_report
@@ -49,7 +51,7 @@ def test_alternating_session_shows_each_reps_side(tmp_path: Path) -> None:
     import dataclasses
 
     from rehab.model import Note, NoteCode
-    from rehab.reports import pdf, tables
+    from rehab.reports import content, pdf, tables
 
     t, knee = rep_trajectory(3, 30.0, rest=0.0, peak=100.0)
     seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
@@ -76,9 +78,14 @@ def test_alternating_session_shows_each_reps_side(tmp_path: Path) -> None:
     assert "<th>Side</th>" in html and "alternating (left 2, right 1)" in html
     assert '<td class="num">1</td><td>left</td><td class="num">' in html
     # PDF: one width per column (each as wide as its text, the flags taking the rest)
-    for report in (data, dataclasses.replace(data, distances=None)):
-        assert report.latest is not None
-        header, rows, widths, _ = pdf._reps_table(report, report.latest)
-        assert len(widths) == len(header) == len(rows[0]) and abs(sum(widths) - 1) < 1e-9
-        assert header[1] == "Side" and min(widths) >= 0.04
+    (detail,) = data.latest_day
+    for with_distances in (True, False):
+        table = content.reps_table(detail, with_distances)
+        lay = pdf.table_layout(table)
+        assert len(lay.widths) == len(table.columns) == len(table.rows[0])
+        assert sum(lay.widths) == pytest.approx(pdf.TEXT_W)
+        assert table.headers[1] == "Side" and lay.size in pdf.TABLE_FONTSIZES
+        for i, col in enumerate(table.columns[:-1]):  # all but the flags: on one line
+            assert all(len(pdf.wrap(r[i].text, lay.widths[i] - 2 * pdf.CELL_PAD, lay.size))
+                       == 1 for r in table.rows), col.header
     render_report(data, tmp_path / "r.pdf")

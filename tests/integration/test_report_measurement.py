@@ -20,7 +20,7 @@ from rehab.cli import main
 from rehab.exercises import get_exercise
 from rehab.model import Flag, NoteCode, SwapSummary, ViewCheck
 from rehab.pipeline import analyze_pose
-from rehab.reports import build_report_data, pdf, render_report, tables
+from rehab.reports import build_report_data, content, pdf, render_report, tables
 from rehab.reports.data import ReportData
 from rehab.store import open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
@@ -108,7 +108,7 @@ def test_html_shows_the_warning_grades_and_symmetry(report: ReportData,
     quality = text[text.index('<section id="quality">'):]
     assert tables.QUALITY_INTRO.split(" (")[0] in quality
     assert "camera and view warnings" not in text
-    items = re.findall(r"<li>(.*?)</li>", quality)
+    items = re.findall(r"<p>• (.*?)</p>", quality)
     assert any(i.startswith("Squat: camera view: the body is turned 90 deg away") for i in items)
     assert any("4 of 4 rep(s) graded poor for measurement (reps 1–4: body at 0° to the "
                "camera, the side view being 90°)" in i for i in items)
@@ -120,23 +120,31 @@ def test_html_shows_the_warning_grades_and_symmetry(report: ReportData,
 def test_pdf_renders_with_the_checks(report: ReportData, tmp_path: Path) -> None:
     out = render_report(report, tmp_path / "r.pdf")
     assert out.read_bytes().startswith(b"%PDF")
-    assert report.latest is not None
-    header, rows, widths, size = pdf._reps_table(report, report.latest)
-    assert len(header) == len(widths) == len(rows[0]) == 16  # + 3 distances, grade, L/R/LSI
-    assert abs(sum(widths) - 1.0) < 1e-9 and min(widths) >= pdf.MIN_COLUMN
-    assert widths[-1] >= pdf.MIN_FLAGS and size in pdf.REP_FONTSIZES
-    # every cell but the flags is shown whole
-    chars = pdf._chars(header, rows, widths, size)
-    assert all(len(r[i]) <= chars[i] for r in rows for i in range(len(header) - 1))
-    # cover, trend (with the symmetry panel under its trend), adherence, latest, quality
+    (detail,) = report.latest_day
+    table = content.reps_table(detail)
+    lay = pdf.table_layout(table)
+    header = table.headers
+    assert len(header) == len(lay.widths) == len(table.rows[0]) == 16  # + 3 distances,
+    # grade, L/R/LSI
+    assert sum(lay.widths) == pytest.approx(pdf.TEXT_W) and lay.size in pdf.TABLE_FONTSIZES
+    # every cell is shown whole: its lines hold all its words (none clipped)
+    for row in table.rows:
+        for i, cell in enumerate(row):
+            lines = pdf.wrap(cell.text, lay.widths[i] - 2 * pdf.CELL_PAD, lay.size)
+            assert " ".join(lines).split() == cell.text.split()
+    # summary, trend (the ROM with pain and exertion, the symmetry index under it),
+    # adherence, latest day, sessions and notes, quality notes and sign-off
     assert shutil.which("pdftoppm"), "pdftoppm not installed (apt-get install poppler-utils)"
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")],
                    check=True, capture_output=True)
     from PIL import Image
 
     pages = sorted(tmp_path.glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
-    assert len(pages) == 5
-    trend = np.asarray(Image.open(pages[1]).convert("L"))
+    layout = pdf.layout(report)
+    assert len(pages) == len(layout)
+    k = next(k for k, p in enumerate(layout) if p.figure.axes)
+    assert len(layout[k].figure.axes) == 3  # ROM with pain and exertion, symmetry index
+    trend = np.asarray(Image.open(pages[k]).convert("L"))
     rows = (trend < 200).mean(axis=1) > 0.02
     half = rows.size // 2
     assert rows[:half].sum() > 0.1 * half and rows[half:].sum() > 0.1 * half  # two panels
