@@ -9,8 +9,10 @@ large and high-contrast (sized with the frame, `_scale`) so that it reads from t
 Placement rule (`Placer`): every text box and the gauge is placed, frame by frame, in the
 one of a few fixed places (the four corners, the middle of the left and right edges, the
 middle of the top and bottom edges) that overlaps least with the body: the bounding box of
-the visible landmarks (weight 1), the tracked limb's box (weight 4) and the other side's
-same limb (weight 2); boxes placed earlier in the frame are avoided more strongly still.
+the visible landmarks (weight 1), the tracked limb's box and the target wedge at its joint
+(weight 4) and the other side's same limb (weight 2); boxes placed earlier in the frame
+are avoided more strongly still (weight 50), and the text panel is at most a third of the
+frame wide.
 A box stays where it was as long as no other place is strictly better, so it moves only
 when the body comes under it (no jumping back and forth). Backgrounds are semi-transparent.
 
@@ -97,6 +99,8 @@ BODY_WEIGHT = 1.0
 LIMB_WEIGHT = 4.0
 OTHER_LIMB_WEIGHT = 2.0
 PANEL_WEIGHT = 50.0
+PANEL_WIDTH = 0.32
+"""The text panel is at most this fraction of the frame's width (its text shrinks)."""
 
 
 def _scale(img: np.ndarray) -> float:
@@ -251,7 +255,8 @@ def limb_indices(angle_name: str, side: str) -> tuple[int, ...]:
 def body_boxes(pts: np.ndarray, vis: np.ndarray, angle_name: str, side: str, pad: int,
                min_visibility: float = 0.5) -> list[tuple[Rect, float]]:
     """What boxes should keep clear of, with weights: the whole visible body, the tracked
-    limb, the other side's same limb."""
+    limb, the other side's same limb (`annotate_frame` adds the target wedge, weighted as
+    the limb)."""
     out: list[tuple[Rect, float]] = []
     body = landmark_box(pts, vis, None, min_visibility, pad)
     if body is not None:
@@ -319,7 +324,7 @@ def box_metrics(img: np.ndarray, lines: Sequence[Line], max_width: int,
     line (its ``sizes``, 1 by default, shrunk together to fit ``max_width``)."""
     s = _scale(img)
     sizes = list(sizes) if sizes is not None else [1.0] * len(lines)
-    scales = [0.9 * s * k for k in sizes]
+    scales = [0.85 * s * k for k in sizes]
     pad = int(14 * s)
     widths = [text_size(t, sc, 2.4 * sc)[0] for (t, _), sc in zip(lines, scales)]
     widest = max(widths, default=0)
@@ -356,7 +361,7 @@ def draw_panel(img: np.ndarray, lines: Sequence[Line], placer: Placer | None = N
     if not lines:
         return None
     h, w = img.shape[:2]
-    size, scales = box_metrics(img, lines, int(0.36 * w), sizes)
+    size, scales = box_metrics(img, lines, int(PANEL_WIDTH * w), sizes)
     if placer is None:
         m = int(10 * _scale(img))
         rect = rect_at("top-left", (w, h), size, m)
@@ -652,6 +657,11 @@ def annotate_frame(img: np.ndarray, pts: np.ndarray | None, vis: np.ndarray | No
             # flexion from the straight limb: the extension of the proximal segment
             wedge = draw_angle_arc(img, pts[idx[1]], pts[idx[1]] - pts[idx[0]], pts[idx[2]],
                                    value, target)
+    if wedge is not None:  # the wedge and its numbers are kept clear as the limb is
+        c, r = wedge.center, wedge.radius + int(10 * s)
+        body.append(((c[0] - r, c[1] - r, c[0] + r, c[1] + r), LIMB_WEIGHT))
+        if wedge.label is not None:
+            body.append((wedge.label, LIMB_WEIGHT))
     placer.start((w, h), body, int(10 * s))
     panel = draw_panel(img, lines, placer, sizes)
     gauge = draw_gauge(img, value, target, angle_label(angle_name), placer)

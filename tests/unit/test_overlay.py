@@ -21,7 +21,6 @@ from rehab.overlay import (
     Summary,
     annotate_frame,
     body_boxes,
-    box_metrics,
     draw_angle_arc,
     draw_gauge,
     draw_summary,
@@ -30,7 +29,6 @@ from rehab.overlay import (
     landmark_box,
     overlap,
     panel_lines,
-    rect_at,
     rep_in_progress,
     status_lines,
     verdict,
@@ -81,14 +79,21 @@ def test_panel_and_gauge_keep_clear_of_the_body(arm_deg: float, center_x: float)
         assert 0 <= r[0] < r[2] <= W and 0 <= r[1] < r[3] <= H
 
 
-@pytest.mark.parametrize("arm_deg, center_x", [(0.0, 0.2), (170.0, 0.3), (30.0, 0.25)])
+OLD_LINES = ["Shoulder abduction  reps 3", "shoulder abduction 120 deg",
+             "last rep: ROM 120  score 85  good"]
+
+
+@pytest.mark.parametrize("arm_deg, center_x", [(0.0, 0.2), (170.0, 0.5), (170.0, 0.3),
+                                               (30.0, 0.25)])
 def test_the_old_top_left_panel_covered_these_bodies(arm_deg: float, center_x: float) -> None:
-    """The cases above where the panel of before (always at the top-left) lay on the body."""
+    """The cases above where the panel of before (at the top-left, 24 px a character and
+    48 px a line at this size, with the exercise and the angle on their own lines) lay on
+    the body."""
     pts, vis = figure(arm_deg, center_x)
     body = landmark_box(pts, vis)
     assert body is not None
-    size, _ = box_metrics(frame(), LINES, int(0.36 * W))
-    assert overlap(rect_at("top-left", (W, H), size, 0), body) > 0
+    old = (0, 0, max(len(t) for t in OLD_LINES) * 24 + 30, 48 * len(OLD_LINES) + 20)
+    assert overlap(old, body) > 0
 
 
 def test_where_there_is_no_room_the_tracked_limb_is_kept_clearest() -> None:
