@@ -1,14 +1,19 @@
 """The live coaching loop: frames in, overlay out, every rep stored as it completes.
 
 Threads: the source's capture thread fills a one-slot queue (the newest frame wins); this
-loop takes a frame, downscales it, runs the pose model, follows the patient
-(`rehab.live.gate`), feeds `rehab.reps.LiveRepCounter` (the offline repetition logic run
-causally) and draws the overlay; speech (`rehab.live.audio`), the overlay video and the
+loop takes a frame, downscales a copy of it for the pose model (``max_size``), follows the
+patient (`rehab.live.gate`), feeds `rehab.reps.LiveRepCounter` (the offline repetition
+logic run causally) and draws the overlay on the frame at the camera's resolution, which
+is what is recorded (the window shows it downscaled to ``display_max``); speech (`rehab.live.audio`), the overlay video and the
 patient history (`rehab.live.writers`) have their own workers and the loop only enqueues.
 
 The session counts sets of ``reps`` repetitions with a rest between sets, and ends when the
 last set is done, on ``q`` or Ctrl-C, when the recording ends, when the camera stops
-delivering frames, or after ``max_seconds``. At the end the same files as ``rehab analyze``
+delivering frames, or after ``max_seconds``. Once the last set is done the final screen
+shows the session's summary (`rehab.overlay.Summary` of the session's reps); however the
+session ends, the recording ends with that summary frame held ``summary_s`` seconds (and a
+window shows it as long when the recording or the camera ended or the time ran out). At the
+end the same files as ``rehab analyze``
 (``result.json``, ``reps.csv``, ``angles.csv``, ``landmarks.npz``) are built from what was
 seen and stored with the session.
 
@@ -49,6 +54,7 @@ from rehab.live.cues import CueScheduler
 from rehab.live.gate import PatientGate
 from rehab.live.sets import SetTracker
 from rehab.live.ui import HudState, draw_live, mirror_points
+from rehab.overlay import Placer, Summary, draw_summary, summary_frames, verdict
 from rehab.live.writers import (
     StoreWriter,
     VideoRecorder,
@@ -109,7 +115,10 @@ class LiveConfig:
     side: str = "auto"
     mirror: bool = True
     max_size: tuple[int, int] = (640, 480)
-    """Frames are downscaled to fit this before inference and drawing."""
+    """Frames are downscaled to fit this before inference (the overlay is drawn and
+    recorded at the camera's resolution)."""
+    display_max: tuple[int, int] = (1280, 720)
+    """The window is shown the overlay downscaled to fit this (for speed)."""
     max_seconds: float | None = None
     camera: bool = True
     """The source is a camera: its stream ending means it was lost, not that it ended."""
@@ -121,6 +130,10 @@ class LiveConfig:
     """How often the out-of-view cue is spoken again while the limb stays out of view."""
     linger_s: float = 2.0
     """Seconds the final screen stays after the last set."""
+    cue_rest_s: float = 1.5
+    """A rep's cue goes once the limb has been at rest this long (`CueScheduler`)."""
+    summary_s: float = 3.0
+    """Seconds the summary frame is held at the end of the recording."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +226,11 @@ class SessionResult:
         }
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` rounded down to even numbers (the video codec needs them)."""
+    return max(2, int(width) // 2 * 2), max(2, int(height) // 2 * 2)
+
+
 def fit_size(width: int, height: int, max_size: tuple[int, int]) -> tuple[int, int]:
     """``width`` x ``height`` scaled down (never up) to fit ``max_size``, even numbers."""
     scale = min(1.0, max_size[0] / width, max_size[1] / height)
@@ -267,6 +285,16 @@ class LiveSession:
         self.patient_id = patient_id
         self.clock = clock
         self.size = fit_size(source.width, source.height, config.max_size)
+        """The frame size the pose model is run at."""
+        self.record_size = even_size(source.width, source.height)
+        """The size of the overlay and its recording: the camera's."""
+        self.placer = Placer()
+        """Where the overlay's boxes were (they stay unless the body comes under them)."""
+        self.peak: float | None = None
+        """The peak so far of the rep under way (None between reps)."""
+        self.summary: Summary | None = None
+        """The summary frame's content, once the session is finished."""
+        self._last_frame: np.ndarray | None = None
         self.counter = LiveRepCounter(exercise, side=config.side)
         self.view = ViewMonitor(exercise.view, self.counter.settings.view_tolerance_deg,
                                 min_visibility=self.counter.settings.min_visibility)
@@ -284,7 +312,8 @@ class LiveSession:
         self.cues = CueScheduler(
             exercise.cues.good, exercise.cues.not_visible, cue_s=config.cue_s,
             lost_after_s=config.lost_after_s, repeat_lost_cue_s=config.repeat_lost_cue_s,
-            linger_s=config.linger_s, speak=None if audio is None else audio.say)
+            linger_s=config.linger_s, rest_clear_s=config.cue_rest_s,
+            speak=None if audio is None else audio.say)
         self._t0: float | None = None
         self._last_t = -math.inf
         self._last_index: int | None = None
@@ -307,8 +336,8 @@ class LiveSession:
             result_folder(record_dir, private=self.patient_id is not None)
         fps = self.source.fps if self.source.fps > 0 else 30.0
         try:
-            self.recorder = VideoRecorder(self.record.path / "overlay.mp4", fps, self.size,
-                                          factory=writer_factory)
+            self.recorder = VideoRecorder(self.record.path / "overlay.mp4", fps,
+                                          self.record_size, factory=writer_factory)
         except (OSError, RehabError) as exc:
             self.record.discard()
             why = self._public(reason(exc))
@@ -421,6 +450,7 @@ class LiveSession:
             t = self._last_t + 1e-4
         self._last_t = t
         w, h = self.size
+        full = image
         if (image.shape[1], image.shape[0]) != (w, h):
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         pose = self.estimator.process(image, t)
@@ -434,21 +464,24 @@ class LiveSession:
         self._acc.add(t, lm, world, vis, self.counter.angle)
         for rep in completed:
             self._on_rep(rep, t)
+        self._follow_peak(bool(completed))
+        self.cues.movement(t, self.counter.state == "rest", self._corrected())
         self.cues.visibility(self.counter.visible, t, finished=self.sets.finished)
         self.cues.view(self.view.off and self.counter.visible, view_cue(self.exercise), t,
                        finished=self.sets.finished)
         event = self.sets.update(t)
         if event is not None:
             self.cues.set_event(event)
-        out = self._draw(image, lm, vis, t)
+        out = self._draw(full, lm, vis, t) \
+            if self.recorder is not None or self.display is not None else None
         self.stats.latencies_ms.append(1000.0 * (self.clock() - captured))
-        if self.recorder is not None:
+        if self.recorder is not None and out is not None:
             gap = 1 if self._last_index is None else index - self._last_index
             self.recorder.write(out, repeat=gap)
         self._last_index = index
-        if self.display is None:
+        if self.display is None or out is None:
             return None
-        action = self.display.show(out)
+        action = self.display.show(self._for_display(out))
         if action == "pause":
             self.cues.paused(self.sets.toggle_pause())
         elif action == "restart":
@@ -458,6 +491,31 @@ class LiveSession:
         return action
 
     # --- reps ------------------------------------------------------------------------------
+
+    def _follow_peak(self, completed: bool) -> None:
+        """The peak so far of the rep under way: the extreme away from rest of the angle
+        since the counter's state turned active (none at rest, or when a rep just ended)."""
+        angle = self.counter.angle
+        if completed or self.counter.state != "active":
+            self.peak = None
+            return
+        if not math.isfinite(angle):
+            return
+        if self.peak is None:
+            self.peak = angle
+        else:
+            self.peak = max(self.peak, angle) if self.exercise.counting.rest == "low" \
+                else min(self.peak, angle)
+
+    def _corrected(self) -> bool:
+        """The rep under way has reached the target band after a rep short of it."""
+        if self.peak is None or not self.reps:
+            return False
+        target = (self.exercise.target.min_deg, self.exercise.target.max_deg)
+        last = self.reps[-1].rep
+        rest = self.exercise.counting.rest
+        return not last.target_met and verdict(last.peak_deg, target, rest) == "short" \
+            and verdict(self.peak, target, rest) == "met"
 
     def _on_rep(self, rep: Rep, t: float) -> None:
         if not self.sets.add_rep(t, rep.end_s):
@@ -497,10 +555,14 @@ class LiveSession:
     # --- drawing ---------------------------------------------------------------------------
 
     def _draw(self, image: np.ndarray, lm: np.ndarray, vis: np.ndarray, t: float) -> np.ndarray:
+        """The overlay on ``image`` at the recording's size (the camera's)."""
         import cv2
 
-        w, h = self.size
+        w, h = self.record_size
+        if (image.shape[1], image.shape[0]) != (w, h):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
         out = cv2.flip(image, 1) if self.config.mirror else image.copy()
+        self._last_frame = image  # not drawn on: the summary frame's background
         pts = None
         if np.isfinite(lm[:, :2]).all():
             pts = lm[:, :2].astype(np.float64) * np.array([w, h], np.float64)
@@ -521,9 +583,52 @@ class LiveSession:
             last_met=bool(last is not None and last.target_met),
             cue=self.cues.on_screen(t, self.counter.visible),
             rest_left_s=self.sets.rest_left(t), paused=self.paused, finished=self.sets.finished,
+            peak=self.peak, last_rep=last, rest=self.exercise.counting.rest,
+            summary=self._summary() if self.sets.finished else None,
         )
-        draw_live(out, pts, vis, name, side if side != "none" else "left", hud)
+        draw_live(out, pts, vis, name, side if side != "none" else "left", hud, self.placer)
         return out
+
+    def _for_display(self, img: np.ndarray) -> np.ndarray:
+        """``img`` downscaled to fit ``display_max`` (the window's copy)."""
+        import cv2
+
+        size = fit_size(img.shape[1], img.shape[0], self.config.display_max)
+        if size == (img.shape[1], img.shape[0]):
+            return img
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+    def _summary(self) -> Summary:
+        """The summary frame's content: the session's counted reps against the
+        prescription (made again only when a rep was added)."""
+        reps = tuple(r.rep for r in self.reps)
+        if self.summary is None or self.summary.reps != reps:
+            self.summary = Summary.of_reps(self.exercise, self.counter.side, reps,
+                                           self.config.reps * self.config.sets)
+        return self.summary
+
+    def _end_with_summary(self, reason: str) -> None:
+        """The summary frame at the end of the recording, held ``summary_s``; shown as long
+        in the window when the recording or the camera ended or the time ran out (not
+        when the patient ended the session, nor after the final screen)."""
+        import time as _time
+
+        if self._last_frame is None or self.config.summary_s <= 0:
+            return
+        import cv2
+
+        img = cv2.flip(self._last_frame, 1) if self.config.mirror else self._last_frame.copy()
+        draw_summary(img, self._summary())
+        if self.recorder is not None:
+            fps = self.source.fps if self.source.fps > 0 else 30.0
+            self.recorder.write(img, repeat=summary_frames(fps, self.config.summary_s))
+        if self.display is not None and reason in ("source_ended", "camera_lost",
+                                                   "time_limit"):
+            shown = self._for_display(img)
+            for _ in range(max(1, int(round(self.config.summary_s / 0.05)))):
+                if self.display.show(shown) is not None:
+                    break
+                _time.sleep(0.05)
 
     # --- the end ---------------------------------------------------------------------------
 
@@ -536,9 +641,12 @@ class LiveSession:
             model_sha256=getattr(self.estimator, "model_sha256", ""),
             angle_space=self.counter.space, settings=self.counter.settings), self.started)
 
-    def _shutdown(self, abandon: bool = False) -> None:
-        """Stop capture, audio and the video writer; on ``abandon`` also the store writer."""
+    def _shutdown(self, abandon: bool = False, reason: str | None = None) -> None:
+        """Stop capture, audio and the video writer (after the summary frame, given the
+        session's end ``reason``); on ``abandon`` also the store writer."""
         self.source.close()
+        if reason is not None and not abandon:
+            self._end_with_summary(reason)
         if self.display is not None:
             self.display.close()
         if self.audio is not None:
@@ -556,7 +664,7 @@ class LiveSession:
         for rep in self.counter.finish():  # the other limb's reps still waiting
             self._on_rep(rep, self._last_t)
         grabbed = getattr(self.source, "grabbed", None)
-        self._shutdown()
+        self._shutdown(reason=reason)
         self.stats.frames_in = int(grabbed) if grabbed is not None else \
             self.stats.frames_processed
         self.stats.frames_in = max(self.stats.frames_in, self.stats.frames_processed)

@@ -1,17 +1,18 @@
 """What the patient sees: the live overlay, and the OpenCV window with its keys.
 
-The overlay reuses `rehab.overlay` (skeleton, angle arc with the target band, gauge) and
-adds the live layout, sized from the frame height so that it reads from two metres: a
-large rep counter, the set, the angle, the last rep's ROM and score, one cue at a time in
-a banner, and the rest timer between sets. Frames may be mirrored for display; the
-landmarks are mirrored with them and the text is drawn afterwards, so it never reads
-backwards.
+The overlay is drawn by `rehab.overlay`'s functions, as the offline overlay video is:
+skeleton, the target wedge at the joint, the labelled gauge and a text panel placed clear
+of the body (`rehab.overlay.Placer`). The panel holds the count and set, the peak so far of
+the rep under way against the target band (else the last rep's peak and whether it met the
+target) and the last rep's ROM, score and grade; one cue at a time in its own box, the rest
+timer between sets, and the summary frame once the last set is done. Frames may be mirrored
+for display; the landmarks are mirrored with them and the text is drawn afterwards, so it
+never reads backwards.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
 import os
@@ -22,7 +23,28 @@ import numpy as np
 
 from rehab.errors import InputError
 from rehab.live.cues import Cue
-from rehab.overlay import AMBER, FONT, GREEN, GREY, WHITE, annotate_frame
+from rehab.model import Rep
+from rehab.overlay import (
+    GREY,
+    MET,
+    NOT_MET,
+    WHITE,
+    Layout,
+    Placer,
+    Rect,
+    Summary,
+    SummaryLayout,
+    _scale,
+    annotate_frame,
+    box_metrics,
+    draw_summary,
+    draw_text_box,
+    fit_scale,
+    status_lines,
+    text,
+    text_size,
+    wrap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +55,12 @@ KEY_ACTIONS = {ord(" "): "pause", ord("q"): "quit", ord("Q"): "quit", 27: "quit"
 """Keys: space pause/resume, q (or Esc) end the session, r restart the set."""
 
 
-_TONE_COLOURS = {"good": GREEN, "fix": AMBER, "warn": RED, "info": WHITE}
+_TONE_COLOURS = {"good": MET, "fix": NOT_MET, "warn": RED, "info": WHITE}
+
+CUE_PLACES = ("bottom-center", "top-center", "bottom-left", "bottom-right", "top-left",
+              "top-right")
+MESSAGE_PLACES = ("top-center", "bottom-center", "top-left", "top-right", "bottom-left",
+                  "bottom-right")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,60 +82,24 @@ class HudState:
     rest_left_s: float | None = None
     paused: bool = False
     finished: bool = False
+    peak: float | None = None
+    """The peak so far of the rep under way (None between reps)."""
+    last_rep: Rep | None = None
+    """The last counted rep (its peak, verdict, ROM, score and grade are shown)."""
+    rest: str = "low"
+    """The exercise's rest position (``low``/``high``): which way the peak is."""
+    summary: Summary | None = None
+    """Drawn over the frame once the session is finished."""
 
 
-@functools.lru_cache(maxsize=1024)
-def _sprite(text: str, scale: float, colour: tuple[int, int, int],
-            thickness: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Outlined text rendered once: (colour premultiplied by alpha, alpha, x pad, ascent).
+@dataclasses.dataclass(frozen=True)
+class LiveLayout:
+    """What `draw_live` drew where (for tests)."""
 
-    ``cv2.putText`` with anti-aliasing at these sizes costs about 0.3 ms a call; the
-    overlay's texts repeat from frame to frame, so they are rendered once and blended.
-    """
-    outline = thickness + max(2, int(round(1.6 * thickness)))
-    (tw, th), base = cv2.getTextSize(text, FONT, scale, outline)
-    pad = outline
-    h, w = th + base + 2 * pad, tw + 2 * pad
-    fill = np.zeros((h, w), np.uint8)
-    edge = np.zeros((h, w), np.uint8)
-    org = (pad, pad + th)
-    cv2.putText(edge, text, org, FONT, scale, (255,), outline, cv2.LINE_AA)
-    cv2.putText(fill, text, org, FONT, scale, (255,), thickness, cv2.LINE_AA)
-    a_fill = fill.astype(np.float32) / 255.0
-    alpha = np.maximum(edge.astype(np.float32) / 255.0, a_fill)[..., None]
-    premult = np.asarray(colour, np.float32) * a_fill[..., None]  # the outline is black
-    return premult, alpha, pad, pad + th
-
-
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float,
-          colour: tuple[int, int, int], thickness: float) -> None:
-    """``text`` with a black outline, baseline starting at ``org`` (as ``cv2.putText``)."""
-    premult, alpha, pad, ascent = _sprite(text, round(scale, 3), tuple(colour),
-                                          max(1, int(round(thickness))))
-    x0, y0 = org[0] - pad, org[1] - ascent
-    h, w = alpha.shape[:2]
-    ix0, iy0 = max(0, x0), max(0, y0)
-    ix1, iy1 = min(img.shape[1], x0 + w), min(img.shape[0], y0 + h)
-    if ix1 <= ix0 or iy1 <= iy0:
-        return
-    sx, sy = ix0 - x0, iy0 - y0
-    a = alpha[sy:sy + iy1 - iy0, sx:sx + ix1 - ix0]
-    p = premult[sy:sy + iy1 - iy0, sx:sx + ix1 - ix0]
-    roi = img[iy0:iy1, ix0:ix1]
-    roi[:] = (roi * (1.0 - a) + p).astype(np.uint8)
-
-
-def _fit(text: str, max_width: int, scale: float, thickness: int) -> float:
-    """The largest font scale <= ``scale`` whose text fits ``max_width`` pixels."""
-    width = cv2.getTextSize(text, FONT, scale, thickness)[0][0]
-    return scale if width <= max_width else scale * max_width / max(1, width)
-
-
-def _shade(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, alpha: float = 0.6) -> None:
-    """Darken a box (text backgrounds)."""
-    roi = img[max(0, y0):y1, max(0, x0):x1]
-    if roi.size:
-        cv2.convertScaleAbs(roi, dst=roi, alpha=1.0 - alpha)
+    frame: Layout
+    cue: Rect | None
+    message: Rect | None
+    summary: SummaryLayout | None
 
 
 def mirror_points(pts: np.ndarray, width: int) -> np.ndarray:
@@ -118,55 +109,61 @@ def mirror_points(pts: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def hud_lines(hud: HudState) -> list[tuple[str, tuple[int, int, int]]]:
+    """The live panel's lines: the count and set, then `rehab.overlay.status_lines`."""
+    count = f"{hud.reps_done}/{hud.reps_goal}" + (f"  set {hud.set_no}/{hud.sets}"
+                                                   if hud.sets > 1 else "")
+    lines = status_lines(count, hud.target, hud.rest, hud.peak, hud.last_rep)
+    if hud.reps_done >= hud.reps_goal:
+        lines[0] = (lines[0][0], MET)
+    return lines
+
+
 def draw_live(img: np.ndarray, pts: np.ndarray | None, vis: np.ndarray | None,
-              angle_name: str, side: str, hud: HudState) -> None:
-    """Draw the whole live overlay into ``img`` (BGR, in place)."""
+              angle_name: str, side: str, hud: HudState,
+              placer: Placer | None = None) -> LiveLayout:
+    """Draw the whole live overlay into ``img`` (BGR, in place); ``placer`` keeps the boxes'
+    places from frame to frame (see `rehab.overlay.Placer`)."""
     h, w = img.shape[:2]
-    s = h / 480.0
-    if pts is not None and vis is not None:
-        annotate_frame(img, pts, vis, angle_name, side, hud.angle, hud.target, [])
-    # top-left: counter, set, angle
-    _shade(img, 0, 0, int(250 * s), int(150 * s))
-    _text(img, f"{hud.reps_done}/{hud.reps_goal}", (int(12 * s), int(70 * s)), 2.4 * s,
-          GREEN if hud.reps_done >= hud.reps_goal else WHITE, 5 * s)
-    _text(img, f"set {hud.set_no}/{hud.sets}", (int(14 * s), int(108 * s)), 1.0 * s, WHITE, 2 * s)
-    angle = f"{hud.angle_label} {hud.angle:.0f} deg" if math.isfinite(hud.angle) else \
-        f"{hud.angle_label} --"
-    _text(img, angle, (int(14 * s), int(140 * s)), _fit(angle, int(236 * s), 0.8 * s, 2), AMBER,
-          2 * s)
-    # top-right (left of the gauge): the last rep
-    if hud.last_rom is not None and hud.last_score is not None:
-        line1, line2 = f"ROM {hud.last_rom:.0f}", f"score {hud.last_score}"
-        x = w - int(250 * s)
-        _shade(img, x - int(8 * s), 0, w - int(70 * s), int(95 * s))
-        colour = GREEN if hud.last_met else AMBER
-        _text(img, line1, (x, int(40 * s)), 1.1 * s, colour, 2.5 * s)
-        _text(img, line2, (x, int(82 * s)), 1.1 * s, colour, 2.5 * s)
-    # centre: rest timer, pause, end
+    s = _scale(img)
+    placer = placer or Placer()
+    lines = hud_lines(hud)
+    frame = annotate_frame(img, pts, vis, angle_name, side, hud.angle, hud.target, lines,
+                           placer, sizes=[1.5] + [1.0] * (len(lines) - 1))
+    # the rest timer, pause
     big = None
-    if hud.finished:
+    if hud.finished and hud.summary is None:
         big = "Well done!"
     elif hud.paused:
         big = "PAUSED"
-    elif hud.rest_left_s is not None:
+    elif hud.rest_left_s is not None and not hud.finished:
         left = max(0, int(math.ceil(hud.rest_left_s)))
         big = f"Rest {left // 60}:{left % 60:02d}"
+    message = None
     if big is not None:
-        scale = _fit(big, int(0.8 * w), 2.6 * s, int(6 * s))
-        (tw, th), _ = cv2.getTextSize(big, FONT, scale, int(6 * s))
-        _shade(img, (w - tw) // 2 - int(20 * s), h // 2 - th - int(25 * s),
-               (w + tw) // 2 + int(20 * s), h // 2 + int(25 * s))
-        _text(img, big, ((w - tw) // 2, h // 2), scale, WHITE, 6 * s)
-    # bottom: the cue banner
+        size, scales = box_metrics(img, [(big, WHITE)], int(0.6 * w), [2.2])
+        message = placer.place("message", size, MESSAGE_PLACES)
+        draw_text_box(img, message, [(big, WHITE)], scales, alpha=0.6)
+    # the cue, in its own box
+    cue = None
     if hud.cue is not None:
         colour = _TONE_COLOURS.get(hud.cue.tone, WHITE)
-        scale = _fit(hud.cue.text, w - int(30 * s), 1.2 * s, int(3 * s))
-        (tw, th), _ = cv2.getTextSize(hud.cue.text, FONT, scale, int(3 * s))
-        _shade(img, 0, h - th - int(36 * s), w, h, 0.7)
-        _text(img, hud.cue.text, ((w - tw) // 2, h - int(18 * s)), scale, colour, 3 * s)
-    else:
-        _text(img, "space pause   r restart set   q end", (int(12 * s), h - int(12 * s)),
-              0.5 * s, GREY, 1 * s)
+        sc = 0.9 * s * 1.3
+        rows = [(t, colour) for t in wrap(hud.cue.text, int(0.5 * w), sc, 2.4 * sc)]
+        size, scales = box_metrics(img, rows, int(0.6 * w), [1.3] * len(rows))
+        cue = placer.place("cue", size, CUE_PLACES)
+        draw_text_box(img, cue, rows, scales, alpha=0.7)
+    elif not hud.finished:
+        hint = "space pause   r restart set   q end"
+        sc = fit_scale(hint, int(0.45 * w), 0.5 * s, 1.2 * s)
+        tw, th = text_size(hint, sc, 1.2 * s)
+        r = placer.place("hint", (tw + int(12 * s), th + int(14 * s)),
+                         ("bottom-left", "bottom-right", "top-left", "top-right"))
+        text(img, hint, (r[0] + int(6 * s), r[3] - int(7 * s)), sc, GREY, 1.2 * s)
+    summary = None
+    if hud.finished and hud.summary is not None:
+        summary = draw_summary(img, hud.summary)
+    return LiveLayout(frame, cue, message, summary)
 
 
 def display_available() -> bool:

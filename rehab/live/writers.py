@@ -31,6 +31,9 @@ MIN_FREE_BYTES = 32 * 1024 * 1024
 """Recording stops (as ENOSPC) when the disk holding it has less free space than this:
 OpenCV's writer fails silently on a full disk, so the recorder checks before it fills."""
 _FREE_CHECK_EVERY = 30  # frames between two free-space checks
+MAX_QUEUE_BYTES = 256 * 1024 * 1024
+"""The recorder's queue holds at most this many bytes of frames (at most 64 frames): the
+video is recorded at the camera's resolution."""
 
 
 class FrameWriter(Protocol):
@@ -42,13 +45,15 @@ class FrameWriter(Protocol):
 
 
 class _CvWriter:
-    """``cv2.VideoWriter`` (mp4v) that raises ENOSPC before the disk is full."""
+    """``cv2.VideoWriter`` (mp4v) that raises ENOSPC before the disk is full; a frame of
+    another size than the video's is resized to it (OpenCV would drop it silently)."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int],
                  min_free_bytes: int = MIN_FREE_BYTES) -> None:
         import cv2
 
         self._path = path
+        self._size = (int(size[0]), int(size[1]))
         self._min_free = min_free_bytes
         self._n = 0
         self._check_free()
@@ -66,6 +71,10 @@ class _CvWriter:
         self._n += 1
         if self._n % _FREE_CHECK_EVERY == 0:
             self._check_free()
+        if (image.shape[1], image.shape[0]) != self._size:
+            import cv2
+
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(image)
 
     def release(self) -> None:
@@ -86,11 +95,17 @@ class VideoRecorder:
     `write` enqueues a frame (and how many frame periods it stands for, so that dropped
     input frames keep the video's duration true) and returns at once; when the queue is
     full the frame is dropped and counted. A write error (e.g. ``OSError`` ENOSPC) stops the
-    recording: `error` holds it, later frames are ignored, the file is closed.
+    recording: `error` holds it, later frames are ignored, the file is closed. The queue
+    holds up to ``queue_size`` frames (default: 64, fewer for large frames, see
+    `MAX_QUEUE_BYTES`).
     """
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int],
-                 factory: WriterFactory = cv_writer_factory, queue_size: int = 64) -> None:
+                 factory: WriterFactory = cv_writer_factory,
+                 queue_size: int | None = None) -> None:
+        if queue_size is None:
+            frame_bytes = max(1, int(size[0]) * int(size[1]) * 3)
+            queue_size = max(4, min(64, MAX_QUEUE_BYTES // frame_bytes))
         self.path = Path(path)
         self.fps = fps
         self.size = size

@@ -31,6 +31,7 @@ from rehab.live.writers import StoreWriter
 from rehab.pose.estimator import FramePose, PersonPose, ReplayEstimator
 from rehab.sequence import PoseSequence, load_npz
 from rehab.model import Rep as RepScore
+from rehab.overlay import summary_frames
 from rehab.store import SessionRecord, open_store
 from rehab.synthetic import rep_trajectory, synthetic_sequence
 
@@ -595,10 +596,12 @@ def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: P
     assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_in"]
     lat = stats["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["max"]
-    # the overlay video: as long as the input (dropped frames repeat the last overlay)
+    # the overlay video: as long as the input (dropped frames repeat the last overlay), then
+    # the summary frame; at the camera's resolution
     cap = cv2.VideoCapture(str(rec / "overlay.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 492
-    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == \
+        492 + summary_frames(cap.get(cv2.CAP_PROP_FPS))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1920, 1080)
     cap.set(cv2.CAP_PROP_POS_FRAMES, 480)
     ok, last = cap.read()
     cap.release()
@@ -629,8 +632,9 @@ def test_rehab_live_with_two_people_in_a_portrait_video(shared_videos: Path, tmp
     assert code == 0, out
     assert "end of the recording after 2 s" in out  # the recording's time, not the wall's
     cap = cv2.VideoCapture(str(tmp_path / "overlay.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 100
-    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (272, 480)
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == \
+        100 + summary_frames(cap.get(cv2.CAP_PROP_FPS))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1088, 1920)
     cap.release()
     result = json.loads((tmp_path / "result.json").read_text())
     stats = json.loads((tmp_path / "stats.json").read_text())
