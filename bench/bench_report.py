@@ -2,7 +2,8 @@
 
 Builds a temporary patient database with one squat session a day for 365 days (synthetic
 recordings analysed by the real pipeline: 10 reps a session whose peak knee flexion rises
-from about 70 to 120 degrees over the year, with day-to-day noise and a few days missed),
+from about 70 to 120 degrees over the year, with day-to-day noise, pain and exertion; a few
+days missed, half of them logged at home without a camera),
 then times assembling the report data and rendering the PDF and the HTML.
 
     .venv/bin/python bench/bench_report.py [--days 365] [--keep DIR]
@@ -26,6 +27,7 @@ from rehab.analysis import analyze_sequence
 from rehab.exercises import get_exercise
 from rehab.reports import build_report_data, render_report
 from rehab.store import open_store
+from rehab.store.models import SessionFeedback
 from rehab.synthetic import synthetic_sequence
 
 log = logging.getLogger("bench_report")
@@ -59,13 +61,19 @@ def build_year(db: Path, days: int, seed: int = 0) -> int:
                           notes="Synthetic year of daily squats (benchmark)")
         store.prescribe("year", "squat", 90, 120, reps=10, sets=1, start=start)
         for d in tqdm(range(days), desc="sessions", unit="day"):
-            if rng.random() < 0.1:  # a missed day now and then
+            day = start + dt.timedelta(days=d)
+            pain = int(np.clip(round(6 - 5 * d / max(1, days - 1) + rng.normal(0, 1)), 0, 10))
+            feedback = SessionFeedback(pain=pain, exertion=int(rng.integers(3, 8)))
+            if rng.random() < 0.1:  # a missed day now and then, logged at home on others
+                if rng.random() < 0.5:
+                    store.log_session("year", "squat", day, 1, REPS_PER_SESSION, side="right",
+                                      feedback=feedback)
                 continue
             level = 70.0 + 50.0 * d / max(1, days - 1)
             peaks = np.clip(level + rng.normal(0.0, 4.0, REPS_PER_SESSION), 40.0, 150.0)
             analysis = analyze_sequence(session_sequence(peaks, rng), exercise, side="right")
-            started = dt.datetime.combine(start + dt.timedelta(days=d), dt.time(8, 30))
-            store.record_analysis("year", analysis, started)
+            started = dt.datetime.combine(day, dt.time(8, 30))
+            store.record_analysis("year", analysis, started, feedback=feedback)
             n += 1
     return n
 
@@ -87,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             data = build_report_data(store, "year")
             t_data = time.perf_counter() - t0
+        from rehab.reports.pdf import layout
+
+        pages = layout(data)
         times = {}
         for fmt in ("pdf", "html"):
             t0 = time.perf_counter()
@@ -95,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         reps = sum(s.n_reps for s in data.sessions)
         files_mb = sum(f.stat().st_size for f in (work / "files").rglob("*") if f.is_file()) / 1e6
         sys.stdout.write(
-            f"{n} sessions over {args.days} days, {reps} reps "
+            f"{n} camera sessions and {len(data.logged)} logged over {args.days} days, "
+            f"{reps} counted reps, {sum(len(p.cells) for p in pages)} table cells on "
+            f"{len(pages)} PDF pages "
             f"(stored in {t_build:.1f} s; database {db.stat().st_size / 1e6:.1f} MB, "
             f"session files {files_mb:.0f} MB)\n"
             f"report data: {t_data:.2f} s\n"

@@ -35,6 +35,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         store.get_patient(args.patient)
         known = args.exercise is None or bool(
             store.sessions(args.patient, exercise_id=args.exercise)
+            or store.logged_sessions(args.patient, exercise_id=args.exercise)
             or store.prescriptions(args.patient, args.exercise))
         if not known:
             from rehab.exercises import get_exercise
@@ -52,8 +53,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``report`` to the ``rehab`` command."""
     p = subparsers.add_parser("report", help="a patient's progress report (PDF or HTML)",
-                              description="Cover and headline, recovery trend, adherence, "
-                                          "latest session, quality notes.")
+                              description="Summary (prescriptions, range of motion now vs "
+                                          "previous vs first vs target vs norm, adherence), "
+                                          "recovery trend with pain and exertion, adherence "
+                                          "per week, the latest day's sessions, every "
+                                          "session, pain, exertion and notes, quality notes, "
+                                          "clinical sign-off. PDF and HTML say the same.")
     p.add_argument("patient", help="patient id")
     p.add_argument("--from", dest="date_from", metavar="DATE",
                    help="first day (default: the first session; from 1990-01-01)")

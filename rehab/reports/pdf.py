@@ -423,7 +423,9 @@ def fit_axes(fig: Figure, axes: Sequence[Axes], slots: Sequence[Bbox], passes: i
     renderer = _renderer(fig)
     to_fig = fig.transFigure.inverted()
     for _ in range(passes):
-        boxes = [ax.get_tightbbox(renderer) for ax in axes]
+        # the axes' decorations and legend (its data artists are clipped to it anyway)
+        boxes = [ax.get_tightbbox(renderer, bbox_extra_artists=[
+            a for a in (ax.get_legend(),) if a is not None]) for ax in axes]
         poss = [ax.get_position().transformed(fig.transFigure) for ax in axes]
         left = max(s.x0 - b.x0 for s, b in zip(slots, boxes) if b is not None)
         right = max(b.x1 - s.x1 for s, b in zip(slots, boxes) if b is not None)
