@@ -106,7 +106,7 @@ def verdict_sentences(data: ReportData) -> list[Paragraph]:
 
 def prescriptions_table(data: ReportData) -> Table:
     header, rows = tables.prescriptions_table(data)
-    roles = [Role.TEXT, Role.TEXT, Role.TEXT, Role.NUMBER, Role.NUMBER, Role.TEXT, Role.TEXT]
+    roles = [Role.TEXT, Role.TEXT, Role.TEXT, Role.NUMBER, Role.NUMBER, Role.DATE, Role.DATE]
     return Table(tuple(Column(h, r) for h, r in zip(header, roles)),
                  tuple(_cells(*r) for r in rows),
                  empty="No prescription on file for this period.")
@@ -137,7 +137,7 @@ def adherence_table(data: ReportData) -> Table:
 
 
 def weeks_table(data: ReportData) -> Table:
-    cols = (Column("Week of"), Column("Exercise"), Column("Sessions done", Role.NUMBER),
+    cols = (Column("Week of", Role.DATE), Column("Exercise"), Column("Sessions done", Role.NUMBER),
             Column("Sessions prescribed", Role.NUMBER), Column("Reps done", Role.NUMBER),
             Column("Reps prescribed", Role.NUMBER))
     names = {a.exercise_id: a.exercise_name for a in data.adherence}
@@ -158,7 +158,7 @@ def _sets(e: Entry) -> str:
 
 def sessions_table(data: ReportData) -> Table:
     """Every session of the period, camera and logged."""
-    cols = (Column("Date"), Column("Time"), Column("Exercise"), Column("Side"),
+    cols = (Column("Date", Role.DATE), Column("Time", Role.DATE), Column("Exercise"), Column("Side"),
             Column("Source"), Column("Sets", Role.NUMBER), Column("Reps", Role.NUMBER),
             Column("Median peak", Role.NUMBER), Column("Best rep", Role.NUMBER),
             Column("Quality"), Column("Pain", Role.NUMBER), Column("Exertion", Role.NUMBER))
@@ -176,7 +176,7 @@ def sessions_table(data: ReportData) -> Table:
 
 
 def patient_notes_table(data: ReportData) -> Table:
-    cols = (Column("Date"), Column("Exercise"), Column("Pain", Role.NUMBER),
+    cols = (Column("Date", Role.DATE), Column("Exercise"), Column("Pain", Role.NUMBER),
             Column("Exertion", Role.NUMBER), Column("Patient's note", Role.WIDE))
     rows = tuple(_cells(e.day.isoformat(), e.exercise_name, _score(e.feedback.pain),
                         _score(e.feedback.exertion), e.feedback.note)
@@ -186,7 +186,7 @@ def patient_notes_table(data: ReportData) -> Table:
 
 def clinician_notes_table(data: ReportData) -> Table:
     by_id = {e.session_id: e for e in data.entries if e.session_id is not None}
-    cols = (Column("Date"), Column("Session"), Column("Clinician's note", Role.WIDE))
+    cols = (Column("Date", Role.DATE), Column("Session"), Column("Clinician's note", Role.WIDE))
     rows = []
     for n in data.clinician_notes:
         e = by_id.get(n.session_id) if n.session_id is not None else None

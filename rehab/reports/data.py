@@ -662,13 +662,15 @@ def report_period(sessions: Sequence[SessionRecord | LoggedSession], start: dt.d
 
 def session_target(session: SessionRecord, prescriptions: Sequence[Prescription]
                    ) -> tuple[float, float] | None:
-    """The target band a session was measured against: the one stored with it, else the
-    latest prescription of its exercise in force on its day."""
-    if session.target_min is not None and session.target_max is not None:
-        return session.target_min, session.target_max
+    """The target band a session is judged against: the latest prescription of its
+    exercise in force on its day (as the trends), else the one stored with it."""
     active = [p for p in prescriptions
               if p.exercise_id == session.exercise_id and p.active_on(session.day)]
-    return (active[-1].target_min, active[-1].target_max) if active else None
+    if active:
+        return active[-1].target_min, active[-1].target_max
+    if session.target_min is not None and session.target_max is not None:
+        return session.target_min, session.target_max
+    return None
 
 
 def session_summaries(store: Store, sessions: list[SessionRecord], start: dt.date,

@@ -45,6 +45,8 @@ class Role(str, enum.Enum):
     """Short text (names, dates): sized to its content, wrapped when it must."""
     NUMBER = "number"
     """Numbers: right-aligned, never wrapped."""
+    DATE = "date"
+    """Dates and times: never wrapped."""
     WIDE = "wide"
     """Long free text (notes, flags): takes the width left over and wraps."""
 

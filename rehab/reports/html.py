@@ -63,11 +63,11 @@ def plot_html(plot: Plot) -> str:
 def table_html(table: Table) -> str:
     if not table.rows:
         return f'<p class="empty">{e(table.empty)}</p>'
-    num = [c.role == Role.NUMBER for c in table.columns]
-    wide = [c.role == Role.WIDE for c in table.columns]
+    role_class = {Role.NUMBER: "num", Role.WIDE: "wide", Role.DATE: "date", Role.TEXT: ""}
+    roles = [role_class[c.role] for c in table.columns]
 
     def cls(i: int, tone: Tone = Tone.PLAIN) -> str:
-        return _class(tone, "num" if num[i] else "wide" if wide[i] else "")
+        return _class(tone, roles[i])
 
     head = "".join(f"<th{cls(i)}>{e(c.header)}</th>" for i, c in enumerate(table.columns))
     body = "".join("<tr>" + "".join(f"<td{cls(i, c.tone)}>{e(c.text)}</td>"

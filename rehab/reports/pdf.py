@@ -69,6 +69,8 @@ TONE_STYLE: dict[Tone, dict[str, str]] = {
     Tone.BETTER: {"color": "#0072B2", "weight": "bold"},
     Tone.WORSE: {"color": "#D55E00", "weight": "bold"},
     Tone.STRONG: {"weight": "bold"}}
+PANEL_GAP = 8.0
+"""Points between the panels of a plot."""
 NEW_PAGE_ROOM = 0.6
 """A section marked ``new_page`` starts a page unless this share of a page is left."""
 KEEP_WITH_NEXT = 60.0
@@ -317,8 +319,8 @@ class PdfWriter:
         top = self.y
         axes: list[Axes] = []
         slots = []
-        for h in plot.heights:
-            slot = Bbox.from_extents(LEFT, top - h * PT, PAGE_W - RIGHT, top)
+        for h in plot.heights:  # a gap between panels
+            slot = Bbox.from_extents(LEFT, top - h * PT + PANEL_GAP, PAGE_W - RIGHT, top)
             slots.append(slot)
             rect = (slot.x0 + 50) / PAGE_W, (slot.y0 + 25) / PAGE_H, \
                 (slot.width - 60) / PAGE_W, (slot.height - 50) / PAGE_H

@@ -261,6 +261,9 @@ def _week_bars(ax: Axes, weeks: Sequence[Week], names: dict[str, str], reps: boo
 def plot_adherence(weeks: Sequence[Week], names: dict[str, str], axes: Sequence[Axes],
                    period: Period | None = None) -> None:
     """Sessions (first axes) and reps (second) per calendar week, done vs prescribed."""
+    if period is not None and weeks:  # the last week's bars whole
+        period = (min(period[0], min(w.start for w in weeks)),
+                  max(period[1], max(w.start for w in weeks) + dt.timedelta(days=6)))
     for ax, reps in zip(axes, (False, True)):
         ax.set_title("Repetitions per week: done vs prescribed" if reps else
                      "Sessions per week: done vs prescribed", loc="left", pad=LEGEND_PAD)
