@@ -4,8 +4,8 @@ Threads: the source's capture thread fills a one-slot queue (the newest frame wi
 loop takes a frame, downscales a copy of it for the pose model (``max_size``), follows the
 patient (`rehab.live.gate`), feeds `rehab.reps.LiveRepCounter` (the offline repetition
 logic run causally) and draws the overlay on the frame at the camera's resolution, which
-is what is recorded (the window shows it downscaled to ``display_max``); speech (`rehab.live.audio`), the overlay video and the
-patient history (`rehab.live.writers`) have their own workers and the loop only enqueues.
+is what is recorded (the window is shown it downscaled to ``display_max``); speech
+(`rehab.live.audio`), the overlay video and the patient history (`rehab.live.writers`) have their own workers and the loop only enqueues.
 
 The session counts sets of ``reps`` repetitions with a rest between sets, and ends when the
 last set is done, on ``q`` or Ctrl-C, when the recording ends, when the camera stops
@@ -13,9 +13,8 @@ delivering frames, or after ``max_seconds``. Once the last set is done the final
 shows the session's summary (`rehab.overlay.Summary` of the session's reps); however the
 session ends, the recording ends with that summary frame held ``summary_s`` seconds (and a
 window shows it as long when the recording or the camera ended or the time ran out). At the
-end the same files as ``rehab analyze``
-(``result.json``, ``reps.csv``, ``angles.csv``, ``landmarks.npz``) are built from what was
-seen and stored with the session.
+end the same files as ``rehab analyze`` (``result.json``, ``reps.csv``, ``angles.csv``,
+``landmarks.npz``) are built from what was seen and stored with the session.
 
 With ``record_dir`` everything (the overlay video, those files and ``session.json``) is
 written into a hidden folder beside it (`rehab.analysis.result_folder`) and published whole
@@ -54,7 +53,6 @@ from rehab.live.cues import CueScheduler
 from rehab.live.gate import PatientGate
 from rehab.live.sets import SetTracker
 from rehab.live.ui import HudState, draw_live, mirror_points
-from rehab.overlay import Placer, Summary, draw_summary, summary_frames, verdict
 from rehab.live.writers import (
     StoreWriter,
     VideoRecorder,
@@ -62,6 +60,7 @@ from rehab.live.writers import (
     cv_writer_factory,
     describe_error,
 )
+from rehab.overlay import Placer, Summary, draw_summary, summary_frames, verdict
 from rehab.pose.estimator import PoseEstimator
 from rehab.fileio import StagedFolder, describe_os_error, reason, write_json_atomic
 from rehab.model import (
@@ -464,8 +463,9 @@ class LiveSession:
         self._acc.add(t, lm, world, vis, self.counter.angle)
         for rep in completed:
             self._on_rep(rep, t)
-        self._follow_peak(bool(completed))
-        self.cues.movement(t, self.counter.state == "rest", self._corrected())
+        state = self.counter.state
+        self._follow_peak(state == "active" and not completed)
+        self.cues.movement(t, state == "rest", self._corrected())
         self.cues.visibility(self.counter.visible, t, finished=self.sets.finished)
         self.cues.view(self.view.off and self.counter.visible, view_cue(self.exercise), t,
                        finished=self.sets.finished)
@@ -492,11 +492,12 @@ class LiveSession:
 
     # --- reps ------------------------------------------------------------------------------
 
-    def _follow_peak(self, completed: bool) -> None:
-        """The peak so far of the rep under way: the extreme away from rest of the angle
-        since the counter's state turned active (none at rest, or when a rep just ended)."""
+    def _follow_peak(self, active: bool) -> None:
+        """The peak so far of the rep under way (``active``: the counter's state is active
+        and no rep ended at this frame): the extreme away from rest of the angle since the
+        state turned active; none at rest."""
         angle = self.counter.angle
-        if completed or self.counter.state != "active":
+        if not active:
             self.peak = None
             return
         if not math.isfinite(angle):
