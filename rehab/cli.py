@@ -93,8 +93,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if args.overlay and folder is not None:
             from rehab.overlay import render_overlay
 
+            # the goal of this recording: the prescribed reps of each set it holds
+            goal = plan.reps * (getattr(args, "sets_done", None) or 1) if plan.reps else None
             paths["overlay"] = render_overlay(args.input, analysis, folder.path / "overlay.mp4",
-                                              progress=not args.no_progress)
+                                              progress=not args.no_progress, reps_goal=goal)
         if for_patient:
             output = None
             if folder is not None:
