@@ -256,8 +256,7 @@ def _trend(data: ReportData) -> Section:
                                  f"sessions (camera and logged)", (2.7, 1.5)))
     if data.symmetry:
         blocks.append(Heading("Limb symmetry index"))
-        blocks.append(Plot(functools.partial(_first_axes, plots.plot_symmetry_trend,
-                                             data.symmetry, (data.start, data.end)),
+        blocks.append(Plot(functools.partial(_symmetry, data),
                            "Limb symmetry index per session: the involved side's range of "
                            "motion as a percentage of the other side's (100% = equal)",
                            (2.4,)))
@@ -268,8 +267,8 @@ def _trend(data: ReportData) -> Section:
     return _section("trend", "Recovery trend", blocks)
 
 
-def _first_axes(fn: object, arg: object, period: object, axes: Sequence[Axes]) -> None:
-    fn(arg, ax=axes[0], period=period)  # type: ignore[operator]
+def _symmetry(data: ReportData, axes: Sequence[Axes]) -> None:
+    plots.plot_symmetry_trend(data.symmetry, ax=axes[0], period=(data.start, data.end))
 
 
 def _adherence(data: ReportData) -> Section:

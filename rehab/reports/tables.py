@@ -1,6 +1,7 @@
-"""The report's tables as plain text cells, shared by the PDF and HTML renderers.
+"""The report's texts and tables as plain text cells, for `rehab.reports.content` (which
+puts them in the report's one document).
 
-Cells hold raw text (user values unescaped); each renderer escapes or truncates them.
+Cells hold raw text (user values unescaped); each renderer escapes or wraps them.
 """
 
 from __future__ import annotations
