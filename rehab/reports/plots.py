@@ -8,7 +8,6 @@ nothing is shown. Text that comes from users is drawn with ``parse_math=False``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Callable, Sequence, cast
 
 import numpy as np
