@@ -61,6 +61,7 @@ from rehab.fileio import (
     write_json_atomic,
     write_text_atomic,
 )
+from rehab.limits import Range
 from rehab.model import (
     Analysis,
     CalibrationRef,
@@ -199,6 +200,19 @@ class DuplicateSessionError(StoreError):
 def _day_bounds(day: dt.date) -> tuple[str, str]:
     """``started`` text bounds of one day: ``[day, next day)``."""
     return day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
+
+
+def _check_counts(*counts: tuple[str, Any, Range]) -> None:
+    """Each ``(name, count, bound)``: a whole number within its `rehab.limits.Range`."""
+    import operator
+
+    for name, count, bound in counts:
+        try:
+            problem = bound.problem(operator.index(count))
+        except TypeError:
+            problem = "must be a whole number"
+        if problem:
+            raise StoreError(f"{name} {problem}, not {count!r}")
 
 
 def _check_target(target_min: float | None, target_max: float | None) -> None:
@@ -402,7 +416,6 @@ class Store:
         ``days_per_week`` sessions a week (every number and date within `rehab.limits`;
         the band within the physiological range of ``angle``, by default the library
         exercise's counting angle)."""
-        import operator
 
         from rehab import limits
         from rehab.errors import ConfigError
@@ -422,15 +435,8 @@ class Store:
             if problem:
                 raise StoreError(f"{name} {problem} degrees, not {deg:g}")
         check_side(side)
-        for name, count, bound in (("reps", reps, limits.REPS_PER_SET),
-                                   ("sets", sets, limits.SETS),
-                                   ("days per week", days_per_week, limits.DAYS_PER_WEEK)):
-            try:
-                problem = bound.problem(operator.index(count))
-            except TypeError:
-                problem = "must be a whole number"
-            if problem:
-                raise StoreError(f"{name} {problem}, not {count!r}")
+        _check_counts(("reps", reps, limits.REPS_PER_SET), ("sets", sets, limits.SETS),
+                      ("days per week", days_per_week, limits.DAYS_PER_WEEK))
         for name, day in (("start date", start), ("end date", end)):
             problem = None if day is None else limits.plan_date_problem(day)
             if problem:
@@ -612,7 +618,6 @@ class Store:
                     feedback: SessionFeedback | None = None) -> LoggedSession:
         """Log a session done without a camera: ``sets`` x ``reps`` of ``exercise_id`` on
         ``day`` (from `rehab.limits.EARLIEST_DATE` to today), with what the patient said."""
-        import operator
 
         from rehab import limits
         from rehab.errors import ConfigError
@@ -621,14 +626,7 @@ class Store:
         self.get_patient(patient_id)
         check_session_time(dt.datetime.combine(day, dt.time(0)))
         check_side(side)
-        for name, count, bound in (("reps", reps, limits.REPS_PER_SET),
-                                   ("sets", sets, limits.SETS)):
-            try:
-                problem = bound.problem(operator.index(count))
-            except TypeError:
-                problem = "must be a whole number"
-            if problem:
-                raise StoreError(f"{name} {problem}, not {count!r}")
+        _check_counts(("reps", reps, limits.REPS_PER_SET), ("sets", sets, limits.SETS))
         f = dataclasses.replace(feedback or SessionFeedback(), sets=sets).checked()
         try:
             name = get_exercise(exercise_id).name
