@@ -416,7 +416,6 @@ class Store:
         ``days_per_week`` sessions a week (every number and date within `rehab.limits`;
         the band within the physiological range of ``angle``, by default the library
         exercise's counting angle)."""
-
         from rehab import limits
         from rehab.errors import ConfigError
         from rehab.exercises import get_exercise
@@ -618,7 +617,6 @@ class Store:
                     feedback: SessionFeedback | None = None) -> LoggedSession:
         """Log a session done without a camera: ``sets`` x ``reps`` of ``exercise_id`` on
         ``day`` (from `rehab.limits.EARLIEST_DATE` to today), with what the patient said."""
-
         from rehab import limits
         from rehab.errors import ConfigError
         from rehab.exercises import get_exercise
