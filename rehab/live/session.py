@@ -47,7 +47,7 @@ from rehab.analysis import result_folder, view_note, write_outputs
 from rehab.codec import encode
 from rehab.capture import Source
 from rehab.errors import OutputError, RehabError
-from rehab.exercises import TRUNK_ANGLES, Exercise, compensation_column, view_cue
+from rehab.exercises import Exercise, compensation_column, view_cue
 from rehab.live.audio import AudioCoach
 from rehab.live.cues import CueScheduler
 from rehab.live.gate import PatientGate
@@ -573,15 +573,10 @@ class LiveSession:
         name = self.exercise.counting.angle
         side = self.counter.side
         hud = HudState(
-            exercise_name=self.exercise.name,
-            angle_label=name.split("_")[0] if name not in TRUNK_ANGLES else name.replace("_", " "),
             angle=self.counter.angle,
             target=(self.exercise.target.min_deg, self.exercise.target.max_deg),
             reps_done=self.set_reps, reps_goal=self.config.reps,
             set_no=self.set_no, sets=self.config.sets,
-            last_rom=None if last is None else last.rom_deg,
-            last_score=None if last is None else last.score,
-            last_met=bool(last is not None and last.target_met),
             cue=self.cues.on_screen(t, self.counter.visible),
             rest_left_s=self.sets.rest_left(t), paused=self.paused, finished=self.sets.finished,
             peak=self.peak, last_rep=last, rest=self.exercise.counting.rest,
@@ -612,8 +607,6 @@ class LiveSession:
         """The summary frame at the end of the recording, held ``summary_s``; shown as long
         in the window when the recording or the camera ended or the time ran out (not
         when the patient ended the session, nor after the final screen)."""
-        import time as _time
-
         if self._last_frame is None or self.config.summary_s <= 0:
             return
         import cv2
@@ -629,7 +622,7 @@ class LiveSession:
             for _ in range(max(1, int(round(self.config.summary_s / 0.05)))):
                 if self.display.show(shown) is not None:
                     break
-                _time.sleep(0.05)
+                time.sleep(0.05)
 
     # --- the end ---------------------------------------------------------------------------
 

@@ -67,17 +67,12 @@ MESSAGE_PLACES = ("top-center", "bottom-center", "top-left", "top-right", "botto
 class HudState:
     """Everything drawn besides the skeleton for one frame."""
 
-    exercise_name: str
-    angle_label: str
     angle: float
     target: tuple[float, float]
     reps_done: int
     reps_goal: int
     set_no: int
     sets: int
-    last_rom: float | None = None
-    last_score: int | None = None
-    last_met: bool = False
     cue: Cue | None = None
     rest_left_s: float | None = None
     paused: bool = False
