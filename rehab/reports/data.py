@@ -483,14 +483,16 @@ def _exercise_name(exercise_id: str, summaries: list[SessionSummary]) -> str:
         return exercise_id
 
 
-def _target_for(prescriptions: list[Prescription], summaries: list[SessionSummary],
+def _target_for(prescriptions: Sequence[Prescription], sessions: Sequence[SessionRecord],
                 exercise_id: str, day: dt.date) -> tuple[float, float] | None:
+    """The latest prescription of ``exercise_id`` in force on ``day``, else the target
+    stored with the latest of ``sessions`` that has one."""
     active = [p for p in prescriptions if p.exercise_id == exercise_id and p.active_on(day)]
     if active:
         return active[-1].target_min, active[-1].target_max
-    for s in reversed(summaries):
-        if s.session.target_min is not None and s.session.target_max is not None:
-            return s.session.target_min, s.session.target_max
+    for s in reversed(sessions):
+        if s.target_min is not None and s.target_max is not None:
+            return s.target_min, s.target_max
     return None
 
 
@@ -664,13 +666,7 @@ def session_target(session: SessionRecord, prescriptions: Sequence[Prescription]
                    ) -> tuple[float, float] | None:
     """The target band a session is judged against: the latest prescription of its
     exercise in force on its day (as the trends), else the one stored with it."""
-    active = [p for p in prescriptions
-              if p.exercise_id == session.exercise_id and p.active_on(session.day)]
-    if active:
-        return active[-1].target_min, active[-1].target_max
-    if session.target_min is not None and session.target_max is not None:
-        return session.target_min, session.target_max
-    return None
+    return _target_for(prescriptions, [session], session.exercise_id, session.day)
 
 
 def session_summaries(store: Store, sessions: list[SessionRecord], start: dt.date,
@@ -736,7 +732,7 @@ def trends_and_headlines(summaries: list[SessionSummary], prescriptions: list[Pr
     for s in summaries:
         by_key.setdefault((s.session.exercise_id, s.session.side), []).append(s)
     trends = [trend_of(ex_id, side, items, names[ex_id],
-                       _target_for(prescriptions, items, ex_id, end))
+                       _target_for(prescriptions, [s.session for s in items], ex_id, end))
               for (ex_id, side), items in sorted(by_key.items())]
     return trends, [headline_of(t) for t in trends]
 
@@ -764,8 +760,7 @@ def latest_section(summaries: list[SessionSummary], prescriptions: list[Prescrip
 def session_detail(latest: SessionSummary, prescriptions: list[Prescription],
                    store: Store | None = None) -> LatestSession:
     """One session with its angle trace and per-rep distances."""
-    target = _target_for(prescriptions, [latest], latest.session.exercise_id,
-                         latest.session.day)
+    target = session_target(latest.session, prescriptions)
     trace, problem = read_trace(latest.session, latest.reps, target,
                                 None if store is None else store.trace(latest.session.id))
     return LatestSession(latest, trace, problem, read_distances(latest.session, latest.reps))
