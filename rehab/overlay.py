@@ -195,13 +195,6 @@ def shade(img: np.ndarray, rect: Rect, alpha: float = 0.55) -> None:
         cv2.convertScaleAbs(roi, dst=roi, alpha=1.0 - alpha)
 
 
-def draw_label(img: np.ndarray, s: str, org: tuple[int, int], size: float = 1.0,
-               color: Colour = WHITE) -> None:
-    """Large text with a dark outline (readable on any background)."""
-    k = _scale(img) * size
-    text(img, s, org, 1.1 * k, color, 2.5 * k)
-
-
 # --- where boxes go ----------------------------------------------------------------------------
 
 def overlap(a: Rect, b: Rect) -> int:

@@ -53,7 +53,7 @@ def _change(before: float, after: float, word: str) -> Cell:
     """``−5°, better`` in the verdict's tone."""
     if not (math.isfinite(before) and math.isfinite(after)):
         return Cell("–")
-    text = f"{after - before:+.0f}°".replace("-", "−")
+    text = tables.signed(after - before).replace("-", "−")
     return Cell(f"{text}, {word}" if word else text, TONES.get(word, Tone.PLAIN))
 
 
