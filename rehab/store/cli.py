@@ -147,7 +147,6 @@ def check_patient(args: argparse.Namespace) -> None:
     or the same recording already stored for the patient that day (unless ``--force``);
     keeps the recording's sha256 in ``args.content_sha256``."""
     from rehab.fileio import recording_sha256
-    from rehab.store.store import DuplicateSessionError
 
     if getattr(args, "patient", None) is None:
         given = [o for o in _PATIENT_ONLY if getattr(args, o, None) not in (None, False)]
@@ -161,12 +160,8 @@ def check_patient(args: argparse.Namespace) -> None:
         source = Path(args.input)
         args.content_sha256 = recording_sha256(source) if source.exists() else ""
         if args.content_sha256 and not args.force:
-            same = store.duplicate_of(args.patient, started.date(), args.content_sha256)
-            if same is not None:
-                raise DuplicateSessionError(
-                    f"{source.name} is already stored for {args.patient} on "
-                    f"{started.date()} (session {same.id}, {same.exercise_id}); pass --force "
-                    f"to store it again")
+            store.refuse_duplicate(args.patient, started.date(), args.content_sha256,
+                                   source.name)
 
 
 @dataclass(frozen=True)
@@ -367,14 +362,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     ex = get_exercise(args.exercise, args.exercises_dir)
     day = parse_when(args.date).date()
     with open_db(args) as store:
-        if not args.force:
-            same = [x for x in store.logged_sessions(args.patient, day, day, ex.id)
-                    if (x.sets, x.reps) == (args.sets, args.reps)]
-            if same:
-                raise RehabError(f"{args.patient}: {ex.id} {args.sets} x {args.reps} is "
-                                 f"already logged on {day}; pass --force to log it again")
         x = store.log_session(args.patient, ex.id, day, sets=args.sets, reps=args.reps,
-                              side=args.side, feedback=feedback_of(args, sets=args.sets))
+                              side=args.side, feedback=feedback_of(args, sets=args.sets),
+                              force=args.force)
     _out(f"{x.patient_id}: logged {x.exercise_id} {x.sets} x {x.reps} on {x.day}"
          f"{feedback_text(x.feedback, lead='; ')}")
     return 0

@@ -197,6 +197,18 @@ class DuplicateSessionError(StoreError):
     """The same recording is already stored for this patient on this day."""
 
 
+def _days_where(patient_id: str, start: dt.date | None, end: dt.date | None
+                ) -> tuple[list[str], list[Any]]:
+    """``WHERE`` clauses and parameters: the patient's rows whose ``day`` lies in
+    ``[start, end]`` (either end open when None)."""
+    where, params = ["patient_id = ?"], [patient_id]
+    for clause, value in (("day >= ?", start), ("day <= ?", end)):
+        if value is not None:
+            where.append(clause)
+            params.append(value.isoformat())
+    return where, params
+
+
 def _day_bounds(day: dt.date) -> tuple[str, str]:
     """``started`` text bounds of one day: ``[day, next day)``."""
     return day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
@@ -542,7 +554,7 @@ class Store:
         try:
             with transaction(self.conn) as conn:
                 if content_sha256 and not force:
-                    self._refuse_duplicate(patient_id, started.date(), content_sha256)
+                    self.refuse_duplicate(patient_id, started.date(), content_sha256)
                 sid = _insert_session(conn, **fields)
                 for i, rep in enumerate(reps, start=1):
                     _insert_rep(conn, sid, i, rep)
@@ -595,11 +607,14 @@ class Store:
             (patient_id, content_sha256, lo, hi)).fetchone()
         return None if row is None else self.session(int(row[0]))
 
-    def _refuse_duplicate(self, patient_id: str, day: dt.date, content_sha256: str) -> None:
+    def refuse_duplicate(self, patient_id: str, day: dt.date, content_sha256: str,
+                         what: str = "this recording") -> None:
+        """`DuplicateSessionError` naming the session when the patient has ``what`` (the
+        recording of sha256 ``content_sha256``) stored on ``day``."""
         same = self.duplicate_of(patient_id, day, content_sha256)
         if same is not None:
             raise DuplicateSessionError(
-                f"this recording is already stored for {patient_id} on {day} (session "
+                f"{what} is already stored for {patient_id} on {day} (session "
                 f"{same.id}, {same.exercise_id}); pass --force to store it again")
 
     def set_feedback(self, session_id: int, feedback: SessionFeedback) -> None:
@@ -614,9 +629,12 @@ class Store:
 
     def log_session(self, patient_id: str, exercise_id: str, day: dt.date, sets: int,
                     reps: int, side: str | None = None,
-                    feedback: SessionFeedback | None = None) -> LoggedSession:
+                    feedback: SessionFeedback | None = None,
+                    force: bool = False) -> LoggedSession:
         """Log a session done without a camera: ``sets`` x ``reps`` of ``exercise_id`` on
-        ``day`` (from `rehab.limits.EARLIEST_DATE` to today), with what the patient said."""
+        ``day`` (from `rehab.limits.EARLIEST_DATE` to today), with what the patient said;
+        the same sets x reps of the exercise logged that day already is refused
+        (`DuplicateSessionError`) unless ``force``."""
         from rehab import limits
         from rehab.errors import ConfigError
         from rehab.exercises import get_exercise
@@ -631,6 +649,14 @@ class Store:
         except ConfigError:
             name = exercise_id
         with transaction(self.conn) as conn:
+            if not force and conn.execute(
+                    "SELECT 1 FROM logged_sessions WHERE patient_id = ? AND exercise_id = ? "
+                    "AND day = ? AND sets = ? AND reps = ?",
+                    (patient_id, exercise_id, day.isoformat(), int(sets), int(reps))
+            ).fetchone():
+                raise DuplicateSessionError(
+                    f"{patient_id}: {exercise_id} {sets} x {reps} is already logged on "
+                    f"{day}; pass --force to log it again")
             cur = conn.execute(
                 "INSERT INTO logged_sessions (patient_id, exercise_id, exercise_name, side, "
                 "day, sets, reps, pain, exertion, note, created) "
@@ -644,11 +670,7 @@ class Store:
                         end: dt.date | None = None,
                         exercise_id: str | None = None) -> list[LoggedSession]:
         """The patient's sessions logged without a camera, oldest first."""
-        where, params = ["patient_id = ?"], [patient_id]
-        for clause, value in (("day >= ?", start), ("day <= ?", end)):
-            if value is not None:
-                where.append(clause)
-                params.append(value.isoformat())
+        where, params = _days_where(patient_id, start, end)
         if exercise_id is not None:
             where.append("exercise_id = ?")
             params.append(exercise_id)
@@ -691,11 +713,7 @@ class Store:
     def clinician_notes(self, patient_id: str, start: dt.date | None = None,
                         end: dt.date | None = None) -> list[ClinicianNote]:
         """The clinician's notes on the patient, oldest first."""
-        where, params = ["patient_id = ?"], [patient_id]
-        for clause, value in (("day >= ?", start), ("day <= ?", end)):
-            if value is not None:
-                where.append(clause)
-                params.append(value.isoformat())
+        where, params = _days_where(patient_id, start, end)
         return self._notes(" AND ".join(where), tuple(params))
 
     def _notes(self, where: str, params: tuple[Any, ...]) -> list[ClinicianNote]:

@@ -196,3 +196,15 @@ def test_recording_sha256_of_a_file_and_of_an_image_folder(tmp_path: Path) -> No
     (d / "0002.png").write_bytes(b"b")
     (d / "0002.png").rename(d / "0003.png")
     assert recording_sha256(d) != first
+
+
+def test_the_same_log_twice_a_day_needs_force(store) -> None:
+    day = dt.date(2026, 11, 20)
+    store.log_session("p1", "squat", day, sets=3, reps=10)
+    with pytest.raises(DuplicateSessionError,
+                       match="p1: squat 3 x 10 is already logged on 2026-11-20"):
+        store.log_session("p1", "squat", day, sets=3, reps=10)
+    store.log_session("p1", "squat", day, sets=2, reps=10)  # other sets: another session
+    store.log_session("p2", "squat", day, sets=3, reps=10)  # another patient
+    store.log_session("p1", "squat", day, sets=3, reps=10, force=True)
+    assert len(store.logged_sessions("p1", day, day)) == 3
