@@ -282,11 +282,47 @@ class _Pages:
         return fig
 
 
+CELL_CHARS = 34
+
+
+def _table(ax: Axes, table: tuple[list[str], list[list[str]]], empty: str,
+           fontsize: float = 8.0, widths: list[float] | None = None,
+           chars: list[int] | None = None, bold_last: bool = False) -> float:
+    """Draw ``table`` (header, rows) as a matplotlib table from the top of ``ax``, cells
+    clipped to ``chars`` characters a column; returns its bottom in axes fraction.
+
+    The validation report's tables; the progress report's are laid out by
+    `rehab.reports.pdf.PdfWriter.table` (wrapped, never clipped)."""
+    header, rows = table
+    ax.axis("off")
+    if not rows:
+        ax.text(0, 1, empty, va="top", color="0.4", style="italic", transform=ax.transAxes,
+                parse_math=False)
+        return 0.9
+    limits = chars or [CELL_CHARS] * len(header)
+    cells = [[_clip(c, n) for c, n in zip(row, limits)] for row in rows]
+    t = ax.table(cellText=cells, colLabels=header, loc="upper left", cellLoc="left",
+                 colLoc="left", colWidths=widths)
+    t.auto_set_font_size(False)
+    t.set_fontsize(fontsize)
+    t.scale(1.0, 1.25)
+    for (r, _), cell in t.get_celld().items():
+        cell.get_text().set_parse_math(False)
+        cell.set_edgecolor("0.85")
+        if r == 0:
+            cell.set_facecolor("#eef2f7")
+            cell.get_text().set_fontweight("bold")
+        elif bold_last and r == len(rows):
+            cell.get_text().set_fontweight("bold")
+    row_heights: dict[int, float] = {}
+    for (r, _), cell in t.get_celld().items():
+        row_heights[r] = max(row_heights.get(r, 0.0), cell.get_height())
+    return 1.0 - t.AXESPAD - sum(row_heights.values())
+
+
 def _pdf_table(ax: Axes, table: Table, widths: Sequence[float], fontsize: float = 8.0,
                bold_last: bool = False) -> None:
     """Draw ``table`` from the top of ``ax``, each cell clipped to its column's width."""
-    from rehab.reports.pdf import _table
-
     chars = [max(4, int(w * 98 * 8.0 / fontsize)) for w in widths]  # ~7 in wide axes
     _table(ax, table, "", fontsize, list(widths), chars, bold_last)
 
