@@ -254,7 +254,13 @@ def render_html_text(summary: ValidationSummary, generated: dt.datetime) -> str:
     return html_template().substitute(title=e(TITLE), css=css() + HTML_CSS,
                                       body="\n".join(out),
                                       generated=e(f"{generated:%Y-%m-%d %H:%M}"),
-                                      version=e(__version__))
+                                      version=e(__version__), footnote=FOOTNOTE)
+
+
+FOOTNOTE = (" Angles are measured from video by pose estimation\n(clinical neutral-zero "
+            "convention); they support, and do not replace, goniometric measurement.")
+"""The HTML footer's statement after the generation line (the progress report states it
+in its own closing section instead)."""
 
 
 # --- PDF -----------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ def render_html_text(data: ReportData) -> str:
         body = document_html(doc)
     return html_template().substitute(
         title=e(f"Progress report: {data.patient.display_name}"), css=css(), body=body,
-        generated=e(f"{data.generated:%Y-%m-%d %H:%M}"), version=e(__version__))
+        generated=e(f"{data.generated:%Y-%m-%d %H:%M}"), version=e(__version__),
+        footnote="")  # the disclaimer is the document's own closing section
 
 
 def render_html(data: ReportData, out: str | os.PathLike[str]) -> Path:

@@ -197,6 +197,7 @@ def test_pdf_and_html_say_the_same(report: ReportData, tmp_path: Path) -> None:
     assert missing_html == [] and missing_pdf == []
     assert "00:00" not in raw and "00:00" not in page  # the date-only session
     assert "does not replace, goniometric measurement" in raw.replace("\n", " ")
+    assert shown_html.count(_squash("goniometric measurement")) == 1  # said once, in the end
 
 
 def test_no_text_outside_its_page_or_column(tmp_path: Path) -> None:
