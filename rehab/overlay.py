@@ -289,11 +289,6 @@ class Placer:
         self._avoid = list(avoid)
         self.margin = margin
 
-    @property
-    def avoid(self) -> list[tuple[Rect, float]]:
-        """The body's boxes and the boxes placed so far in this frame."""
-        return list(self._avoid)
-
     def place(self, name: str, box: tuple[int, int],
               places: Sequence[str] = PLACES) -> Rect:
         """The rectangle for box ``name`` of size ``box``: its last place unless another
