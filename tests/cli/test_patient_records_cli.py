@@ -238,6 +238,26 @@ def test_live_asks_at_an_interactive_terminal(db: Path, tmp_path: Path) -> None:
     assert (s.feedback.pain, s.feedback.exertion) == (5, 6)
 
 
+@pytest.mark.model
+def test_live_no_ask_never_asks(db: Path, tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rehab", "live", "-e", "squat", "--source",
+         str(_empty_room(tmp_path / "e.mp4")), "--headless", "--speed", "4", "--patient",
+         "p1", "--no-ask"], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "REHAB_DB": str(db)})
+    os.close(slave)
+    try:
+        _, err = proc.communicate(timeout=300)
+    finally:
+        os.close(master)
+    assert proc.returncode == 3, err
+    assert "Pain now" not in err
+    with open_store(db) as store:
+        [s] = store.sessions("p1")
+    assert (s.feedback.pain, s.feedback.exertion) == (None, None)
+
+
 def test_ask_rating_skips_on_enter_or_end_of_input() -> None:
     import io
 

@@ -234,6 +234,10 @@ def test_no_text_outside_its_page_or_column(tmp_path: Path) -> None:
             assert x0 <= ext.x0 + 0.01 and ext.x1 <= x1 + 0.01, (k, t.get_text(), x0, x1)
             n_cells += 1
     assert n_cells > 48 * 12
+    # the 48 rows of the sessions table run over pages, its header repeated on each
+    headers = [sum(t.get_text().replace("\n", " ") == "Median peak" for t, _, _ in p.cells)
+               for p in pages]
+    assert sum(headers) >= 2 and max(headers) == 1
     doc_text = "".join(build_document(data).texts())
     assert LONG in doc_text  # shown whole, wrapped
 
