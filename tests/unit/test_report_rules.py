@@ -165,6 +165,20 @@ def test_table_columns_fit_the_page_and_their_longest_word() -> None:
         Table((Column("A"),), ((Cell("x"), Cell("y")),))
 
 
+def test_the_font_shrinks_before_a_word_is_split() -> None:
+    """Columns whose words do not fit at 8 pt get a smaller size (down to 6 pt) at which
+    every column holds its longest word (bold headers included)."""
+    from rehab.reports import pdf
+
+    for n in (7, 8):
+        words = [f"Compensation{i}" for i in range(n)]
+        table = Table(tuple(Column(w) for w in words), (tuple(Cell(w) for w in words),))
+        lay = pdf.table_layout(table)
+        assert pdf.TABLE_FONTSIZES[-1] <= lay.size < pdf.TABLE_FONTSIZES[0]
+        for w, width in zip(words, lay.widths):
+            assert width >= pdf.text_width(w, lay.size, True) + 2 * pdf.CELL_PAD - 1e-6
+
+
 def test_document_texts_are_every_text_shown() -> None:
     doc = Document("Title", "sub", (Paragraph("fact"),), (
         Section("s", "Section", (Paragraph("para"), Table((Column("H"),), ((Cell("c"),),),
