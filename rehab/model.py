@@ -187,6 +187,7 @@ class NoteCode(enum.StrEnum):
     TIMESTAMPS_REPAIRED = "timestamps_repaired"
     UNDISTORTED = "undistorted"
     FRAMES_DROPPED = "frames_dropped"
+    FRAME_RATE_LIMITED = "frame_rate_limited"
     POSE = "pose"
     LIVE_END = "live_end"
     LIVE = "live"
@@ -719,3 +720,52 @@ class SessionHeader:
             model_sha256=seq.model_sha256, angle_space=analysis.angles.space,
             settings=analysis.settings, calibration=analysis.calibration,
             scale=analysis.scale)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisRecord:
+    """What the store keeps of a finished analysis besides its files, without per-frame
+    data other than the primary angle trace: small enough to travel from a batch worker to
+    the client that stores it (`Store.record_result`)."""
+
+    header: SessionHeader
+    duration_s: float
+    reps: tuple[Rep, ...]
+    """Counted and uncounted repetitions, in time order."""
+    rep_count: int
+    notes: tuple[Note, ...]
+    start_state: str
+    low_threshold: float
+    high_threshold: float
+    alternating: bool
+    involved: str
+    view: "ViewCheck | None"
+    symmetry: "Symmetry | None"
+    swaps: "SwapSummary | None"
+    trace_t: np.ndarray
+    """Seconds of each frame."""
+    trace_deg: np.ndarray
+    """Smoothed primary angle, degrees (NaN where unmeasured)."""
+
+    @classmethod
+    def of(cls, analysis: Analysis, mode: Literal["offline", "live", "batch"]
+           ) -> "AnalysisRecord":
+        """The record of ``analysis`` for a session of ``mode``."""
+        seg = analysis.segmentation
+        return cls(
+            header=SessionHeader.of_analysis(analysis, mode),
+            duration_s=float(analysis.sequence.duration),
+            reps=tuple(sorted(list(analysis.reps) + list(analysis.partial),
+                              key=lambda r: r.start_frame)),
+            rep_count=analysis.rep_count, notes=analysis.notes,
+            start_state=str(seg.start_state), low_threshold=float(seg.low_threshold),
+            high_threshold=float(seg.high_threshold), alternating=bool(analysis.alternating),
+            involved=analysis.involved, view=analysis.view, symmetry=analysis.symmetry,
+            swaps=analysis.swaps,
+            trace_t=np.asarray(analysis.sequence.timestamps, np.float64),
+            trace_deg=np.asarray(analysis.smoothed["primary"], np.float64))
+
+    @property
+    def counted(self) -> tuple[Rep, ...]:
+        """The counted repetitions."""
+        return tuple(r for r in self.reps if r.counted)

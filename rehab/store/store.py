@@ -64,6 +64,7 @@ from rehab.fileio import (
 from rehab.limits import Range
 from rehab.model import (
     Analysis,
+    AnalysisRecord,
     CalibrationRef,
     Rep,
     Scale,
@@ -536,30 +537,57 @@ class Store:
         (`DuplicateSessionError`) unless ``force``.
         """
         self.get_patient(patient_id)
-        header = SessionHeader.of_analysis(analysis, mode)  # type: ignore[arg-type]
-        fields = self._session_fields(patient_id, header, started)
-        fields.update(_feedback_fields(feedback), content_sha256=content_sha256)
-        seg = analysis.segmentation
-        fields.update(
-            ended=to_db_time(started + dt.timedelta(seconds=analysis.sequence.duration)),
-            notes=notes_json(analysis.notes), start_state=seg.start_state,
-            low_threshold_deg=encode(seg.low_threshold),
-            high_threshold_deg=encode(seg.high_threshold),
-            alternating=int(bool(analysis.alternating)),
-            **_measurement_fields(analysis.involved, analysis.view, analysis.symmetry,
-                                  analysis.swaps))
+        record = AnalysisRecord.of(analysis, mode)  # type: ignore[arg-type]
+        fields = self._record_fields(patient_id, record, started, feedback, content_sha256)
         staged = self._stage_analysis(patient_id, analysis, files or {})
-        reps = sorted(list(analysis.reps) + list(analysis.partial), key=lambda r: r.start_frame)
-        trace = (analysis.sequence.timestamps, analysis.smoothed["primary"])
+        return self._insert_record(patient_id, record, fields, staged, output, started.date(),
+                                   force)
+
+    def record_result(self, patient_id: str, record: AnalysisRecord, started: dt.datetime,
+                      files: Mapping[str, str | os.PathLike[str]],
+                      output: OutputFolder | None = None,
+                      feedback: SessionFeedback | None = None, content_sha256: str = "",
+                      force: bool = False) -> int:
+        """Store an analysis made elsewhere (a batch worker) from its `AnalysisRecord` and
+        the result files it wrote (kind -> path: ``result_json``, ``reps_csv``,
+        ``angles_csv``, ``landmarks_npz``; copied in), in one transaction, exactly as
+        `record_analysis` stores the same analysis; returns the session id."""
+        self.get_patient(patient_id)
+        fields = self._record_fields(patient_id, record, started, feedback, content_sha256)
+        staged = self._stage_files(patient_id, files) or (self._new_staging(patient_id), {})
+        return self._insert_record(patient_id, record, fields, staged, output, started.date(),
+                                   force)
+
+    def _record_fields(self, patient_id: str, record: AnalysisRecord, started: dt.datetime,
+                       feedback: SessionFeedback | None, content_sha256: str
+                       ) -> dict[str, Any]:
+        """The ``sessions`` row of a finished analysis."""
+        fields = self._session_fields(patient_id, record.header, started)
+        fields.update(_feedback_fields(feedback), content_sha256=content_sha256)
+        fields.update(
+            ended=to_db_time(started + dt.timedelta(seconds=record.duration_s)),
+            notes=notes_json(record.notes), start_state=record.start_state,
+            low_threshold_deg=encode(record.low_threshold),
+            high_threshold_deg=encode(record.high_threshold),
+            alternating=int(bool(record.alternating)),
+            **_measurement_fields(record.involved, record.view, record.symmetry,
+                                  record.swaps))
+        return fields
+
+    def _insert_record(self, patient_id: str, record: AnalysisRecord, fields: dict[str, Any],
+                       staged: tuple[Path, dict[str, str]], output: OutputFolder | None,
+                       day: dt.date, force: bool) -> int:
+        """One transaction: the session row, its reps, trace, output folder and files."""
+        content_sha256 = fields["content_sha256"]
         try:
             with transaction(self.conn) as conn:
                 if content_sha256 and not force:
-                    self.refuse_duplicate(patient_id, started.date(), content_sha256)
+                    self.refuse_duplicate(patient_id, day, content_sha256)
                 sid = _insert_session(conn, **fields)
-                for i, rep in enumerate(reps, start=1):
+                for i, rep in enumerate(record.reps, start=1):
                     _insert_rep(conn, sid, i, rep)
                 conn.execute("INSERT INTO session_traces VALUES (?, ?, ?)",
-                             _trace_values(sid, trace))
+                             _trace_values(sid, (record.trace_t, record.trace_deg)))
                 if output is not None:
                     conn.execute("INSERT INTO output_folders VALUES (?, ?, ?)",
                                  (sid, str(Path(output.path).resolve()), output.result_sha256))
@@ -567,8 +595,19 @@ class Store:
         finally:
             if staged[0].exists():
                 shutil.rmtree(staged[0], ignore_errors=True)
-        log.debug("stored session %d for %s (%d reps)", sid, patient_id, analysis.rep_count)
+        log.debug("stored session %d for %s (%d reps)", sid, patient_id, record.rep_count)
         return sid
+
+    def analysed(self, patient_id: str, content_sha256: str, exercise_id: str,
+                 settings_hash: str) -> SessionRecord | None:
+        """The patient's session analysed from the recording of sha256 ``content_sha256``
+        for ``exercise_id`` with the settings of ``settings_hash``, if any (a batch skips
+        it)."""
+        row = self.conn.execute(
+            "SELECT id FROM sessions WHERE patient_id = ? AND content_sha256 = ? AND "
+            "exercise_id = ? AND settings_hash = ? ORDER BY id LIMIT 1",
+            (patient_id, content_sha256, exercise_id, settings_hash)).fetchone()
+        return None if row is None else self.session(int(row[0]))
 
     def _session_fields(self, patient_id: str, header: SessionHeader,
                         started: dt.datetime) -> dict[str, Any]:
