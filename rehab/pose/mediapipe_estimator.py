@@ -181,15 +181,25 @@ class MediaPipePoseEstimator:
         self._checker: Any = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: tuple[concurrent.futures.Future[Any], int, float, int, int] | None = None
-        if num_poses > 1 and not self.multi_person:
+        self._start_looks()
+        self._quiet_next = True  # route native chatter of a landmarker's first call to the log
+        self._new_recording()
+        logger.info("pose model %s (sha256 %s)", self.model_name, self.model_sha256[:12])
+
+    def _start_looks(self) -> None:
+        """The look-out thread, which builds its IMAGE-mode checker (when tracking one
+        person with ``num_poses`` > 1)."""
+        if self.num_poses > 1 and not self.multi_person and self._pool is None:
             # the looks run beside the tracking loop; the checker is built there too
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="rehab-pose-look")
             self._pool.submit(self._make_checker)
-        self._quiet_next = True  # route native chatter of a landmarker's first call to the log
+
+    def _new_recording(self) -> None:
+        """The per-recording state, as before a first frame."""
         # Milliseconds at or after which the next look is due; None: no looks (ms >= 0).
-        self._next_check_ms: int | None = 0 if num_poses > 1 and not self.multi_person \
-            else None
+        self._next_check_ms: int | None = 0 if self.num_poses > 1 \
+            and not self.multi_person else None
         self._last_check: tuple[int, float] | None = None  # frame index, seconds
         # Frames since the last look: (index, mp.Image, ms); mp.Image holds its own copy.
         self._kept: collections.deque[tuple[int, Any, int]] = collections.deque()
@@ -202,7 +212,27 @@ class MediaPipePoseEstimator:
         self.switched_at: tuple[int, float] | None = None
         """Frame index and time (s) from which several people were detected, if ever."""
         self._notes: list[str] = []
-        logger.info("pose model %s (sha256 %s)", self.model_name, self.model_sha256[:12])
+
+    def reset(self) -> None:
+        """Start a new recording with the same model: the tracking state of the previous one
+        is dropped, so results do not depend on what was analysed before (a batch worker
+        reuses one estimator for every file). Costs one fresh VIDEO-mode graph (about
+        0.2 s), not a model load: the model, the look-out landmarker and its thread stay."""
+        if self._landmarker is None:
+            raise RuntimeError("MediaPipePoseEstimator used after close()")
+        if self._pending is not None:
+            self._pending[0].cancel()
+            with contextlib.suppress(Exception):
+                self._pending[0].result()
+            self._pending = None
+        self._landmarker.close()
+        self._landmarker = None
+        self.multi_person = self.num_poses > 1 and self.check_interval_s is None
+        self._landmarker = self._create(self._vision.RunningMode.VIDEO,
+                                        self.num_poses if self.multi_person else 1)
+        self._quiet_next = True
+        self._start_looks()  # again if a switch to several people closed them
+        self._new_recording()
 
     def _create(self, mode: Any, num_poses: int, quiet: bool = True) -> Any:
         options = self._vision.PoseLandmarkerOptions(
