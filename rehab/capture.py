@@ -9,18 +9,24 @@
   wins (stale frames are dropped and counted); timestamps are ``time.monotonic()`` when
   the frame arrived.
 
+With ``max_fps`` a video file or image folder yields at most that many frames per second
+(`rehab.sequence.FrameRateLimit`, re-exported here): a video is still decoded frame by
+frame in order, but only the frames kept are converted to images; ``fps`` then reports the
+rate kept and the source's ``notes`` say how many frames were analysed.
+
 Use `open_source` to pick the right one from a command-line ``--source`` value.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +37,12 @@ import numpy as np
 
 from rehab.errors import InputError
 from rehab.model import Note, NoteCode
+from rehab.sequence import FrameRateLimit, check_max_fps, keep_times
+
+__all__ = ["DEFAULT_IMAGE_FPS", "IMAGE_SUFFIXES", "READ_AHEAD", "Frame", "FrameRateLimit",
+           "FrameReader", "ImageFolderSource", "LiveSource", "Source", "VideoFileSource",
+           "check_max_fps", "keep_times", "list_cameras", "open_camera", "open_source",
+           "sample_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +128,16 @@ decodes), so that decoding overlaps pose inference on a second core."""
 
 
 def _read_ahead(cap: cv2.VideoCapture, first: tuple[np.ndarray, float],
-                depth: int = READ_AHEAD) -> Iterator[tuple[np.ndarray, float]]:
+                depth: int = READ_AHEAD,
+                stamp: Callable[[float], float | None] | None = None
+                ) -> Iterator[tuple[np.ndarray, float]]:
     """(image, seconds) pairs of ``cap`` from ``first`` on, decoded by a helper thread.
 
-    Nothing is dropped: the thread waits when ``depth`` frames are ready. Closing the
-    generator early stops the thread.
+    Every frame is grabbed in order; ``stamp`` (called on the thread with each frame's
+    container seconds) gives the frame's timestamp, or None to skip it: a skipped frame is
+    decoded but never converted to an image. Without ``stamp`` every frame is kept with its
+    container time. Nothing else is dropped: the thread waits when ``depth`` frames are
+    ready. Closing the generator early stops the thread.
     """
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -137,10 +154,16 @@ def _read_ahead(cap: cv2.VideoCapture, first: tuple[np.ndarray, float],
     def decode() -> None:
         try:
             while not stop.is_set():
-                ok, image = cap.read()
+                if not cap.grab():
+                    break
+                seconds = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                ts = seconds if stamp is None else stamp(seconds)
+                if ts is None:
+                    continue
+                ok, image = cap.retrieve()
                 if not ok or image is None:
                     break
-                if not put((image, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)):
+                if not put((image, ts)):
                     return
         except cv2.error as exc:  # a corrupt frame mid-file: end of the usable video
             logger.warning("decoding stopped: %s", exc)
@@ -160,10 +183,41 @@ def _read_ahead(cap: cv2.VideoCapture, first: tuple[np.ndarray, float],
         worker.join()
 
 
-class VideoFileSource(Source):
-    """Every frame of a video file, with container timestamps and rotation applied."""
+class _Clock:
+    """Timestamps of a video's frames in decoding order: the container's, made strictly
+    increasing (a missing or repeated one becomes the previous plus ``step``), then thinned
+    by ``limit`` (None for a kept frame's timestamp)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, step: float, limit: FrameRateLimit | None) -> None:
+        self.step = step
+        self.limit = limit
+        self.last = -np.inf
+        self.seen = 0
+        self.repaired = 0
+        if limit is not None:
+            limit.reset()
+
+    def __call__(self, seconds: float) -> float | None:
+        self.seen += 1
+        if not seconds > self.last:
+            # Some containers repeat or lose a timestamp; keep the order, flag it.
+            self.repaired += 1
+            seconds = self.last + self.step
+        self.last = seconds
+        return seconds if self.limit is None or self.limit.keep(seconds) else None
+
+
+class VideoFileSource(Source):
+    """Every frame of a video file, with container timestamps and rotation applied.
+
+    With ``max_fps`` only the frames `FrameRateLimit` keeps are yielded (all are decoded, in
+    order); ``fps`` is then the rate kept, ``min(source_fps, max_fps)`` (0 when the
+    container gives no rate), ``source_fps`` the container's rate, and ``frame_count`` the
+    frames yielded (an estimate before the first iteration, exact after it, when
+    ``source_frames`` counts the frames decoded). ``Frame.index`` counts the frames yielded.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], max_fps: float | None = None) -> None:
         self.path = Path(path)
         self.name = str(self.path)
         if not self.path.exists():
@@ -182,15 +236,32 @@ class VideoFileSource(Source):
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
         self.rotation = int(self._cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
         fps = float(self._cap.get(cv2.CAP_PROP_FPS))
-        self.fps = fps if np.isfinite(fps) and fps > 0 else 0.0
+        self.source_fps = fps if np.isfinite(fps) and fps > 0 else 0.0
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count = count if count > 0 else None
-        self.repaired_timestamps = 0
+        self.source_frames: int | None = count if count > 0 else None
+        self.max_fps = None if max_fps is None else check_max_fps(max_fps)
+        self._limit = None if self.max_fps is None else FrameRateLimit(self.max_fps,
+                                                                        self.source_fps)
+        self.fps = self.source_fps if self._limit is None else self._limit.rate(
+            self.source_fps)
+        self.frame_count = self.source_frames
+        if self._limit is not None and self.source_frames and self.source_fps > 0:
+            span = (self.source_frames - 1) / self.source_fps
+            self.frame_count = min(self.source_frames, math.floor(
+                (span + self._limit.tolerance) * self._limit.max_fps) + 1)
+        self._clock: _Clock | None = None
         if self.rotation:
             logger.info("%s: rotation metadata %d deg applied", self.path, self.rotation)
 
+    @property
+    def repaired_timestamps(self) -> int:
+        """Frames decoded (so far, in the last iteration) whose container timestamp was
+        missing or repeated."""
+        return 0 if self._clock is None else self._clock.repaired
+
     def frames(self) -> Iterator[Frame]:
-        """Decode all frames; a second iteration reopens the file from the start."""
+        """Decode all frames, yield the kept ones; a second iteration reopens the file from
+        the start."""
         if self._first is None:
             self.close()
             self._cap = _open_video_capture(self.path)
@@ -202,20 +273,21 @@ class VideoFileSource(Source):
             first, self._first = self._first, None
         cap = self._cap
         assert cap is not None
-        self.repaired_timestamps = 0
-        index, last = 0, -np.inf
-        step = 1.0 / self.fps if self.fps > 0 else 1e-3
-        for image, ts in _read_ahead(cap, first):
-            if not ts > last:
-                # Some containers repeat or lose a timestamp; keep the order, flag it.
-                self.repaired_timestamps += 1
-                ts = last + step
+        clock = self._clock = _Clock(1.0 / self.source_fps if self.source_fps > 0 else 1e-3,
+                                     self._limit)
+        first_ts = clock(first[1])
+        assert first_ts is not None  # the first frame anchors the limit's grid: kept
+        index = 0
+        for image, ts in _read_ahead(cap, (first[0], first_ts), stamp=clock):
             yield Frame(index, ts, image)
-            last, index = ts, index + 1
-        if self.repaired_timestamps:
+            index += 1
+        if clock.repaired:
             logger.warning("%s: %d frames had a missing or repeated timestamp; used the "
-                           "previous one plus 1/fps", self.path, self.repaired_timestamps)
-        self.frame_count = index
+                           "previous one plus 1/fps", self.path, clock.repaired)
+        self.frame_count, self.source_frames = index, clock.seen
+        if self._limit is not None:
+            logger.info("%s: analysed %d of %d frames (at most %g frames/s)", self.path,
+                        index, clock.seen, self._limit.max_fps)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -229,6 +301,9 @@ class VideoFileSource(Source):
                               f"{self.repaired_timestamps} frames had a missing or repeated "
                               "container timestamp (replaced by previous + 1/fps)",
                               {"frames": self.repaired_timestamps}))
+        limited = None if self._limit is None or self._clock is None else self._limit.note()
+        if limited is not None:
+            notes.append(limited)
         return tuple(notes)
 
     def close(self) -> None:
@@ -245,10 +320,14 @@ def _natural_key(path: Path) -> list[int | str]:
 class ImageFolderSource(Source):
     """Image files of a folder in natural sort order (``img2`` before ``img10``).
 
-    Images carry no time, so frame ``i`` is stamped ``i / fps``.
+    Images carry no time, so image ``i`` is stamped ``i / fps``. With ``max_fps`` only the
+    images `FrameRateLimit` keeps at those times are read and yielded (``files`` lists them
+    all, ``kept`` marks them); ``fps`` is then ``min(fps, max_fps)``, ``frame_count`` the
+    images yielded and ``Frame.index`` counts them.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], fps: float | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike[str], fps: float | None = None,
+                 max_fps: float | None = None) -> None:
         self.folder = Path(folder)
         self.name = str(self.folder)
         if not self.folder.is_dir():
@@ -256,7 +335,7 @@ class ImageFolderSource(Source):
         fps = DEFAULT_IMAGE_FPS if fps is None else float(fps)
         if not (np.isfinite(fps) and fps > 0):
             raise InputError(f"--fps must be a positive number, got {fps}")
-        self.fps = fps
+        self.source_fps = fps
         self.files = sorted((p for p in self.folder.iterdir()
                              if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
                             key=_natural_key)
@@ -265,7 +344,13 @@ class ImageFolderSource(Source):
                              f"({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
         first = self._read(self.files[0])
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
-        self.frame_count = len(self.files)
+        self.max_fps = None if max_fps is None else check_max_fps(max_fps)
+        stamps = np.arange(len(self.files)) / fps
+        self._limit = None if self.max_fps is None else FrameRateLimit(self.max_fps, fps)
+        self.kept = np.ones(len(self.files), bool) if self._limit is None \
+            else self._limit.select(stamps)
+        self.fps = fps if self._limit is None else self._limit.rate(fps)
+        self.frame_count = int(self.kept.sum())
 
     @staticmethod
     def _read(path: Path) -> np.ndarray:
@@ -275,12 +360,18 @@ class ImageFolderSource(Source):
         return image
 
     def frames(self) -> Iterator[Frame]:
-        for index, path in enumerate(self.files):
+        for index, i in enumerate(np.flatnonzero(self.kept)):
+            path = self.files[i]
             image = self._read(path)
             if image.shape[:2] != (self.height, self.width):
                 raise InputError(f"{path}: image is {image.shape[1]}x{image.shape[0]}, the "
                                  f"folder's first image is {self.width}x{self.height}")
-            yield Frame(index, index / self.fps, image)
+            yield Frame(index, float(i) / self.source_fps, image)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        note = None if self._limit is None else self._limit.note()
+        return () if note is None else (note,)
 
 
 class FrameReader(Protocol):
@@ -432,22 +523,30 @@ def list_cameras(max_index: int = 5) -> list[int]:
     return found
 
 
-def open_source(spec: str | int | os.PathLike[str], fps: float | None = None) -> Source:
+def open_source(spec: str | int | os.PathLike[str], fps: float | None = None,
+                max_fps: float | None = None) -> Source:
     """The source named by ``spec``: a camera index, an image folder or a video file.
 
     ``fps`` sets the frame rate of image folders (default 30) and the requested rate of
     cameras; video files always use their container timestamps, so it is ignored there.
+    ``max_fps`` limits video files and image folders to that many frames per second
+    (`FrameRateLimit`); a camera ignores it (it drops the frames processing cannot keep up
+    with anyway). An invalid ``max_fps`` is an `InputError` for any source.
     """
+    if max_fps is not None:
+        max_fps = check_max_fps(max_fps)
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        if max_fps is not None:
+            logger.info("camera %s: --max-fps ignored for a live camera", spec)
         return open_camera(int(spec), fps=fps)
     path = Path(spec).expanduser()
     if path.is_dir():
-        return ImageFolderSource(path, fps=fps)
+        return ImageFolderSource(path, fps=fps, max_fps=max_fps)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if fps is not None:
         logger.info("%s: --fps ignored, video timestamps come from the file", path)
-    return VideoFileSource(path)
+    return VideoFileSource(path, max_fps=max_fps)
 
 
 def sample_frames(path: str | os.PathLike[str], max_frames: int

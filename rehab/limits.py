@@ -62,6 +62,8 @@ SECONDS = Range(0.0, 3600.0, low_open=True)
 """A duration of the exercise, in seconds: rest between sets, a repetition's tempo."""
 FPS = Range(0.0, 1000.0, low_open=True)
 """Frame rate of an image folder or a landmarks file, frames per second."""
+MAX_FPS = Range(1.0, 240.0)
+"""Most frames analysed per second of a recording (``--max-fps``), frames per second."""
 HEIGHT_CM = Range(50.0, 250.0)
 """The patient's height in centimetres."""
 SQUARE_MM = Range(0.0, 1000.0, low_open=True)

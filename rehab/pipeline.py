@@ -12,7 +12,7 @@ from rehab.analysis import analyze_sequence
 from rehab.errors import InputError
 from rehab.exercises import Exercise, get_exercise
 from rehab.model import Analysis, CalibrationRef, Distances, PoseSequence, Scale
-from rehab.sequence import load_npz
+from rehab.sequence import limit_frame_rate, load_npz
 from rehab.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,26 @@ def is_landmarks_file(path: str | os.PathLike[str]) -> bool:
 
 
 def load_input(path: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
-               progress: bool = True, fps: float | None = None) -> PoseSequence:
-    """A pose sequence from a landmarks ``.npz``, a video file or an image folder."""
+               progress: bool = True, fps: float | None = None,
+               max_fps: float | None = None) -> PoseSequence:
+    """A pose sequence from a landmarks ``.npz``, a video file or an image folder.
+
+    ``max_fps`` analyses at most that many frames per second (`rehab.sequence.FrameRateLimit`:
+    a video or folder is read with the limit, a landmarks file is thinned by
+    `limit_frame_rate`)."""
     p = Path(path)
     if is_landmarks_file(p):
         if model is not None:
             log.warning("--model is ignored for a landmarks file")
-        return load_npz(p)
+        seq = load_npz(p)
+        return seq if max_fps is None else limit_frame_rate(seq, max_fps)
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     from rehab.capture import open_source
     from rehab.pose import estimate_sequence
     from rehab.pose.mediapipe_estimator import MediaPipePoseEstimator
 
-    with open_source(p, fps=fps) as source:
+    with open_source(p, fps=fps, max_fps=max_fps) as source:
         estimator = MediaPipePoseEstimator(model_path=model)
         try:
             return estimate_sequence(source, estimator, progress=progress)
@@ -115,14 +121,16 @@ def analyze(path: str | os.PathLike[str], exercise: str | Exercise, side: str = 
             exercises_dir: str | os.PathLike[str] | None = None,
             calibration: str | os.PathLike[str] | None = None, camera: str | None = None,
             height_cm: float | None = None,
-            settings: AnalysisSettings | None = None) -> Analysis:
+            settings: AnalysisSettings | None = None,
+            max_fps: float | None = None) -> Analysis:
     """Analyse a video, image folder or landmarks file for one exercise.
 
     With ``calibration`` the image landmarks are undistorted first; with ``height_cm`` each
-    rep also gets distances in centimetres; ``settings`` default to the exercise's.
+    rep also gets distances in centimetres; ``settings`` default to the exercise's;
+    ``max_fps`` analyses at most that many frames per second (see `load_input`).
     """
     ex = resolve_exercise(exercise, target_min, target_max, exercises_dir)
-    seq = load_input(path, model=model, progress=progress)
+    seq = load_input(path, model=model, progress=progress, max_fps=max_fps)
     return analyze_pose(seq, ex, side=side, space=space, calibration=calibration,
                         camera=camera, height_cm=height_cm, video=path, settings=settings)
 

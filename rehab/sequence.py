@@ -13,11 +13,18 @@ Frames without a detected person are NaN in ``landmarks`` and ``world`` and 0 in
 ``model_sha256``, ``n_people``, ``notes``) and the per-frame masks of left/right swaps
 (``swap_repaired``, ``swap_gated``: boolean (T,), written once the sequence was checked for
 swaps, see `rehab.kinematics.swaps`), so files from either side load.
+
+`FrameRateLimit` holds the one rule by which at most F frames per second of a recording are
+analysed (``--max-fps``); `keep_times` applies it to an array of timestamps and
+`limit_frame_rate` to a sequence already extracted, as `rehab.capture` applies it to frames
+while a video or image folder is read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -31,11 +38,15 @@ from rehab.model import (
     N_LANDMARKS,
     SKELETON_EDGES,
     Note,
+    NoteCode,
     PoseSequence,
 )
 
-__all__ = ["LANDMARK_INDEX", "LANDMARK_NAMES", "N_LANDMARKS", "SKELETON_EDGES", "PoseSequence",
+__all__ = ["LANDMARK_INDEX", "LANDMARK_NAMES", "N_LANDMARKS", "SKELETON_EDGES",
+           "FrameRateLimit", "PoseSequence", "check_max_fps", "keep_times", "limit_frame_rate",
            "load_npz", "save_npz"]
+
+logger = logging.getLogger(__name__)
 
 
 _META_KEYS = ("source", "model", "model_sha256")
@@ -151,3 +162,116 @@ def load_npz(path: str | os.PathLike[str]) -> PoseSequence:
         )
     except InputError as exc:  # the sequence's own checks, said of this file
         raise InputError(f"{path}: {str(exc).removeprefix('pose sequence: ')}") from None
+
+
+# --- at most F frames per second -------------------------------------------------------------
+
+MIN_TOLERANCE_S = 1e-3
+"""The least tolerance of `FrameRateLimit` (seconds): container timestamps are often rounded
+to the millisecond."""
+
+
+def check_max_fps(max_fps: float) -> float:
+    """``max_fps`` as a float; `InputError` unless it is a finite number in
+    `rehab.limits.MAX_FPS`."""
+    from rehab.limits import MAX_FPS
+
+    if isinstance(max_fps, bool) or not isinstance(max_fps, (int, float, np.integer,
+                                                              np.floating)):
+        raise InputError(f"--max-fps must be a number, got {max_fps!r}")
+    problem = MAX_FPS.problem(float(max_fps))
+    if problem:
+        raise InputError(f"--max-fps {problem}, got {float(max_fps):g}")
+    return float(max_fps)
+
+
+class FrameRateLimit:
+    """Keeps at most ``max_fps`` frames per second of a stream, deciding frame by frame.
+
+    The rule: a frame is kept when its timestamp reaches the next slot of a ``1 / max_fps``
+    grid anchored at the first kept frame, less a tolerance of a quarter of the source's
+    frame period (at least 1 ms, at most half a slot).
+
+    Each slot holds at most one kept frame, so any second holds at most ``ceil(max_fps) + 1``
+    of them; the first frame at or after each slot's start (less the tolerance) is kept, so
+    kept frames are never further apart than ``1 / max_fps`` plus one source frame period,
+    and a source at ``max_fps`` or slower keeps every frame. The grid does not drift: 30 fps
+    limited to 15 keeps every 2nd frame and to 10 every 3rd, 27.9 to 15 keeps 15 a second
+    on average (mostly every 2nd frame). ``source_fps`` (nominal, None or 0 when unknown)
+    sets the tolerance only. ``seen`` and ``kept`` count the frames since `reset`.
+    """
+
+    def __init__(self, max_fps: float, source_fps: float | None = None) -> None:
+        self.max_fps = check_max_fps(max_fps)
+        period = 1.0 / source_fps if source_fps and math.isfinite(source_fps) \
+            and source_fps > 0 else 0.0
+        self.tolerance = min(max(MIN_TOLERANCE_S, 0.25 * period), 0.5 / self.max_fps)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the frames seen: the next frame anchors a new grid."""
+        self._origin: float | None = None
+        self._slot = -1
+        self.seen = 0
+        self.kept = 0
+
+    def keep(self, timestamp: float) -> bool:
+        """Whether the frame at ``timestamp`` (seconds, in stream order) is kept."""
+        self.seen += 1
+        if self._origin is None:
+            self._origin = float(timestamp)
+        slot = math.floor((float(timestamp) - self._origin + self.tolerance) * self.max_fps)
+        if slot <= self._slot:
+            return False
+        self._slot = slot
+        self.kept += 1
+        return True
+
+    def select(self, timestamps: np.ndarray) -> np.ndarray:
+        """Boolean mask of the ``timestamps`` kept, continuing the stream (`keep` each)."""
+        t = np.asarray(timestamps, dtype=np.float64)
+        return np.fromiter((self.keep(x) for x in t), dtype=bool, count=t.shape[0])
+
+    def rate(self, source_fps: float) -> float:
+        """The frame rate kept from a source of nominal ``source_fps``:
+        ``min(source_fps, max_fps)`` (the mean rate the grid keeps from a steady source);
+        0 when the source's rate is unknown (0)."""
+        return min(float(source_fps), self.max_fps) if source_fps > 0 else 0.0
+
+    def note(self) -> Note | None:
+        """The note saying how many of the frames seen were kept (None when none was left
+        out)."""
+        if self.kept >= self.seen:
+            return None
+        return Note(NoteCode.FRAME_RATE_LIMITED,
+                    f"analysed at most {self.max_fps:g} frames/s: {self.kept} of {self.seen} "
+                    "frames", {"max_fps": self.max_fps, "kept": self.kept,
+                               "frames": self.seen})
+
+
+def _nominal_fps(timestamps: np.ndarray) -> float | None:
+    steps = np.diff(timestamps)
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    return 1.0 / float(np.median(steps)) if steps.size else None
+
+
+def keep_times(timestamps: np.ndarray, max_fps: float, source_fps: float | None = None
+               ) -> np.ndarray:
+    """Boolean mask of the ``timestamps`` (seconds, increasing) that `FrameRateLimit` keeps;
+    ``source_fps`` defaults to the rate of the median step."""
+    t = np.asarray(timestamps, dtype=np.float64)
+    return FrameRateLimit(max_fps, _nominal_fps(t) if source_fps is None else source_fps
+                          ).select(t)
+
+
+def limit_frame_rate(seq: PoseSequence, max_fps: float) -> PoseSequence:
+    """``seq`` with at most ``max_fps`` frames per second (the `FrameRateLimit` rule at the
+    sequence's frame rate), ``fps`` the rate kept and a ``frame_rate_limited`` note; ``seq``
+    itself when every frame is kept."""
+    limit = FrameRateLimit(max_fps, seq.fps)
+    mask = limit.select(seq.timestamps)
+    note = limit.note()
+    if note is None:
+        return seq
+    logger.info("%s: %s", seq.source or "pose sequence", note)
+    return seq.frames(mask).replace(fps=limit.rate(seq.fps), notes=seq.notes + (note,))
