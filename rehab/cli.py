@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rehab import __version__
-from rehab.errors import RehabError
+from rehab.errors import ProblemsError, RehabError
 from rehab.terminal import out
 
 log = logging.getLogger("rehab")
@@ -304,6 +304,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "rehab.store.cli",
     "rehab.reports.cli",
     "rehab.live.cli",
+    "rehab.batch.cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` (or ``add_parser`` +
 ``run``). Kept as a list so that the core CLI stays a dispatcher."""
@@ -368,7 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RehabError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"rehab: error: {_one_line(str(exc))}\n")
+        lines = exc.problems if isinstance(exc, ProblemsError) else (str(exc),)
+        for line in lines:
+            sys.stderr.write(f"rehab: error: {_one_line(line)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("rehab: interrupted\n")

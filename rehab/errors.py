@@ -35,3 +35,13 @@ class OutputError(RehabError):
     """The output location cannot be written."""
 
     exit_code = 4
+
+
+class ProblemsError(InputError):
+    """Several problems found at once (a manifest's rows): the CLI prints one
+    ``rehab: error:`` line per problem."""
+
+    def __init__(self, problems: "list[str] | tuple[str, ...]",
+                 exit_code: int | None = None) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems), exit_code)

@@ -74,6 +74,8 @@ SPEED = Range(0.0, 16.0, low_open=True)
 """Playback speed of ``rehab live --source``."""
 CAMERA_INDEX = Range(0, 99)
 """Index of a camera (``rehab live --camera``)."""
+JOBS = Range(1, 256)
+"""Local batch worker processes (``rehab batch --jobs``)."""
 CALIBRATION_FRAMES = Range(1, 10000)
 """Frames of a video used by ``rehab calibrate --max-frames``."""
 

@@ -195,3 +195,16 @@ def test_patient_history_and_report(installed: Installed, squat_npz: Path) -> No
     assert "Ada Lovelace" in html and "Squat" in html
     # nothing was written to the user's database
     assert not (installed.root / "clinic").exists()
+
+
+def test_batch_with_local_workers(installed: Installed, squat_npz: Path) -> None:
+    """``rehab batch`` in the fresh venv: Dask's LocalCluster of two worker processes
+    (imported from the installed package, outside the checkout), then a resumed run."""
+    manifest = installed.root / "batch.csv"
+    manifest.write_text(f"file,exercise\n{squat_npz.name},squat\n")
+    out = installed.root / "batch-out"
+    res = rehab(installed, "batch", manifest, "--out", out, "--jobs", "2", "--no-progress")
+    assert "1 analysed, 0 skipped (done before), 0 failed" in res.stdout
+    assert json.loads((out / squat_npz.stem / "result.json").read_text())["rep_count"] == N_REPS
+    res = rehab(installed, "batch", manifest, "--out", out, "--no-progress")
+    assert "0 analysed, 1 skipped (done before), 0 failed" in res.stdout
