@@ -14,8 +14,12 @@ import logging
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rehab.terminal import out
+
+if TYPE_CHECKING:
+    from rehab.batch.runner import Interrupts
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +30,25 @@ def default_out(source: str) -> Path:
 
 
 @contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a service manager, ``kill``) stops the batch as Ctrl-C does: the workers are
-    closed and ``summary.csv`` written; what finished is kept; exit status 143."""
-    def stop(signum: int, frame: object) -> None:
-        log.warning("stopped by signal %d: the files finished so far are kept; the same "
-                    "command again finishes the rest", signum)
-        raise SystemExit(128 + signum)
-
+def _handle_signals(interrupts: "Interrupts") -> Iterator[None]:
+    """SIGINT (Ctrl-C, exit 130) and SIGTERM (a service manager, ``kill``; exit 143) stop
+    the batch: the workers are closed and ``summary.csv`` written; what finished is kept."""
     try:
-        old = signal.signal(signal.SIGTERM, stop)
+        old = {s: signal.signal(s, interrupts) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (called from a library user's thread)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run the batch and print its end-of-run line."""
     from rehab.batch.manifest import read_items
-    from rehab.batch.runner import BatchOptions, run_batch
+    from rehab.batch.runner import BatchOptions, Interrupts, run_batch
     from rehab.errors import InputError
 
     if args.jobs is not None and args.scheduler:
@@ -59,8 +59,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         db=Path(args.db).expanduser() if args.db else None, jobs=args.jobs,
         scheduler=args.scheduler, retry_failed=args.retry_failed, max_fps=args.max_fps,
         model=args.model, exercises_dir=args.exercises_dir, progress=not args.no_progress)
-    with _stop_on_sigterm():
-        report = run_batch(items, options)
+    interrupts = Interrupts()
+    with _handle_signals(interrupts):
+        report = run_batch(items, options, interrupts=interrupts)
     out(report.line())
     return 1 if report.count("failed") else 0
 

@@ -9,7 +9,8 @@
    analysis settings; a key it lists as failed unless ``retry_failed``.
 3. **Run** the rest as one Dask task per file (`rehab.batch.tasks.analyze_task`) on a
    `LocalCluster` of ``jobs`` single-threaded worker processes, or on the cluster of a
-   running scheduler. Results stream back in completion order; the client stores each
+   running scheduler, largest files first (the local scheduler hands each worker one
+   task at a time). Results stream back in completion order; the client stores each
    patient's session (one transaction per file), then appends the file's line to the
    journal (flushed to disk), so a batch killed at any moment and run again redoes nothing
    stored and duplicates nothing.
@@ -51,6 +52,9 @@ SUMMARY_COLUMNS = ("file", "patient", "exercise", "status", "reps", "mean_rom_de
                    "error", "session", "output", "row", "worker")
 ALLOWED_FAILURES = 1
 """Worker deaths a task may be involved in and still be retried (once)."""
+WORKER_SATURATION = 1.0
+"""Tasks the scheduler hands a worker per thread at a time: one, so that a file waits in
+the scheduler's queue, not behind another on a busy worker, while an idle one waits."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,7 +380,8 @@ def _client(scheduler: str | None, jobs: int, dask: Any, Client: Any, LocalClust
         finally:
             client.close()
         return
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.scheduler.worker-saturation": WORKER_SATURATION}):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                host="127.0.0.1", scheduler_port=0, dashboard_address=":0",
                                silence_logs=logging.getLogger("distributed").level)
@@ -392,6 +397,46 @@ def _default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+class Interrupts:
+    """SIGINT and SIGTERM for a batch: raised at once (KeyboardInterrupt, SystemExit 143),
+    except inside `deferred`, where they are noted and raised at the next `check`.
+
+    A signal raised inside Dask's client can leave one of its locks held, and closing the
+    cluster then waits for ever; so while the client runs, the batch polls `check` between
+    results instead.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._deferred = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signum = signum
+        if not self._deferred:
+            self.check()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+
+    def check(self) -> None:
+        """Raise for a signal received (once)."""
+        signum, self.signum = self.signum, None
+        if signum is None:
+            return
+        import signal
+
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.warning("stopped by signal %d: the files finished so far are kept; the same "
+                    "command again finishes the rest", signum)
+        raise SystemExit(128 + signum)
 
 
 def _row_of(p: Planned, status: str, **fields: Any) -> FileRow:
@@ -411,9 +456,12 @@ def _done_row(p: Planned, outcome: Outcome, session: int | None) -> FileRow:
 
 def run_batch(items: Sequence[BatchItem], options: BatchOptions,
               on_result: Callable[[FileRow], None] | None = None,
-              client: "Client | None" = None) -> BatchReport:
+              client: "Client | None" = None,
+              interrupts: "Interrupts | None" = None) -> BatchReport:
     """Analyse ``items`` (see the module docstring); ``client``: an existing Dask client to
-    use (its cluster is left running), else `open_client` of the options."""
+    use (its cluster is left running), else `open_client` of the options; ``interrupts``:
+    the `Interrupts` handling SIGINT and SIGTERM (signals are then acted on between
+    results, never inside Dask's client)."""
     from rehab.analysis import prepare_out_dir
 
     t0 = time.perf_counter()
@@ -439,7 +487,8 @@ def run_batch(items: Sequence[BatchItem], options: BatchOptions,
         workers = 0
         try:
             if todo:
-                workers = _run(todo, options, store, journal, rows, on_result, client)
+                workers = _run(todo, options, store, journal, rows, on_result, client,
+                               interrupts)
         finally:
             for key, row in journal.read().items():  # a line written as a stop came
                 rows.setdefault(key, row)
@@ -490,9 +539,36 @@ def _previous(p: Planned, before: FileRow | None, store: "Store | None",
 
 def _run(todo: Sequence[Planned], options: BatchOptions, store: "Store | None",
          journal: Journal, rows: dict[str, FileRow],
-         on_result: Callable[[FileRow], None] | None, client: "Client | None") -> int:
+         on_result: Callable[[FileRow], None] | None, client: "Client | None",
+         interrupts: "Interrupts | None") -> int:
     """Submit ``todo``, store and journal each result as it arrives; returns the number of
     workers."""
+    with interrupts.deferred() if interrupts is not None else contextlib.nullcontext():
+        workers = _run_on_dask(todo, options, store, journal, rows, on_result, client,
+                               interrupts)
+    if interrupts is not None:
+        interrupts.check()  # a signal that came while the workers were closing
+    return workers
+
+
+def _completed(done: Any, interrupts: "Interrupts | None") -> Iterator[Any]:
+    """The futures of ``done`` (a Dask ``as_completed``) as they finish; with
+    ``interrupts``, polled so that a deferred signal is acted on within 0.1 s."""
+    if interrupts is None:
+        yield from done
+        return
+    while not done.is_empty():
+        batch = done.next_batch(block=False)
+        if not batch:
+            interrupts.check()
+            time.sleep(0.1)
+        yield from batch
+
+
+def _run_on_dask(todo: Sequence[Planned], options: BatchOptions, store: "Store | None",
+                 journal: Journal, rows: dict[str, FileRow],
+                 on_result: Callable[[FileRow], None] | None, client: "Client | None",
+                 interrupts: "Interrupts | None") -> int:
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -504,6 +580,8 @@ def _run(todo: Sequence[Planned], options: BatchOptions, store: "Store | None",
                 not (ready and all(ready.values())):
             c.register_plugin(PoseModelPlugin(options.model))  # before any task is submitted
         workers = len(c.scheduler_info().get("workers", {}))
+        # the largest files first, so that none is left running alone at the end
+        todo = sorted(todo, key=lambda p: -_size(p.task.path))
         by_key = {p.task.key: p for p in todo}
         futures = c.map(analyze_task, [p.task for p in todo],
                         key=[f"rehab-{Path(p.task.out).name[:40]}-{p.task.key}" for p in todo],
@@ -512,8 +590,9 @@ def _run(todo: Sequence[Planned], options: BatchOptions, store: "Store | None",
         bar = tqdm(total=len(todo), unit="file", desc="batch", disable=not options.progress,
                    dynamic_ncols=True)
         failed = 0
+        done = as_completed(futures)
         try:
-            for fut in as_completed(futures):
+            for fut in _completed(done, interrupts):
                 p = by_key[keys[fut.key]]
                 row = _finish(p, fut, store)
                 journal.append(row)
@@ -530,6 +609,13 @@ def _run(todo: Sequence[Planned], options: BatchOptions, store: "Store | None",
             for f in futures:
                 f.release()
     return workers
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _has_model(dask_worker: Any, model: str | None) -> bool:
