@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_kinematics", "bench_throughput", "bench_live", "bench_report")
+BENCHMARKS = ("bench_kinematics", "bench_throughput", "bench_live", "bench_report",
+              "bench_batch")
 
 
 def main(argv: list[str]) -> int:

@@ -180,3 +180,13 @@ def test_journal_keeps_the_last_line_of_a_key_and_ignores_a_cut_line(tmp_path: P
     assert rows["k1"].status == "done" and rows["k1"].reps == 5
     assert rows["k2"].session == 7
     assert (j.path.stat().st_mode & 0o777) == 0o600
+
+
+def test_tune_malloc_takes_on_glibc() -> None:
+    import platform
+
+    from rehab.batch.tasks import tune_malloc
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc's mallopt only")
+    assert tune_malloc() is True
