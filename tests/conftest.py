@@ -171,3 +171,26 @@ def squat_analysis() -> Callable[..., Analysis]:
     """``squat_analysis(n_reps=3, peak=100.0)``: a right-side squat `Analysis` of
     ``n_reps`` exact reps to ``peak`` degrees of knee flexion."""
     return _squat_analysis
+
+
+def _write_squats(folder: Path, reps: dict[str, int], peak: float = 100.0) -> dict[str, Path]:
+    """``name.npz`` landmark recordings in ``folder`` with ``reps[name]`` exact squats each
+    (their ``source`` is their own path)."""
+    from rehab.sequence import save_npz
+    from rehab.synthetic import rep_trajectory, synthetic_sequence
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, n in reps.items():
+        t, knee = rep_trajectory(n, 30.0, rest=0.0, peak=peak)
+        seq = synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee})
+        paths[name] = save_npz(seq.replace(source=str(folder / f"{name}.npz")),
+                               folder / f"{name}.npz")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def write_squats() -> Callable[..., dict[str, Path]]:
+    """``write_squats(folder, {"a": 3, "b": 5}, peak=100.0)``: landmark recordings of exact
+    squats, ``folder/a.npz`` (3 reps), ``folder/b.npz`` (5), ...; returns name -> path."""
+    return _write_squats

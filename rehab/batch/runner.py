@@ -17,8 +17,10 @@
 4. **Summarise**: ``OUT/summary.csv`` (one row per item) and an end-of-run line.
 
 A worker process that dies is replaced by its nanny and its task retried once (the local
-cluster's ``distributed.scheduler.allowed-failures`` is 1); a second death records the file
-as failed. A bad file is failed with its reason and never stops the batch.
+cluster's ``distributed.scheduler.allowed-failures`` is 1). A task on two workers that died
+may only have been beside the file that killed them: once the others are done, each such
+file runs again alone, and is recorded as failed if its worker dies twice again. A bad file
+is failed with its reason and never stops the batch.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -269,7 +272,7 @@ def _hash_files(paths: Sequence[Path], progress: bool) -> list[str]:
     out: list[str] = []
     problems: list[str] = []
     for p in tqdm(paths, desc="hashing", unit="file", leave=False,
-                  disable=not progress or len(paths) < 2):
+                  disable=not progress or len(paths) < 2 or not sys.stderr.isatty()):
         try:
             out.append(recording_sha256(p))
         except OSError as exc:
@@ -584,31 +587,59 @@ def _run_on_dask(todo: Sequence[Planned], options: BatchOptions, store: "Store |
         todo = sorted(todo, key=lambda p: -_size(p.task.path))
         by_key = {p.task.key: p for p in todo}
         futures = c.map(analyze_task, [p.task for p in todo],
-                        key=[f"rehab-{Path(p.task.out).name[:40]}-{p.task.key}" for p in todo],
+                        key=[f"rehab-{_task_name(p)}" for p in todo],
                         pure=False, model=options.model)
         keys = {f.key: p.task.key for f, p in zip(futures, todo)}
-        bar = tqdm(total=len(todo), unit="file", desc="batch", disable=not options.progress,
+        on_tty = options.progress and sys.stderr.isatty()
+        bar = tqdm(total=len(todo), unit="file", desc="batch", disable=not on_tty,
                    dynamic_ncols=True)
-        failed = 0
+        t0 = time.perf_counter()
+        counts = {"failed": 0, "finished": 0}
+
+        def record(p: Planned, row: FileRow) -> None:
+            journal.append(row)
+            rows[p.task.key] = row
+            counts["failed"] += row.status == "failed"
+            counts["finished"] += 1
+            bar.set_postfix(failed=counts["failed"], refresh=False)
+            bar.update(1)
+            if options.progress and not on_tty:  # a log file: one line per file
+                n = counts["finished"]
+                eta = (time.perf_counter() - t0) / n * (len(todo) - n)
+                log.info("batch: %d/%d file(s) done, %d failed, about %s left", n,
+                         len(todo), counts["failed"], _duration(eta))
+            if row.status == "failed":
+                log.warning("%s: failed: %s", p.item.label, row.error)
+            if on_result is not None:
+                on_result(row)
+
+        suspects: list[Planned] = []
         done = as_completed(futures)
         try:
             for fut in _completed(done, interrupts):
                 p = by_key[keys[fut.key]]
-                row = _finish(p, fut, store)
-                journal.append(row)
-                rows[p.task.key] = row
-                failed += row.status == "failed"
-                bar.set_postfix(failed=failed, refresh=False)
-                bar.update(1)
-                if row.status == "failed":
-                    log.warning("%s: failed: %s", p.item.label, row.error)
-                if on_result is not None:
-                    on_result(row)
+                if _killed(fut):  # maybe only beside the file that killed the workers
+                    suspects.append(p)
+                    continue
+                record(p, _finish(p, fut, store))
+            for p in suspects:  # each alone now: a death is then its own
+                log.warning("%s: its workers died; analysing it again on its own",
+                            p.item.label)
+                alone = c.submit(analyze_task, p.task, pure=False, model=options.model,
+                                 key=f"rehab-alone-{_task_name(p)}")
+                futures.append(alone)
+                for f in _completed(as_completed([alone]), interrupts):
+                    record(p, _finish(p, f, store))
         finally:
             bar.close()
             for f in futures:
                 f.release()
     return workers
+
+
+def _task_name(p: Planned) -> str:
+    """The Dask task's name: the output folder's and the resume key."""
+    return f"{Path(p.task.out).name[:40]}-{p.task.key}"
 
 
 def _size(path: str) -> int:
@@ -626,6 +657,13 @@ def _has_model(dask_worker: Any, model: str | None) -> bool:
         and plugin.model_path == model
 
 
+def _killed(fut: Any) -> bool:
+    """Whether the task failed because workers died while it was on them."""
+    from distributed.scheduler import KilledWorker
+
+    return fut.status == "error" and isinstance(fut.exception(), KilledWorker)
+
+
 def _finish(p: Planned, fut: Any, store: "Store | None") -> FileRow:
     """The file's row from its finished future; stores a patient's session."""
     from distributed.scheduler import KilledWorker
@@ -634,8 +672,8 @@ def _finish(p: Planned, fut: Any, store: "Store | None") -> FileRow:
         outcome: Outcome = fut.result()
     except KilledWorker:
         return _row_of(p, "failed", error=f"the worker process died {ALLOWED_FAILURES + 1} "
-                                          f"times while analysing it (a crash in the pose "
-                                          f"model, or out of memory)")
+                                          f"times while analysing it alone (a crash in "
+                                          f"the pose model, or out of memory)")
     except Exception as exc:  # a task that could not run at all
         return _row_of(p, "failed", error=f"task error ({type(exc).__name__}: {exc})")
     if not outcome.ok:

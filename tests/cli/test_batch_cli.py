@@ -15,18 +15,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def recordings(tmp_path: Path) -> Path:
+def recordings(tmp_path: Path, write_squats: Callable[..., dict[str, Path]]) -> Path:
     """``a.npz`` (3 squats) and ``b.npz`` (5 squats) in ``tmp_path/rec``."""
-    from rehab.sequence import save_npz
-    from rehab.synthetic import rep_trajectory, synthetic_sequence
-
-    rec = tmp_path / "rec"
-    rec.mkdir()
-    for name, n in (("a", 3), ("b", 5)):
-        t, knee = rep_trajectory(n, 30.0, rest=0.0, peak=100.0)
-        save_npz(synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee}),
-                 rec / f"{name}.npz")
-    return rec
+    write_squats(tmp_path / "rec", {"a": 3, "b": 5})
+    return tmp_path / "rec"
 
 
 def test_batch_a_manifest_then_run_it_again(tmp_path: Path, recordings: Path, db: Path,
@@ -65,6 +57,11 @@ def test_batch_a_manifest_then_run_it_again(tmp_path: Path, recordings: Path, db
     assert "files/hour" not in again.stdout
     shown = rehab("patient", "show", "p1", "--db", str(db)).stdout
     assert "sessions (1):" in shown
+    # --retry-failed runs the failure alone; without a terminal, progress is a log line
+    res = rehab("batch", str(manifest), "-e", "squat", "--db", str(db), "--out", str(out),
+                "--retry-failed", check=False)
+    assert res.returncode == 1 and "1 analysed" not in res.stdout
+    assert "rehab: batch: 1/1 file(s) done, 1 failed, about 0.0s left" in res.stderr
 
 
 def test_every_bad_row_is_one_error_line_and_nothing_runs(
@@ -130,24 +127,19 @@ def test_batch_bounds(recordings: Path, rehab: Run, option: str, value: str) -> 
 
 
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
-def test_a_signal_stops_the_batch_keeping_what_finished(tmp_path: Path, sig: str,
-                                                        code: int) -> None:
+def test_a_signal_stops_the_batch_keeping_what_finished(
+        tmp_path: Path, write_squats: Callable[..., dict[str, Path]], sig: str,
+        code: int) -> None:
     import os
     import signal
     import sys
     import time
 
-    from rehab.sequence import save_npz
-    from rehab.synthetic import rep_trajectory, synthetic_sequence
-
     rec = tmp_path / "rec"
-    rec.mkdir()
-    lines = ["file,exercise"]
-    for i in range(40):
-        t, knee = rep_trajectory(3 + i % 3, 30.0, rest=0.0, peak=90.0 + i)
-        save_npz(synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee}),
-                 rec / f"s{i:02d}.npz")
-        lines.append(f"s{i:02d}.npz,squat")
+    names = [f"s{i:02d}" for i in range(40)]
+    for i, n in enumerate(names):  # distinct recordings (a repeat would be refused)
+        write_squats(rec, {n: 3 + i % 3}, peak=90.0 + i)
+    lines = ["file,exercise"] + [f"{n}.npz,squat" for n in names]
     (rec / "day.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "rehab", "batch", str(rec / "day.csv"), "--out", str(out),

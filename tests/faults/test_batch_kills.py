@@ -61,6 +61,16 @@ def _wait_for_lines(journal: Path, n: int, proc: subprocess.Popen[str],
     raise AssertionError(f"no {n} journal line(s) in {timeout} s")
 
 
+def _started(tmp_path: Path, shared_video: Callable[[str], Path]
+             ) -> tuple[Path, Path, Path, subprocess.Popen[str]]:
+    """(manifest, database, out, process) of a batch that has finished its first file."""
+    manifest, db = _setup(tmp_path, shared_video)
+    out = tmp_path / "out"
+    proc = _batch(manifest, db, out)
+    _wait_for_lines(out / "batch-journal.jsonl", 1, proc)
+    return manifest, db, out, proc
+
+
 def _worker_processes(pid: int) -> list[object]:
     import psutil
 
@@ -94,10 +104,7 @@ def _check(tmp_path: Path, db: Path, out: Path, check_store: Callable[..., int])
 def test_a_worker_killed_mid_task_is_replaced_and_its_file_retried(
         tmp_path: Path, shared_video: Callable[[str], Path],
         check_store: Callable[..., int]) -> None:
-    manifest, db = _setup(tmp_path, shared_video)
-    out = tmp_path / "out"
-    proc = _batch(manifest, db, out)
-    _wait_for_lines(out / "batch-journal.jsonl", 1, proc)
+    manifest, db, out, proc = _started(tmp_path, shared_video)
     workers = _worker_processes(proc.pid)
     assert len(workers) == 2
     victim = workers[0].pid  # type: ignore[attr-defined]
@@ -115,10 +122,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_its_file_retried(
 def test_a_batch_killed_and_started_again_finishes_the_rest_without_duplicates(
         tmp_path: Path, shared_video: Callable[[str], Path],
         check_store: Callable[..., int]) -> None:
-    manifest, db = _setup(tmp_path, shared_video)
-    out = tmp_path / "out"
-    proc = _batch(manifest, db, out)
-    _wait_for_lines(out / "batch-journal.jsonl", 1, proc)
+    manifest, db, out, proc = _started(tmp_path, shared_video)
     os.killpg(proc.pid, signal.SIGKILL)  # the client and its workers, mid-batch
     proc.communicate(timeout=60)
     done_before = len(_stored(db))

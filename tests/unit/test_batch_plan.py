@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,10 @@ from rehab.errors import ProblemsError
 
 
 @pytest.fixture
-def recordings(tmp_path: Path) -> Path:
+def recordings(tmp_path: Path, write_squats: Callable[..., dict[str, Path]]) -> Path:
     """Two landmark recordings (3 and 5 squats) and a text file, in ``tmp_path/rec``."""
-    from rehab.sequence import save_npz
-    from rehab.synthetic import rep_trajectory, synthetic_sequence
-
     d = tmp_path / "rec"
-    d.mkdir()
-    for name, n in (("a", 3), ("b", 5)):
-        t, knee = rep_trajectory(n, 30.0, rest=0.0, peak=100.0)
-        save_npz(synthetic_sequence(t, {"knee_flexion": knee, "hip_flexion": 0.8 * knee}),
-                 d / f"{name}.npz")
+    write_squats(d, {"a": 3, "b": 5})
     (d / "notes.txt").write_text("not a recording\n")
     return d
 
