@@ -195,7 +195,6 @@ def plan_batch(items: Sequence[BatchItem], options: BatchOptions,
     """Resolve and check every item (`ProblemsError` listing all problems), then hash the
     files (with a progress bar) and build their tasks."""
     from rehab.pipeline import resolve_exercise
-    from rehab.store.models import SIDES
     from rehab.store.models import check_session_time
 
     problems: list[str] = []
@@ -220,19 +219,13 @@ def plan_batch(items: Sequence[BatchItem], options: BatchOptions,
                                 f"database (pass --db, or add the patient first)")
             else:
                 try:
-                    patient = store.get_patient(item.patient)
                     check_session_time(started)
-                    rx = store.prescription_for(patient.id, ex.id, on=started.date())
+                    plan = store.plan(item.patient, ex.id, started.date(), side=side,
+                                      target_min=lo, target_max=hi)
+                    side = plan.side
+                    lo, hi = plan.target or (lo, hi)
                 except RehabError as exc:
                     problems.append(f"{item.label}: {exc}")
-                    rx, patient = None, None
-                if rx is not None:
-                    lo = rx.target_min if lo is None else lo
-                    hi = rx.target_max if hi is None else hi
-                    if side is None and rx.side in SIDES:
-                        side = rx.side
-                if side is None and patient is not None and patient.affected_side in SIDES:
-                    side = patient.affected_side
         if lo is not None or hi is not None:
             try:
                 ex = ex.with_target(lo, hi)
@@ -503,13 +496,9 @@ def run_batch(items: Sequence[BatchItem], options: BatchOptions,
 def _open_store(options: BatchOptions, needed: bool) -> "Store | None":
     if not needed:
         return None
-    from rehab.store import default_db_path, open_store
+    from rehab.store import open_existing_store
 
-    path = Path(options.db).expanduser() if options.db else default_db_path()
-    if not path.is_file():
-        raise InputError(f"no patient database at {path} (add the patients first with "
-                         f"'rehab patient add', or pass --db)")
-    return open_store(path)
+    return open_existing_store(options.db)
 
 
 def _previous(p: Planned, before: FileRow | None, store: "Store | None",

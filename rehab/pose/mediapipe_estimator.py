@@ -220,11 +220,7 @@ class MediaPipePoseEstimator:
         0.2 s), not a model load: the model, the look-out landmarker and its thread stay."""
         if self._landmarker is None:
             raise RuntimeError("MediaPipePoseEstimator used after close()")
-        if self._pending is not None:
-            self._pending[0].cancel()
-            with contextlib.suppress(Exception):
-                self._pending[0].result()
-            self._pending = None
+        self._cancel_look()
         self._landmarker.close()
         self._landmarker = None
         self.multi_person = self.num_poses > 1 and self.check_interval_s is None
@@ -385,12 +381,16 @@ class MediaPipePoseEstimator:
         if not self.multi_person:
             self._poll_look(block=True)
 
-    def _close_looks(self) -> None:
+    def _cancel_look(self) -> None:
+        """Drop a look still under way (waiting for it if it already runs)."""
         if self._pending is not None:
             self._pending[0].cancel()
             with contextlib.suppress(Exception):
                 self._pending[0].result()
             self._pending = None
+
+    def _close_looks(self) -> None:
+        self._cancel_look()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from rehab.store.db import MIGRATIONS, StoreError, default_db_path, schema_version
 from rehab.store.models import Patient, Prescription, SessionRecord
-from rehab.store.store import SessionWriter, Store, open_store
+from rehab.store.store import SessionWriter, Store, open_existing_store, open_store
 
 __all__ = [
     "MIGRATIONS", "Patient", "Prescription", "SessionRecord", "SessionWriter", "Store",
-    "StoreError", "default_db_path", "open_store", "schema_version",
+    "StoreError", "default_db_path", "open_existing_store", "open_store", "schema_version",
 ]

@@ -23,12 +23,12 @@ import logging
 import math
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rehab.argtypes import option_value
 from rehab.errors import InputError, RehabError
+from rehab.store.models import PatientPlan
 from rehab.terminal import out
 
 if TYPE_CHECKING:
@@ -72,14 +72,12 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def open_db(args: argparse.Namespace, must_exist: bool = True) -> "Store":
-    """The store named by ``--db`` / ``REHAB_DB``; read-only commands need it to exist."""
-    from rehab.store import open_store
+    """The store named by ``--db`` / ``REHAB_DB``; read-only commands need it to exist
+    (`rehab.store.open_existing_store`)."""
+    from rehab.store import open_existing_store, open_store
 
     path = _db_path(args)
-    if must_exist and not path.is_file():
-        raise RehabError(f"no patient database at {path} (add a patient first with "
-                         f"'rehab patient add', or pass --db)")
-    return open_store(path)
+    return open_existing_store(path) if must_exist else open_store(path)
 
 
 def add_db_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -164,56 +162,24 @@ def check_patient(args: argparse.Namespace) -> None:
                                    source.name)
 
 
-@dataclass(frozen=True)
-class PatientPlan:
-    """What a patient's prescription in force says for one exercise on one day.
-
-    ``target`` is the band with command-line ``--target-min``/``--target-max`` winning (None
-    without a prescription); ``side`` is ``--side`` if given (``auto`` included), else the
-    prescription's side (``left``, ``right``, ``both``), else the patient's affected side
-    (the same three), for a bilateral exercise as for a one-sided one: a squat of a patient
-    with an affected left knee is scored and headlined on the left knee, the right measured
-    beside it; ``both`` counts a bilateral exercise on the better-seen side and scores both,
-    and counts both limbs of a one-sided exercise, expecting them to alternate. None when
-    none of these says (the analysis then picks the side that moves most, ``auto``).
-    """
-
-    target: tuple[float, float] | None
-    reps: int | None
-    sets: int | None
-    side: str | None
-
-
 def patient_plan(args: argparse.Namespace, exercise_id: str, bilateral: bool = False
                  ) -> PatientPlan:
     """The `PatientPlan` for ``--patient`` on ``--date`` (default today); empty without one.
 
     ``bilateral`` (whether the exercise moves both limbs together) no longer changes the
     side: the affected side is the one to measure either way; it is kept for callers."""
-    from rehab.store.models import SIDES
-
     side = getattr(args, "side", None)  # given on the command line (auto included): it wins
     if getattr(args, "patient", None) is None:
         return PatientPlan(None, None, None, side)
     day = parse_when(getattr(args, "date", None)).date()
     with open_db(args) as store:
-        patient = store.get_patient(args.patient)
-        p = store.prescription_for(args.patient, _exercise_id(exercise_id), on=day)
-    if side is None and p is not None and p.side in SIDES:
-        side = p.side
-    if side is None and patient.affected_side in SIDES:
-        side = patient.affected_side
-    if p is None:
+        plan = store.plan(args.patient, _exercise_id(exercise_id), day, side=side,
+                          target_min=getattr(args, "target_min", None),
+                          target_max=getattr(args, "target_max", None))
+    if plan.target is None:
         log.info("no prescription of %s for %s on %s; using the exercise's target",
                  exercise_id, args.patient, day)
-        return PatientPlan(None, None, None, side)
-    lo = p.target_min if getattr(args, "target_min", None) is None else args.target_min
-    hi = p.target_max if getattr(args, "target_max", None) is None else args.target_max
-    if lo > hi:
-        raise InputError(f"target min {lo:g} deg is greater than target max {hi:g} deg "
-                         f"(command line combined with the prescription {p.target_min:g}-"
-                         f"{p.target_max:g})")
-    return PatientPlan((float(lo), float(hi)), p.reps, p.sets, side)
+    return plan
 
 
 def prescribed_target(args: argparse.Namespace, exercise_id: str) -> tuple[float, float] | None:

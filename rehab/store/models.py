@@ -278,3 +278,23 @@ class ClinicianNote:
     text: str
     session_id: int | None
     created: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientPlan:
+    """What a patient's prescription in force says for one exercise on one day.
+
+    ``target`` is the band with command-line ``--target-min``/``--target-max`` winning (None
+    without a prescription); ``side`` is ``--side`` if given (``auto`` included), else the
+    prescription's side (``left``, ``right``, ``both``), else the patient's affected side
+    (the same three), for a bilateral exercise as for a one-sided one: a squat of a patient
+    with an affected left knee is scored and headlined on the left knee, the right measured
+    beside it; ``both`` counts a bilateral exercise on the better-seen side and scores both,
+    and counts both limbs of a one-sided exercise, expecting them to alternate. None when
+    none of these says (the analysis then picks the side that moves most, ``auto``).
+    """
+
+    target: tuple[float, float] | None
+    reps: int | None
+    sets: int | None
+    side: str | None

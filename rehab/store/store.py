@@ -48,7 +48,7 @@ from rehab.codec import (
     rep_db_values,
     rep_from_db,
 )
-from rehab.errors import OutputError
+from rehab.errors import InputError, OutputError, RehabError
 from rehab.fileio import (
     PRIVATE_DIR_MODE,
     PRIVATE_FILE_MODE,
@@ -90,6 +90,7 @@ from rehab.store.models import (
     LoggedSession,
     OutputFolder,
     Patient,
+    PatientPlan,
     Prescription,
     SessionFeedback,
     SessionRecord,
@@ -472,6 +473,28 @@ class Store:
         if exercise_id is None:
             return self._prescriptions("patient_id = ?", (patient_id,))
         return self._prescriptions("patient_id = ? AND exercise_id = ?", (patient_id, exercise_id))
+
+    def plan(self, patient_id: str, exercise_id: str, day: dt.date, side: str | None = None,
+             target_min: float | None = None, target_max: float | None = None
+             ) -> PatientPlan:
+        """The `PatientPlan` of a session of ``exercise_id`` on ``day``: ``side``,
+        ``target_min`` and ``target_max`` (given by the user, None if not) win over the
+        prescription in force, whose side wins over the patient's affected side."""
+        patient = self.get_patient(patient_id)
+        p = self.prescription_for(patient_id, exercise_id, on=day)
+        if side is None and p is not None and p.side in SIDES:
+            side = p.side
+        if side is None and patient.affected_side in SIDES:
+            side = patient.affected_side
+        if p is None:
+            return PatientPlan(None, None, None, side)
+        lo = p.target_min if target_min is None else target_min
+        hi = p.target_max if target_max is None else target_max
+        if lo > hi:
+            raise InputError(f"target min {lo:g} deg is greater than target max {hi:g} deg "
+                             f"(command line combined with the prescription "
+                             f"{p.target_min:g}-{p.target_max:g})")
+        return PatientPlan((float(lo), float(hi)), p.reps, p.sets, side)
 
     def prescription_for(self, patient_id: str, exercise_id: str,
                          on: dt.date | None = None) -> Prescription | None:
@@ -1080,6 +1103,16 @@ def _remove_output(path: Path, result_sha256: str) -> Path | None:
         return path
     shutil.rmtree(path)
     return None
+
+
+def open_existing_store(path: str | os.PathLike[str] | None = None) -> Store:
+    """`open_store` of a database that must already exist (commands that read it, and
+    batches storing sessions for patients already added)."""
+    p = default_db_path() if path is None else Path(path).expanduser()
+    if not p.is_file():
+        raise RehabError(f"no patient database at {p} (add a patient first with "
+                         f"'rehab patient add', or pass --db)")
+    return open_store(p)
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
