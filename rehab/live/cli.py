@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rehab.exercises import Exercise
     from rehab.live.session import SessionResult
     from rehab.store.models import SessionFeedback
+    from rehab.stream.server import ServeOptions
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,67 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "tempo stay the recording's")
     p.add_argument("--exercises-dir", metavar="DIR",
                    help="extra folder of exercise definitions (*.toml)")
+    _add_stream_options(p)
     p.set_defaults(func=cmd_live)
+
+
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    """``--serve`` (WebSocket and 3D page) and ``--vmc`` (avatar apps) and their options."""
+    from rehab.argtypes import int_in
+    from rehab.stream.server import DEFAULT_HOST, DEFAULT_PORT
+
+    g = p.add_argument_group("streaming to browsers, headsets and avatar apps")
+    g.add_argument("--serve", action="store_true",
+                   help="serve the session: a 3D page at http://HOST:PORT/ (WebXR where the "
+                        "browser has it) and a WebSocket stream at /stream (see the README)")
+    g.add_argument("--host", default=None, metavar="ADDR",
+                   help=f"address to serve on (default {DEFAULT_HOST}: this machine only)")
+    g.add_argument("--port", type=int_in(0, 65535), default=None, metavar="N",
+                   help=f"port to serve on (default {DEFAULT_PORT}; 0: any free port)")
+    g.add_argument("--token", default=None, metavar="T",
+                   help="every client must present this token (?token=T or Authorization: "
+                        "Bearer T); default: $REHAB_STREAM_TOKEN if set")
+    g.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                   help="let browser pages from this origin connect too (repeatable)")
+    g.add_argument("--vmc", nargs="?", const="", default=None, metavar="HOST:PORT",
+                   help="send the body as VMC protocol bones over UDP to an avatar app "
+                        "(default 127.0.0.1:39539)")
+    g.add_argument("--allow-remote", action="store_true",
+                   help="allow --host or --vmc beyond this machine (the stream shows the "
+                        "patient's movements to whoever receives it)")
+
+
+def _stream_plan(args: argparse.Namespace
+                 ) -> tuple[ServeOptions | None, tuple[str, int] | None]:
+    """The ``--serve`` options and the ``--vmc`` target, checked (`InputError`)."""
+    from rehab.stream.server import DEFAULT_HOST, DEFAULT_PORT, ServeOptions, is_loopback
+
+    given = [f"--{o.replace('_', '-')}" for o in ("host", "port", "token")
+             if getattr(args, o) is not None] + (["--allow-origin"] if args.allow_origin else [])
+    serve = None
+    if args.serve:
+        token = args.token if args.token is not None else \
+            os.environ.get("REHAB_STREAM_TOKEN") or None
+        serve = ServeOptions(host=args.host or DEFAULT_HOST,
+                             port=DEFAULT_PORT if args.port is None else args.port,
+                             token=token, allow_remote=args.allow_remote,
+                             allowed_origins=tuple(args.allow_origin))
+        from rehab.stream.server import check_options
+
+        check_options(serve)
+    elif given:
+        raise InputError(f"{given[0]} is only used with --serve")
+    vmc = None
+    if args.vmc is not None:
+        from rehab.stream.vmc import parse_target
+
+        vmc = parse_target(args.vmc or None)
+        if not is_loopback(vmc[0]) and not args.allow_remote:
+            raise InputError(f"--vmc {vmc[0]}: the body would be sent to another machine; "
+                             f"add --allow-remote to do so")
+    if args.allow_remote and serve is None and vmc is None:
+        raise InputError("--allow-remote is only used with --serve or --vmc")
+    return serve, vmc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +245,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         if given:
             raise InputError(f"--{given[0]} is only used with --patient")
     stats = _check_stats_path(args.stats) if args.stats else None
+    serve, vmc = _stream_plan(args)
     plan = _plan(args)
     from rehab.live.runner import run_session
     from rehab.live.session import format_summary
@@ -192,7 +254,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         plan.exercise, _source(args), reps=plan.reps, sets=plan.sets, rest_s=args.rest,
         side=plan.side, model=args.model, record_dir=args.record, patient_id=args.patient,
         db=args.db, audio=args.audio, headless=args.headless, fullscreen=args.fullscreen,
-        mirror=args.mirror, max_seconds=args.max_seconds, speed=args.speed)
+        mirror=args.mirror, max_seconds=args.max_seconds, speed=args.speed,
+        serve=serve, vmc=vmc)
     _out(format_summary(result))
     feedback_error = _store_feedback(args, result)
     stats_error = _write_stats(stats, result) if stats is not None else None

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from rehab.fileio import StagedFolder
     from rehab.live.audio import AudioCoach
     from rehab.live.session import Display, LiveSession, SessionResult
+    from rehab.stream.frames import LiveSink
+    from rehab.stream.server import ServeOptions
     from rehab.live.writers import StoreWriter
     from rehab.pose.estimator import PoseEstimator
 
@@ -54,7 +56,9 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
                 audio: bool | AudioCoach = False, headless: bool = False,
                 display: Display | None = None, fullscreen: bool = False,
                 mirror: bool | None = None, max_seconds: float | None = None,
-                speed: float = 1.0, handle_signals: bool = True) -> SessionResult:
+                speed: float = 1.0, handle_signals: bool = True,
+                serve: ServeOptions | None = None,
+                vmc: tuple[str, int] | None = None) -> SessionResult:
     """Run one live coaching session to its end and return what was done.
 
     Parameters:
@@ -84,6 +88,10 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
         handle_signals: SIGINT, SIGTERM and SIGHUP end the session, saved and stored, and a
             signal during the save waits for it (``late_signal``); only when called from
             the main thread.
+        serve: stream the session over a WebSocket and serve its 3D page
+            (`rehab.stream.server.StreamServer`; bound before the camera or model opens).
+        vmc: ``(host, port)``: send the body as VMC protocol bones over UDP
+            (`rehab.stream.vmc.VmcSender`), for avatar apps and game engines.
 
     Returns:
         The `rehab.live.session.SessionResult`: reps with their set and cue, sets done,
@@ -93,8 +101,8 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
 
     Raises:
         rehab.errors.RehabError: bad plan, no camera, unreadable recording, no display,
-            unusable record folder, unknown patient or unusable database, before the
-            session starts.
+            unusable record folder, unknown patient or unusable database, a stream port
+            in use, before the session starts.
         ValueError: both ``headless`` and ``display``.
     """
     ex, record = _prepare(exercise, reps, sets, record_dir, headless, display,
@@ -106,6 +114,8 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
     abort: Callable[[], None] | None = None
     store: StoreWriter | None = None
     try:
+        sinks = _start_sinks(ex, serve, vmc)
+        resources.extend(sinks)
         store = _start_store(patient_id, db)
         opened = _open_source(source, speed)
         abort = opened.abort
@@ -123,14 +133,18 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
         abort = None
         resources.append(frames)
         session = LiveSession(frames, estimator, ex, config, display=display, record_dir=record,
-                              audio=coach, store=store, patient_id=patient_id)
+                              audio=coach, store=store, patient_id=patient_id, sinks=sinks)
         log.info("%s: %d sets of %d reps, target %g-%g deg, side %s", ex.name, sets, reps,
                  ex.target.min_deg, ex.target.max_deg, side)
         with end_on_signals(session) if handle_signals else contextlib.nullcontext():
             result = session.run()
             if result.late_signal is None and session.late_signal is not None:
                 result = dataclasses.replace(result, late_signal=session.late_signal)
-        resources.remove(frames)  # closed by the session
+            resources.remove(frames)  # closed by the session
+            for sink in sinks:  # what is queued is sent; then their counts are final
+                resources.remove(sink)
+                sink.close()
+                result.stats.streams.update(_stream_counts(sink))
     finally:
         if abort is not None:
             abort()
@@ -174,6 +188,42 @@ def _prepare_record_dir(record_dir: str | os.PathLike[str] | None, headless: boo
     from rehab.analysis import result_folder
 
     return result_folder(Path(record_dir).expanduser(), private=private)
+
+
+def _stream_counts(sink: LiveSink) -> dict[str, dict[str, Any]]:
+    """What a closed stream sent, by the stream's name (for ``--stats``)."""
+    from rehab.stream.server import StreamServer
+    from rehab.stream.vmc import VmcSender
+
+    if isinstance(sink, StreamServer):
+        return {"websocket": sink.stats.to_dict()}
+    if isinstance(sink, VmcSender):
+        return {"vmc": {"sent": sink.sent, "dropped": sink.dropped, "errors": sink.errors}}
+    return {}
+
+
+def _start_sinks(exercise: Exercise, serve: ServeOptions | None,
+                 vmc: tuple[str, int] | None) -> list[LiveSink]:
+    """The stream server (bound and serving) and the VMC sender, as asked."""
+    sinks: list[LiveSink] = []
+    try:
+        if serve is not None:
+            from rehab.stream.frames import hello_message
+            from rehab.stream.server import StreamServer
+
+            server = StreamServer(serve, hello=hello_message(
+                exercise.id, exercise.name, exercise.counting.angle))
+            server.start()
+            sinks.append(server)
+        if vmc is not None:
+            from rehab.stream.vmc import VmcSender
+
+            sinks.append(VmcSender(*vmc))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
 
 
 def _start_store(patient_id: str | None,

@@ -36,7 +36,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,6 +77,7 @@ from rehab.model import (
 )
 from rehab.kinematics.view import ViewMonitor
 from rehab.scoring import cue_for
+from rehab.stream.frames import LiveFrame, LiveSink, RepEvent
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class LiveStats:
     frames_with_person: int = 0
     """Processed frames in which the patient was seen (not in the ``--stats`` document)."""
     latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    streams: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """What each stream sent, by name (``websocket``, ``vmc``), once they are closed."""
 
     @property
     def frames_dropped(self) -> int:
@@ -169,7 +172,7 @@ class LiveStats:
                 "frames_dropped": self.frames_dropped,
                 "latency_ms": {"p50": q(50), "p95": q(95),
                                "max": round(float(lat.max()), 2) if lat.size else None},
-                "reps": reps}
+                "reps": reps, **({"streams": self.streams} if self.streams else {})}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,7 +272,7 @@ class LiveSession:
                  record_dir: str | os.PathLike[str] | StagedFolder | None = None,
                  writer_factory: WriterFactory = cv_writer_factory,
                  audio: AudioCoach | None = None, store: StoreWriter | None = None,
-                 patient_id: str | None = None,
+                 patient_id: str | None = None, sinks: Sequence[LiveSink] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:
         from rehab.counter import LiveRepCounter
 
@@ -282,6 +285,8 @@ class LiveSession:
         self.audio = audio
         self.store = store
         self.patient_id = patient_id
+        self.sinks = list(sinks)
+        """Where each frame and rep is also sent (the WebSocket stream, VMC)."""
         self.clock = clock
         self.size = fit_size(source.width, source.height, config.max_size)
         """The frame size the pose model is run at."""
@@ -472,6 +477,8 @@ class LiveSession:
         event = self.sets.update(t)
         if event is not None:
             self.cues.set_event(event)
+        if self.sinks:
+            self._send_frame(t, captured, person)
         out = self._draw(full, lm, vis, t) \
             if self.recorder is not None or self.display is not None else None
         self.stats.latencies_ms.append(1000.0 * (self.clock() - captured))
@@ -528,6 +535,7 @@ class LiveSession:
             self._begin_store()
             self.store.add_rep(rep)
         self.cues.rep_counted(cue, self.set_reps, t)
+        self._to_sinks("rep", RepEvent(t, rep, self.set_no, cue))
         log.info("rep %d (set %d): ROM %.0f deg, peak %.0f deg, score %d%s", rep.index,
                  self.set_no, rep.rom_deg, rep.peak_deg, rep.score,
                  f", {', '.join(rep.flags)}" if rep.flags else "")
@@ -552,6 +560,32 @@ class LiveSession:
                         visibility={side: vis}, swapped=np.zeros(angle.size, bool),
                         involved=side)
         return measure_reps([rep], self.exercise, m, False, self.counter.settings)[0][0]
+
+    # --- streaming -------------------------------------------------------------------------
+
+    def _send_frame(self, t: float, captured: float, person: Any) -> None:
+        """The frame as the patient sees it, to every sink."""
+        cue = self.cues.on_screen(t, self.counter.visible)
+        self._to_sinks("frame", LiveFrame(
+            t=t, captured=captured, world=None if person is None else person.world,
+            visibility=None if person is None else person.visibility,
+            angle_name=self.exercise.counting.angle, side=self.counter.side,
+            angle_deg=float(self.counter.angle),
+            target=(self.exercise.target.min_deg, self.exercise.target.max_deg),
+            rest=self.exercise.counting.rest, reps_done=self.set_reps,
+            reps_goal=self.config.reps, set_no=self.set_no, sets=self.config.sets,
+            state=self.counter.state, cue=None if cue is None else cue.text,
+            cue_tone="info" if cue is None else cue.tone, paused=self.paused,
+            finished=self.sets.finished, rest_left_s=self.sets.rest_left(t)))
+
+    def _to_sinks(self, method: str, *args: Any) -> None:
+        """Call ``method`` on every sink; a sink that fails is logged and left out."""
+        for sink in list(self.sinks):
+            try:
+                getattr(sink, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - a stream must never end a session
+                log.error("%s stopped: %s", type(sink).__name__, exc)
+                self.sinks.remove(sink)
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -659,6 +693,7 @@ class LiveSession:
             self._on_rep(rep, self._last_t)
         grabbed = getattr(self.source, "grabbed", None)
         self._shutdown(reason=reason)
+        self._to_sinks("end", reason, len(self.reps))
         self.stats.frames_in = int(grabbed) if grabbed is not None else \
             self.stats.frames_processed
         self.stats.frames_in = max(self.stats.frames_in, self.stats.frames_processed)

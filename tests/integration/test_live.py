@@ -8,7 +8,9 @@ import errno
 import json
 import os
 import signal
+import socket
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -38,6 +40,65 @@ from rehab.synthetic import rep_trajectory, synthetic_sequence
 from live_fakes import FakeDisplay, FrameList, ScriptedEstimator, poses_of
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _StreamClient(threading.Thread):
+    """Connects to ``url`` as soon as it is served, keeps every message until ``end``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.messages: list[dict[str, object]] = []
+
+    def run(self) -> None:
+        from websockets.sync.client import connect
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ws = connect(self.url)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        with ws:
+            for raw in ws:
+                self.messages.append(json.loads(raw))
+                if self.messages[-1]["type"] == "end":
+                    break
+
+
+class _UdpReceiver(threading.Thread):
+    """Keeps every datagram sent to its port on loopback until `stop`."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.got: list[bytes] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                self.got.append(self.sock.recv(65536))
+            except TimeoutError:
+                pass
+        self.sock.close()
+
+    def stop(self) -> list[bytes]:
+        self.done.set()
+        self.join(5)
+        return self.got
 
 
 class RecordingSpeaker:
@@ -573,16 +634,25 @@ def test_cli_window_needs_a_display(capsys: pytest.CaptureFixture[str],
 def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     """The demo recording played as a camera, headless: 7 reps live (as offline), the
-    overlay video, the summary, the stats and the stored session."""
+    overlay video, the summary, the stats and the stored session; streamed at the same
+    time to a WebSocket client (with a token) and to a VMC receiver."""
     from rehab.pipeline import analyze
 
     with open_store(db) as store:
         store.prescribe("p1", "shoulder_abduction", 130, 180, reps=5, sets=2)
     rec = tmp_path / "rec"
+    port = _free_port()
+    client = _StreamClient(f"ws://127.0.0.1:{port}/stream?token=T0k")
+    client.start()
+    vmc = _UdpReceiver()
+    vmc.start()
     code = main(["-q", "live", "--exercise", "shoulder_abduction", "--source",
                  str(shared_videos / "shoulder_abduction.mp4"), "--headless", "--record",
                  str(rec), "--patient", "p1", "--db", str(db), "--rest", "1",
-                 "--stats", str(tmp_path / "stats.json")])
+                 "--stats", str(tmp_path / "stats.json"), "--serve", "--port", str(port),
+                 "--token", "T0k", "--vmc", f"127.0.0.1:{vmc.port}"])
+    bundles = vmc.stop()
+    client.join(10)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "7 of 10 reps (1 of 2 sets of 5)" in out
@@ -591,8 +661,24 @@ def test_rehab_live_on_the_demo_video(shared_videos: Path, tmp_path: Path, db: P
     assert doc["rep_count"] == 7 and [r["set"] for r in doc["reps"]] == [1] * 5 + [2] * 2
     assert all(r["rom_deg"] > 40 and 0 <= r["score"] <= 100 for r in doc["reps"])
     stats = json.loads((tmp_path / "stats.json").read_text())
-    assert set(stats) == {"frames_in", "frames_processed", "frames_dropped", "latency_ms", "reps"}
+    assert set(stats) == {"frames_in", "frames_processed", "frames_dropped", "latency_ms", "reps",
+                          "streams"}
     assert stats["frames_in"] == 492 and stats["reps"] == 7
+    # the stream: every processed frame, well formed; the rep events are the session's reps
+    frames = [m for m in client.messages if m["type"] == "frame"]
+    assert client.messages[0]["type"] == "hello" and client.messages[-1]["type"] == "end"
+    assert [m["seq"] for m in frames] == list(range(stats["frames_processed"]))
+    seen = [m for m in frames if m["world"] is not None]
+    assert len(seen) > 0.9 * len(frames)
+    assert all(len(m["world"]) == 33 and len(m["visibility"]) == 33 for m in seen)
+    assert {m["angle"]["name"] for m in frames} == {"shoulder_abduction"}
+    assert [m["index"] for m in client.messages if m["type"] == "rep"] == list(range(1, 8))
+    assert [m["score"] for m in client.messages if m["type"] == "rep"] == \
+        [r["score"] for r in doc["reps"]]
+    assert stats["streams"]["websocket"]["connections"] == 1
+    # VMC: one bundle per frame with a person, every bundle a well-formed VMC frame
+    assert stats["streams"]["vmc"]["sent"] == len(bundles) >= len(seen) - 5
+    assert all(b.startswith(b"#bundle\0") and b"/VMC/Ext/Bone/Pos" in b for b in bundles)
     assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_in"]
     lat = stats["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["max"]

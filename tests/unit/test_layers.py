@@ -36,7 +36,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "rehab.validate", "rehab.info", "rehab.sample_data", "rehab.api")),
     ("store", ("rehab.store",)),
     ("reports", ("rehab.reports", "rehab.validate_report")),
-    ("front ends", ("rehab.cli", "rehab.__main__", "rehab.live", "rehab.batch")),
+    ("front ends", ("rehab.cli", "rehab.__main__", "rehab.live", "rehab.batch",
+                    "rehab.stream")),
 )
 
 

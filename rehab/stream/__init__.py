@@ -1,0 +1,6 @@
+"""Stream a live session to other programs: browsers and WebXR headsets over a WebSocket
+(`rehab.stream.server`, with the page it serves), avatar apps and game engines over the VMC
+protocol (`rehab.stream.vmc`). `rehab.stream.frames` defines what is sent.
+
+Importing this package imports nothing heavy.
+"""
