@@ -47,3 +47,27 @@ def test_a_port_in_use_is_refused_before_the_recording_is_opened(
                     check=False)
     assert res.returncode == 2
     assert_one_line_error(res, f"port {port} on 127.0.0.1 is in use", "--port")
+
+
+def test_the_token_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$REHAB_STREAM_TOKEN`` (out of the process list) unless --token is given."""
+    import argparse
+
+    from rehab.live.cli import _stream_plan
+
+    def plan(*argv: str) -> object:
+        p = argparse.ArgumentParser()
+        sub = p.add_subparsers()
+        from rehab.live.cli import register
+
+        register(sub)
+        serve, _ = _stream_plan(p.parse_args(["live", "-e", "squat", *argv]))
+        return serve
+
+    monkeypatch.setenv("REHAB_STREAM_TOKEN", "from-env")
+    assert plan("--serve").token == "from-env"  # type: ignore[attr-defined]
+    assert plan("--serve", "--token", "given").token == "given"  # type: ignore[attr-defined]
+    served = plan("--serve", "--allow-origin", "https://a.example", "--port", "0")
+    assert served.allowed_origins == ("https://a.example",)  # type: ignore[attr-defined]
+    monkeypatch.delenv("REHAB_STREAM_TOKEN")
+    assert plan("--serve").token is None  # type: ignore[attr-defined]

@@ -164,8 +164,8 @@ def test_clients_receive_hello_frames_reps_and_end(seq: PoseSequence,
     clients = [Client(ws_url(server)) for _ in range(2)]
     for c in clients:
         c.start()
-    try:
-        result = run(seq, [server])
+    try:  # at 500 frames/s at most, which clients on loopback keep up with
+        result = run(seq, [server], on_frame=lambda i: time.sleep(0.002))
     finally:
         server.close()
     for c in clients:
@@ -303,3 +303,49 @@ def test_a_port_in_use_and_a_remote_host_are_refused_in_one_line(
     remote = StreamServer(ServeOptions(host="0.0.0.0", port=0, allow_remote=True))
     assert "WITHOUT a token" in caplog.text
     remote.close()  # never started: nothing to stop
+
+
+def test_no_more_than_max_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rehab.stream.server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_CLIENTS", 2)
+    server = serve()
+    try:
+        first, second = Client(ws_url(server)), Client(ws_url(server))
+        with pytest.raises(InvalidStatus, match="503"):
+            connect(ws_url(server))
+        first.ws.close()
+        second.ws.close()
+    finally:
+        server.close()
+
+
+def test_the_readme_client_prints_each_rep(seq: PoseSequence,
+                                           capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's 20-line client, as written, against a session."""
+    import re
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"A client in 20 lines.*?```python\n(.*?)```", readme, re.S)
+    assert block is not None and len(block.group(1).splitlines()) <= 20
+    server = serve()
+    monkeypatch.setattr(sys, "argv", ["client.py", ws_url(server)])
+    client = threading.Thread(target=exec, args=(compile(block.group(1), "README", "exec"), {}))
+    client.start()
+    deadline = time.monotonic() + 10
+    while server.clients == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        run(seq, [server])
+    finally:
+        server.close()
+    client.join(10)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "following Squat"
+    assert [ln.split(":")[0] for ln in lines if ln.startswith("rep ")] == \
+        ["rep 1", "rep 2", "rep 3"]
+    assert lines[-1].startswith("ended: ") and lines[-1].endswith(" 3 reps")
+    assert any(ln.startswith("t=") and "left hip at [" in ln for ln in lines)
