@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("bench_kinematics", "bench_throughput", "bench_live", "bench_report",
-              "bench_batch")
+              "bench_batch", "bench_stream")
 
 
 def main(argv: list[str]) -> int:
