@@ -5,8 +5,9 @@ shipped with the package) and the WebSocket ``/stream``, which sends each client
 ``hello`` message, then a ``frame`` message per processed frame, a ``rep`` message per
 counted rep and an ``end`` message (`rehab.stream.frames`).
 
-The server runs its own asyncio loop on a thread. The session's thread only encodes each
-message once (nothing at all while no client is connected) and hands it to the loop; each
+The server runs its own asyncio loop on a thread. The session's thread only hands each
+frame to the loop (nothing at all while no client is connected), which encodes its message
+once for every client; each
 client has its own bounded queue, where a new frame pushes out the oldest frame not yet
 sent (rep and end messages are never dropped), so a slow or vanished client never slows
 the pipeline or the other clients. Binds to loopback unless told otherwise; with a token,
@@ -30,6 +31,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,32 +182,31 @@ class StreamServer:
         return f"http://{host}:{self.port}/{query}"
 
     def frame(self, frame: LiveFrame) -> None:
-        """Queue ``frame`` for every connected client (returns at once)."""
+        """Queue ``frame`` for every connected client (returns at once: the message is
+        encoded on the server's thread)."""
         seq = self._seq
         self._seq += 1
-        if not self._clients or self._loop is None:
-            return
-        self.stats.frames += 1
-        data = json.dumps(frame_message(frame, seq), separators=(",", ":"), allow_nan=False)
-        self._post(data, frame.captured)
+        if self._clients:
+            self.stats.frames += 1
+            self._post(frame_message, (frame, seq), frame.captured)
 
     def rep(self, event: RepEvent) -> None:
         """Queue the ``rep`` message of a counted rep (never dropped)."""
-        if self._clients and self._loop is not None:
-            self._post(json.dumps(rep_message(event), separators=(",", ":"), allow_nan=False),
-                       None)
+        if self._clients:
+            self._post(rep_message, (event,), None)
 
     def end(self, reason: str, reps: int) -> None:
         """Queue the ``end`` message (never dropped)."""
-        if self._clients and self._loop is not None:
-            self._post(json.dumps(end_message(reason, reps)), None)
+        if self._clients:
+            self._post(end_message, (reason, reps), None)
 
-    def _post(self, data: str, captured: float | None) -> None:
+    def _post(self, make: Callable[..., dict[str, Any]], args: tuple[Any, ...],
+              captured: float | None) -> None:
         loop = self._loop
         if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(self._fan_out, data, captured)
+            loop.call_soon_threadsafe(self._fan_out, make, args, captured)
         except RuntimeError:  # the loop closed meanwhile
             pass
 
@@ -291,7 +292,11 @@ class StreamServer:
 
     # --- the loop's side --------------------------------------------------------------------
 
-    def _fan_out(self, data: str, captured: float | None) -> None:
+    def _fan_out(self, make: Callable[..., dict[str, Any]], args: tuple[Any, ...],
+                 captured: float | None) -> None:
+        if not self._clients:
+            return
+        data = json.dumps(make(*args), separators=(",", ":"), allow_nan=False)
         for client in self._clients:
             q = client.queue
             if captured is not None and sum(1 for _, c in q if c is not None) \

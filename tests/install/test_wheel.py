@@ -208,3 +208,24 @@ def test_batch_with_local_workers(installed: Installed, squat_npz: Path) -> None
     assert json.loads((out / squat_npz.stem / "result.json").read_text())["rep_count"] == N_REPS
     res = rehab(installed, "batch", manifest, "--out", out, "--no-progress")
     assert "0 analysed, 1 skipped (done before), 0 failed" in res.stdout
+
+
+def test_the_stream_page_ships_and_is_served(installed: Installed) -> None:
+    """``rehab live --serve``'s page and the three.js files it loads are in both wheels,
+    and the installed server serves each of them."""
+    web = REPO / "rehab" / "stream" / "web"
+    files = sorted(p.relative_to(web).as_posix() for p in web.rglob("*")
+                   if p.is_file() and not p.name.startswith("."))
+    assert "index.html" in files and any(f.startswith("vendor/") for f in files)
+    for wheel in (installed.wheel, installed.sdist_wheel):
+        names = set(zipfile.ZipFile(wheel).namelist())
+        assert {f"rehab/stream/web/{f}" for f in files} <= names, wheel
+    code = ("import sys, urllib.request\n"
+            "from rehab.stream.server import ServeOptions, StreamServer\n"
+            "with StreamServer(ServeOptions(port=0)) as s:\n"
+            "    for name in sys.argv[1:]:\n"
+            "        body = urllib.request.urlopen(f'http://127.0.0.1:{s.port}/{name}').read()\n"
+            "        print(name, len(body))\n")
+    res = run([installed.python, "-c", code, *files], installed.root, installed.env)
+    assert res.stdout.split() == [x for f in files
+                                  for x in (f, str((web / f).stat().st_size))]
