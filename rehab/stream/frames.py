@@ -16,31 +16,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rehab.model import LANDMARK_INDEX, LANDMARK_NAMES, SKELETON_EDGES, Rep
+from rehab.model import LANDMARK_NAMES, SKELETON_EDGES, Rep
+from rehab.overlay import arc_landmarks
 
 SCHEMA_VERSION = 1
 """Bumped when a message's field changes meaning or goes; new fields do not bump it."""
 
-_JOINT_OF: dict[str, tuple[str, str, str]] = {
-    # the angle's vertex between its two segments, for drawing its arc: (a, vertex, b)
-    "knee_flexion": ("hip", "knee", "ankle"),
-    "hip_flexion": ("shoulder", "hip", "knee"),
-    "hip_abduction": ("shoulder", "hip", "knee"),
-    "shoulder_flexion": ("hip", "shoulder", "elbow"),
-    "shoulder_abduction": ("hip", "shoulder", "elbow"),
-    "elbow_flexion": ("shoulder", "elbow", "wrist"),
-    "ankle_plantarflexion": ("knee", "ankle", "foot_index"),
-}
-
-
 def joint_landmarks(angle_name: str, side: str) -> tuple[int, int, int] | None:
     """Landmark indices (segment end, vertex, segment end) that draw ``angle_name``'s arc on
-    ``side``; None for the trunk's angles or an unknown side."""
-    parts = _JOINT_OF.get(angle_name)
-    if parts is None or side not in ("left", "right"):
+    ``side``, as the overlay draws it; None for the trunk's angles or no side."""
+    if side not in ("left", "right"):
         return None
-    a, j, b = (LANDMARK_INDEX[f"{side}_{p}"] for p in parts)
-    return a, j, b
+    return arc_landmarks(angle_name, side)
 
 
 @dataclasses.dataclass(frozen=True)
