@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _add_stream_options(p: argparse.ArgumentParser) -> None:
     """``--serve`` (WebSocket and 3D page) and ``--vmc`` (avatar apps) and their options."""
     from rehab.argtypes import int_in
-    from rehab.stream.server import DEFAULT_HOST, DEFAULT_PORT
+    from rehab.stream import DEFAULT_HOST, DEFAULT_PORT
 
     g = p.add_argument_group("streaming to browsers, headsets and avatar apps")
     g.add_argument("--serve", action="store_true",

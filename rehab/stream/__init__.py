@@ -4,3 +4,8 @@ protocol (`rehab.stream.vmc`). `rehab.stream.frames` defines what is sent.
 
 Importing this package imports nothing heavy.
 """
+
+DEFAULT_HOST = "127.0.0.1"
+"""Where ``--serve`` binds by default: this machine only."""
+DEFAULT_PORT = 8765
+"""``--serve``'s default port."""

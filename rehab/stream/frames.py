@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from rehab.model import LANDMARK_NAMES, SKELETON_EDGES, Rep
-from rehab.overlay import arc_landmarks
 
 SCHEMA_VERSION = 1
 """Bumped when a message's field changes meaning or goes; new fields do not bump it."""
@@ -25,6 +24,8 @@ SCHEMA_VERSION = 1
 def joint_landmarks(angle_name: str, side: str) -> tuple[int, int, int] | None:
     """Landmark indices (segment end, vertex, segment end) that draw ``angle_name``'s arc on
     ``side``, as the overlay draws it; None for the trunk's angles or no side."""
+    from rehab.overlay import arc_landmarks  # with OpenCV: not at import
+
     if side not in ("left", "right"):
         return None
     return arc_landmarks(angle_name, side)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rehab.errors import InputError
+from rehab.stream import DEFAULT_HOST, DEFAULT_PORT
 from rehab.stream.frames import (LiveFrame, RepEvent, end_message, frame_message,
                                  rep_message)
 
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 QUEUE_FRAMES = 8
 """Frames waiting per client before the oldest is dropped (a quarter second at 30 fps)."""
 SEND_BUFFER = 32 * 1024

@@ -116,7 +116,7 @@ def test_ctrl_c_twice_saves_the_session_whole(shared_video: Callable[[str], Path
     traceback, exit 130, the record folder holds the whole set and the stored session is
     finished, each time."""
     video = shared_video(DEMO)
-    delays = [0.0, 0.01, 0.02, 0.035, 0.05]
+    delays = [0.0, 0.02, 0.05]
     for round_no, delay in enumerate(delays, 1):
         rec = tmp_path / f"rec{round_no}"
         proc = start_live(video, rec, "--patient", "p1", "--db", str(db))

@@ -207,14 +207,6 @@ def test_report_on_both_real_manifests(shared_data: Path, tmp_path: Path, rehab:
     assert doc["n"] == sum(len(m.read_text().strip().splitlines()) - 1 for m in manifests)
 
 
-@pytest.mark.parametrize("folder", ["landmarks", "landmarks_rehab"])
-def test_report_on_one_real_manifest(shared_data: Path, tmp_path: Path, rehab: Rehab,
-                                     folder: str) -> None:
-    manifest = shared_data / folder / "manifest.csv"
-    res = rehab("validate", str(manifest), "--out", str(tmp_path), check=False)
-    check_consistent(tmp_path, res.stdout, read_manifests([manifest]))
-
-
 # --- a synthetic set with known counts -----------------------------------------------------
 
 def _squat(n: int, path: Path) -> Path:

@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_loses_or_mixes_nothing(
     kills = {name: 0 for name in ops}
     names = sorted(ops)
     took: dict[str, float] = {}
-    for i in range(rounds(5 * len(ops))):
+    for i in range(rounds(3 * len(ops))):  # --soak N for N times as many
         name = names[i % len(names)]
         if name == "delete":
             _add_throwaway(clinic, squat_analysis)
