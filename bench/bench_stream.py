@@ -23,6 +23,9 @@ count of frames offered while a client was connected).
    rounds to cancel drift; medians and ratios against 0 clients (server on, nobody
    connected). Goal: fps(10 clients) at most 5% below fps(0); exit 1 if missed.
    "churn": 10 clients connecting, reading 0.2-0.8 s, disconnecting, again (not a goal).
+3. The stream's own CPU per frame, without the model (`stream_cpu_per_frame`): what the
+   session's thread spends handing a frame over, and what the server's thread spends
+   encoding and sending it, with 0, 1 and 10 clients.
 
     .venv/bin/python bench/bench_stream.py [--video PATH] [--runs N] [--speed X]
         [--repeat K] [--no-churn] [--json PATH]
@@ -155,7 +158,7 @@ def _raw_client(url: str, deadline: float, out: dict[str, Any]) -> None:
 
 def _churn_client(url: str, deadline: float, seed: int, out: dict[str, Any]) -> None:
     """Connect, read 0.2-0.8 s, disconnect, wait a little, again; until the session ends."""
-    from websockets.exceptions import ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     rng = random.Random(seed)
     connections = frames = 0
@@ -165,6 +168,10 @@ def _churn_client(url: str, deadline: float, seed: int, out: dict[str, Any]) -> 
             ws = _connect(url, deadline if not served else time.monotonic() + 0.5)
         except TimeoutError:
             break  # the server is gone (or never came)
+        except InvalidStatus as exc:  # 503: the session is ending, the server closing
+            if served and exc.response.status_code == 503:
+                break
+            raise
         served = True
         connections += 1
         stop = time.monotonic() + rng.uniform(0.2, 0.8)
@@ -361,6 +368,73 @@ def fps_run(clip: Path, work: Path, speed: float, config: str) -> dict[str, Any]
     return out
 
 
+_COST_CLIENTS = r"""
+import sys, threading
+from websockets.sync.client import connect
+def one():
+    with connect(sys.argv[1], max_size=2 ** 22) as ws:
+        for m in ws:
+            if m.startswith('{"type":"end"'):
+                break
+ts = [threading.Thread(target=one) for _ in range(int(sys.argv[2]))]
+[t.start() for t in ts]
+[t.join() for t in ts]
+"""
+
+
+def stream_cpu_per_frame(n_clients: int, frames: int = 600) -> dict[str, float]:
+    """The stream's own CPU per frame, without the model: a `StreamServer` in this process
+    fed ``frames`` frame messages at 120 frames/s, ``n_clients`` websockets clients in
+    another process; CPU time of the caller's thread in `StreamServer.frame` and of the
+    server's thread (`time.thread_time`, read on that thread before and after)."""
+    import numpy as np
+
+    from rehab.stream.frames import LiveFrame, hello_message
+    from rehab.stream.server import ServeOptions, StreamServer
+
+    server = StreamServer(ServeOptions(port=0), hello=hello_message("squat", "Squat",
+                                                                    "knee_flexion"))
+    server.start()
+    proc = None
+    if n_clients:
+        proc = subprocess.Popen([sys.executable, "-c", _COST_CLIENTS,
+                                 f"ws://127.0.0.1:{server.port}/stream", str(n_clients)])
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while server.clients < n_clients and time.monotonic() < deadline:
+            time.sleep(0.01)
+    rng = np.random.default_rng(0)
+    world = rng.normal(0, 0.3, (33, 3)).astype(np.float32)
+    vis = rng.random(33).astype(np.float32)
+    marks: dict[str, float] = {}
+    loop = server._loop  # noqa: SLF001 - the benchmark reads the server thread's clock
+    assert loop is not None
+
+    def mark(key: str) -> None:
+        marks[key] = time.thread_time()
+
+    loop.call_soon_threadsafe(mark, "start")
+    caller = 0.0
+    for i in range(frames):
+        f = LiveFrame(t=i / 30, captured=time.monotonic(), world=world, visibility=vis,
+                      angle_name="knee_flexion", side="left", angle_deg=42.0,
+                      target=(80.0, 120.0), rest="low", reps_done=1, reps_goal=10, set_no=1,
+                      sets=3, state="active", cue="Good squat", cue_tone="good")
+        c0 = time.thread_time()
+        server.frame(f)
+        caller += time.thread_time() - c0
+        time.sleep(1 / 120)
+    time.sleep(0.3)
+    loop.call_soon_threadsafe(mark, "stop")
+    time.sleep(0.1)
+    server.end("complete", 1)
+    server.close()
+    if proc is not None:
+        proc.wait(10)
+    return {"caller_ms": round(1000 * caller / frames, 3),
+            "server_ms": round(1000 * (marks["stop"] - marks["start"]) / frames, 3),
+            "sent": server.stats.sent, "dropped": server.stats.dropped}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
@@ -441,6 +515,12 @@ def main() -> int:
                       f"{r['session_cpu_s']:>13.2f}/{r['clients_cpu_s']:<7.2f}{extra}")
                 sys.stdout.flush()
     med = {c: statistics.median(r["fps"] for r in runs if r["config"] == c) for c in configs}
+    cost = {str(n): stream_cpu_per_frame(n) for n in (0, 1, 10)}
+    result["stream_cpu_per_frame"] = cost
+    print("\nthe stream's own CPU per frame (no model; session thread / server thread):")
+    for n, c in cost.items():
+        print(f"  {n:>2} clients: {c['caller_ms']:.3f} ms / {c['server_ms']:.3f} ms "
+              f"({c['sent']} sent, {c['dropped']} dropped)")
     ratios = {c: med[c] / med["0"] for c in configs if c != "0"}
     ok = ratios["10"] >= GOAL_RATIO_10
     print("\nmedians: " + ", ".join(f"{c} clients {med[c]:.2f} fps" if c != "churn"
