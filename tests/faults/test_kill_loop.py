@@ -78,8 +78,11 @@ def test_sigkill_at_random_moments_loses_or_mixes_nothing(
     kills = {name: 0 for name in ops}
     names = sorted(ops)
     took: dict[str, float] = {}
-    for i in range(rounds(3 * len(ops))):  # --soak N for N times as many
+    wanted = rounds(1)  # kills of each operation (--soak N for N times as many)
+    for i in range(8 * wanted * len(ops)):  # a kill comes too late when the run was quick
         name = names[i % len(names)]
+        if name in took and kills[name] >= wanted:
+            continue
         if name == "delete":
             _add_throwaway(clinic, squat_analysis)
         started = time.monotonic()
@@ -99,6 +102,8 @@ def test_sigkill_at_random_moments_loses_or_mixes_nothing(
             assert {"result.json", "session.json"} <= {p.name for p in record.iterdir()}
         check_store(clinic)
         _check_report(report)
+        if min(kills.values()) >= wanted:
+            break
     # each killed operation, run again to its end, cleans up and succeeds
     for args in (ops["analyze"](), ops["report"]()):
         res = subprocess.run([sys.executable, "-m", "rehab", "-q", *args], capture_output=True,
@@ -107,7 +112,7 @@ def test_sigkill_at_random_moments_loses_or_mixes_nothing(
     assert sorted(p.name for p in report.parent.iterdir()) == ["pA.html"]
     assert sorted(p.name for p in shared.parent.iterdir()) == ["session"]
     assert check_store(clinic) > 0
-    assert all(kills.values()), kills  # the loop did kill each, not just wait
+    assert min(kills.values()) >= wanted, kills  # the loop did kill each, not just wait
     print(f"kills by operation: {kills}")
 
 
