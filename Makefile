@@ -15,10 +15,9 @@ endif
 
 .PHONY: demo test bench install clean
 
-# --no-compile: modules are byte-compiled when first imported, not all at install (20 s less).
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]' 2>&1 \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
 	  | grep -v "is ignored: it is neither a file nor a directory" || true
 	$(BIN)/python -c "import rehab, mediapipe, cv2, numba, matplotlib, pooch, pytest"
 	touch $@
