@@ -129,7 +129,8 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
 def _stream_plan(args: argparse.Namespace
                  ) -> tuple[ServeOptions | None, tuple[str, int] | None]:
     """The ``--serve`` options and the ``--vmc`` target, checked (`InputError`)."""
-    from rehab.stream.server import DEFAULT_HOST, DEFAULT_PORT, ServeOptions, is_loopback
+    from rehab.stream import DEFAULT_HOST, DEFAULT_PORT
+    from rehab.stream.server import ServeOptions, check_options, is_loopback
 
     given = [f"--{o.replace('_', '-')}" for o in ("host", "port", "token")
              if getattr(args, o) is not None] + (["--allow-origin"] if args.allow_origin else [])
@@ -141,8 +142,6 @@ def _stream_plan(args: argparse.Namespace
                              port=DEFAULT_PORT if args.port is None else args.port,
                              token=token, allow_remote=args.allow_remote,
                              allowed_origins=tuple(args.allow_origin))
-        from rehab.stream.server import check_options
-
         check_options(serve)
     elif given:
         raise InputError(f"{given[0]} is only used with --serve")

@@ -144,7 +144,7 @@ def run_session(exercise: Exercise | str, source: int | str | os.PathLike[str] =
             for sink in sinks:  # what is queued is sent; then their counts are final
                 resources.remove(sink)
                 sink.close()
-                result.stats.streams.update(_stream_counts(sink))
+                result.stats.streams[sink.name] = sink.counts()
     finally:
         if abort is not None:
             abort()
@@ -188,18 +188,6 @@ def _prepare_record_dir(record_dir: str | os.PathLike[str] | None, headless: boo
     from rehab.analysis import result_folder
 
     return result_folder(Path(record_dir).expanduser(), private=private)
-
-
-def _stream_counts(sink: LiveSink) -> dict[str, dict[str, Any]]:
-    """What a closed stream sent, by the stream's name (for ``--stats``)."""
-    from rehab.stream.server import StreamServer
-    from rehab.stream.vmc import VmcSender
-
-    if isinstance(sink, StreamServer):
-        return {"websocket": sink.stats.to_dict()}
-    if isinstance(sink, VmcSender):
-        return {"vmc": {"sent": sink.sent, "dropped": sink.dropped, "errors": sink.errors}}
-    return {}
 
 
 def _start_sinks(exercise: Exercise, serve: ServeOptions | None,

@@ -21,6 +21,7 @@ from rehab.model import LANDMARK_NAMES, SKELETON_EDGES, Rep
 SCHEMA_VERSION = 1
 """Bumped when a message's field changes meaning or goes; new fields do not bump it."""
 
+
 def joint_landmarks(angle_name: str, side: str) -> tuple[int, int, int] | None:
     """Landmark indices (segment end, vertex, segment end) that draw ``angle_name``'s arc on
     ``side``, as the overlay draws it; None for the trunk's angles or no side."""
@@ -82,6 +83,9 @@ class RepEvent:
 class LiveSink(Protocol):
     """Where a live session sends its frames and reps; every call returns at once."""
 
+    name: str
+    """The stream's name in ``--stats`` (``websocket``, ``vmc``)."""
+
     def frame(self, frame: LiveFrame) -> None: ...
 
     def rep(self, event: RepEvent) -> None: ...
@@ -90,6 +94,10 @@ class LiveSink(Protocol):
         """The session ended (``reason`` as `SessionResult.end_reason`) with ``reps`` counted."""
 
     def close(self) -> None: ...
+
+    def counts(self) -> dict[str, Any]:
+        """What the stream sent (final once closed), for ``--stats``."""
+        ...
 
 
 def _num(x: float, digits: int) -> float | None:

@@ -144,6 +144,8 @@ class StreamServer:
         print(server.url)   # http://127.0.0.1:PORT/
     """
 
+    name = "websocket"
+
     def __init__(self, options: ServeOptions = ServeOptions(), *,
                  hello: dict[str, Any] | None = None, queue_frames: int = QUEUE_FRAMES,
                  web_dir: Path = WEB_DIR) -> None:
@@ -198,6 +200,10 @@ class StreamServer:
         """Queue the ``end`` message (never dropped)."""
         if self._clients:
             self._post(end_message, (reason, reps), None)
+
+    def counts(self) -> dict[str, Any]:
+        """`stats` as the ``--stats`` document has them."""
+        return self.stats.to_dict()
 
     def _post(self, make: Callable[..., dict[str, Any]], args: tuple[Any, ...],
               captured: float | None) -> None:

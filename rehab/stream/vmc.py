@@ -390,6 +390,7 @@ class VmcSender:
     """
 
     JOIN_TIMEOUT_S = 2.0
+    name = "vmc"
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         """Resolve ``host`` now (`InputError` if it cannot be) and start the thread."""
@@ -431,6 +432,10 @@ class VmcSender:
 
     def rep(self, event: RepEvent) -> None:
         """Nothing: VMC carries the body only."""
+
+    def counts(self) -> dict[str, int]:
+        """Bundles sent, frames dropped for newer ones, failed sends (for ``--stats``)."""
+        return {"sent": self.sent, "dropped": self.dropped, "errors": self.errors}
 
     def end(self, reason: str, reps: int) -> None:
         """The session ended: send what is queued and stop."""
