@@ -42,7 +42,7 @@ from rehab.stream.frames import (LiveFrame, RepEvent, end_message, frame_message
                                  rep_message)
 
 if TYPE_CHECKING:
-    from websockets.asyncio.server import Server, ServerConnection
+    from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,6 @@ class StreamServer:
         self._files = _web_files(web_dir)
         self._clients: set[_Client] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._seq = 0
@@ -280,7 +279,6 @@ class StreamServer:
             failure.append(_bind_error(self.options, exc))
             ready.set()
             return
-        self._server = server
         self._loop = asyncio.get_running_loop()
         self.port = server.sockets[0].getsockname()[1]
         ready.set()
