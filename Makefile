@@ -1,6 +1,7 @@
 # rehab: two commands on a fresh machine.
 #   make demo   installs into .venv and analyses the sample recording (or VIDEO=... EXERCISE=...)
-#   make test   installs into .venv, type-checks (mypy rehab) and runs the whole test suite
+#   make test   installs into .venv (and the export readers into .venv/readers), type-checks
+#               (mypy rehab) and runs the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,6 +32,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	@bash scripts/system-deps.sh
+	@bash scripts/readers-venv.sh $(VENV)/readers
 	$(BIN)/python -m mypy rehab --cache-dir $(VENV)/.mypy_cache
 	$(BIN)/python -m pytest -q
 

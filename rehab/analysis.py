@@ -55,7 +55,8 @@ __all__ = ["Analysis", "RESULT_FILES", "RESULT_SCHEMA_VERSION", "analyze_sequenc
            "result_folder", "write_outputs"]
 
 RESULT_FILES = frozenset({"result.json", "reps.csv", "angles.csv", "landmarks.npz",
-                          "overlay.mp4", "session.json"})
+                          "overlay.mp4", "session.json",
+                          "markers.trc", "angles.mot", "markers.c3d"})  # rehab.exports
 """The files of a result folder (``rehab analyze --out``, ``rehab live --record``): a
 folder holding only these may be replaced by a new run; any other file makes it refuse."""
 

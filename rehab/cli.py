@@ -75,6 +75,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.overlay and out is None:
         raise RehabError("--overlay with --patient needs --out DIR: the patient history "
                          "keeps no video")
+    if args.export and out is None:
+        raise RehabError("--export with --patient needs --out DIR: the patient history keeps "
+                         "the result files, not the exports")
     if args.calibration:  # fail on a bad calibration file before the slow pose stage
         from rehab.calibration import load_calibration
 
@@ -90,6 +93,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     folder = None if out is None else result_folder(out, private=for_patient)
     with folder or contextlib.nullcontext():
         paths = {} if folder is None else write_outputs(analysis, folder.path)
+        if args.export and folder is not None:
+            from rehab.exports import write_exports
+
+            paths.update(write_exports(analysis, folder.path, args.export))
         if args.overlay and folder is not None:
             from rehab.overlay import render_overlay
 
@@ -252,6 +259,7 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
     """``rehab analyze`` and its options (numbers bounded by `rehab.limits`)."""
     from rehab import limits
     from rehab.argtypes import finite_float, number_in
+    from rehab.exports import export_formats
 
     p = sub.add_parser("analyze", parents=[common], help="analyse a recorded exercise",
                        description="Analyse a video, an image folder or a landmarks .npz.")
@@ -290,6 +298,10 @@ def _add_analyze_parser(sub: argparse._SubParsersAction,  # type: ignore[type-ar
                    help="square size of the --scale-board checkerboard")
     p.add_argument("--overlay", action="store_true",
                    help="also write overlay.mp4 with skeleton, angle, target band and counter")
+    p.add_argument("--export", type=export_formats, metavar="trc,mot,c3d", default=(),
+                   help="also write the landmarks as OpenSim markers (markers.trc), the joint "
+                        "angles as an OpenSim motion (angles.mot) and/or the markers as C3D "
+                        "(markers.c3d), comma-separated")
     p.add_argument("--out", "-o", metavar="DIR",
                    help="output folder (default: ./rehab-out/<input name>/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -8,6 +8,8 @@
   failure is one clear line (tests/cli and tests/model).
 - `db`: a patient database holding ``p1``.
 - `squat_analysis` builds a squat `Analysis` with exact reps (tests/cli and integration).
+- `read_exports` reads exported files back with OpenSim, ezc3d and Pose2Sim in their own
+  environment (``scripts/readers-venv.sh``, made on first use when ``make test`` has not).
 
 Helpers are fixtures that return the function, so test modules never import each other.
 """
@@ -194,3 +196,35 @@ def write_squats() -> Callable[..., dict[str, Path]]:
     """``write_squats(folder, {"a": 3, "b": 5}, peak=100.0)``: landmark recordings of exact
     squats, ``folder/a.npz`` (3 reps), ``folder/b.npz`` (5), ...; returns name -> path."""
     return _write_squats
+
+
+# --- independent readers of the exports ---------------------------------------------------
+
+
+READERS = Path(os.environ.get("REHAB_READERS_VENV", REPO / ".venv" / "readers"))
+
+
+@pytest.fixture(scope="session")
+def read_exports() -> Callable[..., dict]:  # type: ignore[type-arg]
+    """``read_exports(trc=None, mot=None, c3d=None, pose2sim=False)``: what OpenSim's own
+    readers, ezc3d and Pose2Sim read from the files (tests/readers/read_exports.py), as a
+    dict (NaN as None)."""
+    import json
+
+    subprocess.run(["bash", str(REPO / "scripts" / "readers-venv.sh"), str(READERS)],
+                   check=True, timeout=900)
+
+    def read(trc: Path | None = None, mot: Path | None = None, c3d: Path | None = None,
+             pose2sim: bool = False) -> dict:  # type: ignore[type-arg]
+        argv = [str(READERS / "bin" / "python"), str(REPO / "tests" / "readers" /
+                                                     "read_exports.py")]
+        for flag, path in (("--trc", trc), ("--mot", mot), ("--c3d", c3d)):
+            if path is not None:
+                argv += [flag, str(path)]
+        if pose2sim:
+            argv.append("--pose2sim")
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+    return read

@@ -5,8 +5,9 @@ dependency); only imports under ``if TYPE_CHECKING:`` are left out (they exist f
 checker alone). Layers, lowest first:
 
     base (errors, settings, model, exercises, codec, files) -> capture -> pose
-    -> kinematics | calibration -> repetitions -> scoring -> analysis -> store -> reports
-    -> front ends (the CLIs, live, batch)
+    -> kinematics | calibration -> repetitions -> scoring -> analysis (and the file
+    exports of one analysis) -> store (and the FHIR export of a history) -> reports
+    -> front ends (the CLIs, live, batch, stream)
 
 A package's ``cli`` module is in its package's layer (``rehab.store.cli`` is the store's:
 it may not reach up into reports). A string naming a rehab module counts as importing it
@@ -33,8 +34,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("repetitions", ("rehab.reps",)),
     ("scoring", ("rehab.scoring",)),
     ("analysis", ("rehab.analysis", "rehab.counter", "rehab.pipeline", "rehab.overlay",
-                  "rehab.validate", "rehab.info", "rehab.sample_data", "rehab.api")),
-    ("store", ("rehab.store",)),
+                  "rehab.validate", "rehab.info", "rehab.sample_data", "rehab.api",
+                  "rehab.exports")),
+    ("store", ("rehab.store", "rehab.exports.fhir")),
     ("reports", ("rehab.reports", "rehab.validate_report")),
     ("front ends", ("rehab.cli", "rehab.__main__", "rehab.live", "rehab.batch",
                     "rehab.stream")),
