@@ -26,6 +26,7 @@ _API: dict[str, str] = {
     "load_library": "rehab.exercises",
     "load_npz": "rehab.sequence", "save_npz": "rehab.sequence",
     "RehabError": "rehab.errors",
+    "fhir_bundle": "rehab.exports.fhir",
     **{name: "rehab.model" for name in (
         "Analysis", "AngleSet", "CalibrationRef", "Distances", "Flag", "Note", "NoteCode",
         "PoseSequence", "Rep", "RepKind", "Scale", "Segment", "Segmentation",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 from rehab.analysis import result_folder, write_outputs
 from rehab.exercises import Exercise
@@ -97,8 +97,10 @@ def analyze(recording: PoseSequence | str | os.PathLike[str], exercise: str | Ex
 
 
 def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
-                 landmarks: bool = True, private: bool = False) -> dict[str, Path]:
-    """Write ``result.json``, ``reps.csv``, ``angles.csv`` (and ``landmarks.npz``).
+                 landmarks: bool = True, private: bool = False,
+                 exports: Sequence[str] = ()) -> dict[str, Path]:
+    """Write ``result.json``, ``reps.csv``, ``angles.csv`` (and ``landmarks.npz``, and the
+    ``exports``).
 
     Parameters
     ----------
@@ -112,13 +114,22 @@ def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
         also write the landmarks (``landmarks.npz``), which `load` reads back.
     private:
         readable by their owner only (results of a patient).
+    exports:
+        formats for other software, any of ``trc`` (OpenSim markers, ``markers.trc``),
+        ``mot`` (OpenSim joint angles, ``angles.mot``) and ``c3d`` (``markers.c3d``); see
+        `rehab.exports`.
 
     Returns
     -------
     dict
         the written paths by kind (``result_json``, ``reps_csv``, ``angles_csv``,
-        ``landmarks_npz``).
+        ``landmarks_npz``, and ``trc``, ``mot``, ``c3d``).
     """
+    from rehab.exports import parse_formats, write_exports
+
+    formats = parse_formats(",".join(exports)) if exports else ()
     with result_folder(out_dir, private=private) as folder:
         paths = write_outputs(analysis, folder.path, write_landmarks=landmarks)
+        if formats:
+            paths.update(write_exports(analysis, folder.path, formats))
     return {k: folder.final / p.name for k, p in paths.items()}

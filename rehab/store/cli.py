@@ -349,13 +349,40 @@ def feedback_text(f: "SessionFeedback", lead: str = "") -> str:
 
 
 def cmd_patient_export(args: argparse.Namespace) -> int:
-    """Export everything held about a patient (JSON, CSV, files)."""
+    """Export everything held about a patient (JSON, CSV, files) with ``--out``, and/or
+    their camera sessions as a FHIR R4 Bundle with ``--fhir``."""
+    if args.out is None and args.fhir is None:
+        raise InputError("patient export needs --out DIR (everything, JSON + CSV) or "
+                         "--fhir FILE.json (a FHIR R4 Bundle), or both")
+    fhir_only = [o for o, v in (("--from", args.date_from), ("--to", args.date_to),
+                                ("--include-name", args.include_name)) if v]
+    if fhir_only and args.fhir is None:
+        raise InputError(f"{', '.join(fhir_only)} needs --fhir FILE.json (--out exports "
+                         f"everything held)")
+    start = parse_date(args.date_from, "--from")
+    end = parse_date(args.date_to, "--to")
+    if start and end and start > end:
+        raise InputError(f"--from {start} is after --to {end}")
+    if args.fhir is not None:
+        from rehab.exports.fhir import check_bundle_path
+
+        check_bundle_path(args.fhir)
     with open_db(args) as store:
-        paths = store.export_patient(args.id, args.out)
-    for path in paths:
-        log.debug("wrote %s", path)
-    _out(str(Path(args.out) / "patient.json"))
-    log.info("exported %d file(s) to %s", len(paths), args.out)
+        store.get_patient(args.id)
+        if args.fhir is not None:
+            from rehab.exports.fhir import write_bundle
+
+            bundle = write_bundle(store, args.id, args.fhir, start, end,
+                                  include_name=args.include_name)
+            n = sum(e["resource"]["resourceType"] == "Observation" for e in bundle["entry"])
+            log.info("wrote a FHIR R4 Bundle of %d observation(s) to %s", n, args.fhir)
+            _out(str(Path(args.fhir)))
+        if args.out is not None:
+            paths = store.export_patient(args.id, args.out)
+            for path in paths:
+                log.debug("wrote %s", path)
+            _out(str(Path(args.out) / "patient.json"))
+            log.info("exported %d file(s) to %s", len(paths), args.out)
     return 0
 
 
@@ -451,9 +478,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_db_option(q)
     q.set_defaults(func=cmd_patient_note)
 
-    q = sub.add_parser("export", help="write everything held about a patient (JSON + CSV)")
+    q = sub.add_parser("export", help="write everything held about a patient (JSON + CSV), "
+                                      "or their sessions as a FHIR R4 Bundle")
     q.add_argument("id", help="patient id")
-    q.add_argument("--out", "-o", required=True, metavar="DIR", help="export folder")
+    q.add_argument("--out", "-o", metavar="DIR", help="export folder: everything held")
+    q.add_argument("--fhir", metavar="FILE.json",
+                   help="a FHIR R4 Bundle: the patient (by id), one Observation per session "
+                        "and joint side (peak angle, reps), the prescriptions as Goals")
+    q.add_argument("--from", dest="date_from", metavar="DATE",
+                   help="with --fhir: first day (default: the first session)")
+    q.add_argument("--to", dest="date_to", metavar="DATE",
+                   help="with --fhir: last day (default: the last session)")
+    q.add_argument("--include-name", action="store_true",
+                   help="with --fhir: also the patient's display name (default: the id only)")
     add_db_option(q)
     q.set_defaults(func=cmd_patient_export)
 

@@ -6,7 +6,7 @@ and the report templates are found in the checkout's top-level ``exercises/`` an
 whose own wheel must carry the same data), the wheel is installed with its dependencies
 into a new virtual environment, and the installed ``rehab`` command is run from a folder
 outside the checkout: ``exercises``, ``analyze`` on a landmarks file, ``patient add``,
-``analyze --patient`` and ``report`` (HTML and PDF).
+``analyze --patient`` and ``report`` (HTML and PDF), the exports.
 
 The first run downloads the dependencies (mediapipe, opencv, numba, ...); later runs take
 them from pip's cache.
@@ -175,9 +175,11 @@ def test_exercises_lists_the_shipped_library(installed: Installed) -> None:
 
 def test_analyze_a_landmarks_file(installed: Installed, squat_npz: Path) -> None:
     out = installed.root / "out"
-    rehab(installed, "analyze", squat_npz, "--exercise", "squat", "--out", out)
+    rehab(installed, "analyze", squat_npz, "--exercise", "squat", "--out", out,
+          "--export", "trc,mot,c3d")  # the C3D writer is a dependency of the wheel
     doc = json.loads((out / "result.json").read_text())
     assert doc["exercise"] == "squat" and doc["rep_count"] == N_REPS
+    assert (out / "markers.c3d").read_bytes()[1] == 0x50 and (out / "angles.mot").is_file()
 
 
 def test_patient_history_and_report(installed: Installed, squat_npz: Path) -> None:
@@ -191,6 +193,9 @@ def test_patient_history_and_report(installed: Installed, squat_npz: Path) -> No
         assert res.stdout.strip() == str(report)
         assert report.stat().st_size > 0
     assert (installed.root / "report.pdf").read_bytes()[:4] == b"%PDF"
+    bundle = installed.root / "p01.json"
+    rehab(installed, "patient", "export", "p01", "--db", db, "--fhir", bundle)
+    assert json.loads(bundle.read_text())["resourceType"] == "Bundle"
     html = (installed.root / "report.html").read_text(encoding="utf-8")
     assert "Ada Lovelace" in html and "Squat" in html
     # nothing was written to the user's database

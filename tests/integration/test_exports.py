@@ -87,3 +87,18 @@ def test_marker_names_and_landmarks_match_pose2sims_blazepose_marker_set(
         assert name in MARKER_NAMES, name
         assert MARKER_NAMES.index(name) == skeleton[name.lower()], name
     assert MARKER_NAMES[LANDMARK_INDEX["left_knee"]] == "LKnee"
+
+
+def test_why_the_mot_says_version_3(squat_01: Analysis, tmp_path: Path,
+                                    read_exports: Reader) -> None:
+    """The same angles under the ``version=1`` header Sports2D writes: OpenSim's legacy
+    ``Storage`` stops at the first row holding a NaN, its ``TimeSeriesTable`` does not;
+    under ``version=3`` both read every row (the test above)."""
+    paths = write_exports(squat_01, tmp_path, ("mot",))
+    old = tmp_path / "v1.mot"
+    old.write_text(paths["mot"].read_text().replace("version=3", "version=1", 1))
+    got = read_exports(mot=old)["mot"]
+    n = squat_01.sequence.n_frames
+    first_nan = int(np.flatnonzero(np.isnan(squat_01.angles.values).any(axis=1))[0])
+    assert len(got["time"]) == n
+    assert got["storage_rows"] < n and got["storage_rows"] <= first_nan + 1

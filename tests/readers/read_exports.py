@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from importlib import resources
 from typing import Any
@@ -90,6 +91,8 @@ def main() -> int:
     ap.add_argument("--c3d")
     ap.add_argument("--pose2sim", action="store_true")
     args = ap.parse_args()
+    result = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what the readers print themselves goes to stderr, the JSON alone to stdout
     out: dict[str, Any] = {}
     if args.trc:
         out["trc"] = read_trc(args.trc)
@@ -99,7 +102,8 @@ def main() -> int:
         out["c3d"] = read_c3d(args.c3d)
     if args.pose2sim:
         out["pose2sim"] = read_pose2sim()
-    json.dump(_clean_tree(out), sys.stdout)
+    json.dump(_clean_tree(out), result)
+    result.close()
     return 0
 
 
