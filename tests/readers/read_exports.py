@@ -31,8 +31,17 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def read_trc(path: str) -> dict[str, Any]:
+def _opensim() -> Any:
+    """OpenSim, logging to stderr only (it would write ``opensim.log`` into the working
+    folder)."""
     import opensim as osim
+
+    osim.Logger.removeFileSink()
+    return osim
+
+
+def read_trc(path: str) -> dict[str, Any]:
+    osim = _opensim()
 
     table = osim.TimeSeriesTableVec3(path)
     flat = table.flatten()  # keep the flattened table alive while its matrix is read
@@ -46,7 +55,7 @@ def read_trc(path: str) -> dict[str, Any]:
 
 
 def read_mot(path: str) -> dict[str, Any]:
-    import opensim as osim
+    osim = _opensim()
 
     table = osim.TimeSeriesTable(path)
     values = table.getMatrix().to_numpy()
