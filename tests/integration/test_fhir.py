@@ -92,6 +92,7 @@ def _component(obs: dict[str, Any], code: str) -> list[dict[str, Any]]:
 
 
 def test_the_bundle_is_valid_fhir_r4(history: Path) -> None:
+    assert rehab.fhir_bundle is fhir_bundle  # the public name the README gives
     bundle = _bundle(history)
     parsed = Bundle.model_validate(bundle)
     assert parsed.type == "collection"
