@@ -32,8 +32,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	@bash scripts/system-deps.sh
-	@bash scripts/readers-venv.sh $(VENV)/readers
-	$(BIN)/python -m mypy rehab --cache-dir $(VENV)/.mypy_cache
+	@# the export readers install while mypy runs (both must succeed)
+	@bash scripts/readers-venv.sh $(VENV)/readers & readers=$$!; \
+	  echo "$(BIN)/python -m mypy rehab"; $(BIN)/python -m mypy rehab --cache-dir $(VENV)/.mypy_cache; \
+	  checked=$$?; wait $$readers && exit $$checked
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed

@@ -259,7 +259,8 @@ def _device(did: str, session: SessionRecord) -> dict[str, Any]:
 def _goal(gid: str, patient_ref: dict[str, str], rx: Prescription, columns: list[str],
           rest: str, outcomes: list[str], today: dt.date) -> dict[str, Any]:
     ended = rx.end is not None and rx.end < today
-    side = f", {rx.side} side" if rx.side else ""
+    side = {"left": ", left side", "right": ", right side", "both": ", both sides"}.get(
+        rx.side or "", "")
     goal: dict[str, Any] = {
         "resourceType": "Goal", "id": gid,
         "lifecycleStatus": "completed" if ended else "active",

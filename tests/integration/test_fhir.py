@@ -184,7 +184,7 @@ def test_goals_carry_the_prescriptions_and_link_their_sessions(history: Path) ->
     linked = [observations[r["reference"].removeprefix("urn:uuid:")]
               for r in abd["outcomeReference"]]
     assert [_codes(o["code"], LOCAL_SYSTEM) for o in linked] == [["left_shoulder_abduction.max"]]
-    squat = goals["squat, both side"]
+    squat = goals["squat, both sides"]
     assert [_codes(t["measure"], LOCAL_SYSTEM) for t in squat["target"]] == [
         ["left_knee_flexion.max"], ["right_knee_flexion.max"]]
     assert squat["lifecycleStatus"] == "active" and "dueDate" not in squat["target"][0]
