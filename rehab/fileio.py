@@ -180,6 +180,20 @@ def reason(exc: BaseException) -> str:
     return describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
 
 
+def check_writable_file(path: str | os.PathLike[str]) -> Path:
+    """Refuse early (`OutputError`) a file that could not be written: a folder, a file in a
+    folder that does not exist or is not writable, a read-only file. Creates nothing."""
+    out = Path(path)
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder")
+    if not out.parent.is_dir():
+        raise OutputError(f"{out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists()
+                                                        and not os.access(out, os.W_OK)):
+        raise OutputError(f"{out}: not writable")
+    return out
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str, private: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_open(path, "w", private=private) as fh:

@@ -371,19 +371,11 @@ def _patient(pid: str, patient: Patient, include_name: bool) -> dict[str, Any]:
 
 
 def check_bundle_path(path: str | os.PathLike[str]) -> Path:
-    """Refuse early (`OutputError`) a bundle path that cannot be written: a folder, or a
-    place whose folder does not exist or is not writable. Creates nothing."""
-    from rehab.errors import OutputError
+    """Refuse early (`OutputError`) a bundle path that cannot be written
+    (`rehab.fileio.check_writable_file`). Creates nothing."""
+    from rehab.fileio import check_writable_file
 
-    out = Path(path).expanduser()
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder; --fhir takes a file name (bundle.json)")
-    parent = Path(os.path.abspath(out)).parent
-    if not parent.is_dir():
-        raise OutputError(f"{out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder {parent} is not writable")
-    return out
+    return check_writable_file(Path(path).expanduser())
 
 
 def write_bundle(store: Store, patient_id: str, path: str | os.PathLike[str],

@@ -31,17 +31,13 @@ __all__ = ["FORMATS", "NORMATIVE_ROM_DEG", "ReportData", "build_report_data",
 
 def check_report_path(out: str | os.PathLike[str]) -> str:
     """The report format from the file suffix; a clear error if unknown or unwritable."""
+    from rehab.fileio import check_writable_file
+
     path = Path(out)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(f"{path}: the report file must end in .pdf or .html")
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"{path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise OutputError(f"{path}: not writable")
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder")
+    check_writable_file(path)
     return fmt
 
 
