@@ -55,6 +55,16 @@ def make_input(video: Path, out: Path) -> int:
     return n
 
 
+def letterboxed_input(video: Path, work: Path) -> tuple[Path, int]:
+    """`make_input` of ``video`` into ``work`` (the clip every live benchmark plays) and its
+    frame count; says what the input is."""
+    clip = work / "input_640x480_30fps.mp4"
+    n = make_input(video, clip)
+    print(f"input: {video.name} letterboxed to {SIZE[0]}x{SIZE[1]} at {FPS:g} "
+          f"frames/s, {n} frames ({n / FPS:.1f} s)")
+    return clip, n
+
+
 def run_once(clip: Path, work: Path, record: bool) -> dict:
     stats = work / "stats.json"
     cmd = [str(Path(sys.executable).with_name("rehab")), "-q", "live",
@@ -78,10 +88,7 @@ def main() -> int:
         raise SystemExit(f"{args.video}: not found (pass --video)")
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         work = Path(tmp)
-        clip = work / "input_640x480_30fps.mp4"
-        n = make_input(args.video, clip)
-        print(f"input: {args.video.name} letterboxed to {SIZE[0]}x{SIZE[1]} at {FPS:g} "
-              f"frames/s, {n} frames ({n / FPS:.1f} s)")
+        clip, n = letterboxed_input(args.video, work)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"machine: {platform.machine()}, {os.cpu_count()} cpus (load average "
               f"{load:.2f} before the run), python {platform.python_version()}, opencv "

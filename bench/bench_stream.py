@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from bench_live import DEFAULT_VIDEO, FPS, SIZE, make_input  # noqa: E402
+from bench_live import DEFAULT_VIDEO, FPS, SIZE, letterboxed_input  # noqa: E402
 
 GOAL_RATIO_10 = 0.95
 """fps with 10 clients / fps with 0 clients, at least."""
@@ -459,10 +459,7 @@ def main() -> int:
     result: dict[str, Any] = {"machine": machine, "speed": args.speed, "repeat": args.repeat}
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         work = Path(tmp)
-        clip = work / "input_640x480_30fps.mp4"
-        n = make_input(args.video, clip)
-        print(f"input: {args.video.name} letterboxed to {SIZE[0]}x{SIZE[1]} at {FPS:g} "
-              f"frames/s, {n} frames ({n / FPS:.1f} s)")
+        clip, n = letterboxed_input(args.video, work)
         print(f"machine: {machine['platform']}, {machine['cpus']} cpus (load average "
               f"{load:.2f} before the run), python {machine['python']}, opencv "
               f"{machine['opencv']}")
