@@ -125,9 +125,9 @@ def save_results(analysis: Analysis, out_dir: str | os.PathLike[str],
         the written paths by kind (``result_json``, ``reps_csv``, ``angles_csv``,
         ``landmarks_npz``, and ``trc``, ``mot``, ``c3d``).
     """
-    from rehab.exports import parse_formats, write_exports
+    from rehab.exports import check_formats, write_exports
 
-    formats = parse_formats(",".join(exports)) if exports else ()
+    formats = check_formats(exports) if exports else ()  # refused before anything is written
     with result_folder(out_dir, private=private) as folder:
         paths = write_outputs(analysis, folder.path, write_landmarks=landmarks)
         if formats:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,22 +19,28 @@ from rehab.errors import RehabError
 if TYPE_CHECKING:
     from rehab.model import Analysis
 
-__all__ = ["EXPORT_FILES", "export_formats", "parse_formats", "write_exports"]
+__all__ = ["EXPORT_FILES", "check_formats", "export_formats", "parse_formats",
+           "write_exports"]
 
 EXPORT_FILES: dict[str, str] = {"trc": "markers.trc", "mot": "angles.mot", "c3d": "markers.c3d"}
 """The file each export format writes into the result folder, by format."""
 
 
-def parse_formats(text: str) -> tuple[str, ...]:
-    """``trc,mot,c3d`` -> the formats in `EXPORT_FILES` order; an unknown or empty name is a
-    `RehabError`."""
-    names = [n.strip().lower().lstrip(".") for n in str(text).split(",") if n.strip()]
-    unknown = [n for n in names if n not in EXPORT_FILES]
-    if not names or unknown:
+def check_formats(names: Iterable[str]) -> tuple[str, ...]:
+    """The export formats ``names`` asks for (case, blanks and a leading dot ignored), in
+    `EXPORT_FILES` order; an unknown name, or none, is a `RehabError`."""
+    wanted = [n.strip().lower().lstrip(".") for n in names if n.strip()]
+    unknown = [n for n in wanted if n not in EXPORT_FILES]
+    if not wanted or unknown:
         what = f"unknown format {', '.join(map(repr, unknown))}" if unknown else "no format"
         raise RehabError(f"--export: {what}; choose from {', '.join(EXPORT_FILES)} "
                          f"(comma-separated)")
-    return tuple(f for f in EXPORT_FILES if f in names)
+    return tuple(f for f in EXPORT_FILES if f in wanted)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``trc,mot,c3d`` -> `check_formats` of its comma-separated names."""
+    return check_formats(str(text).split(","))
 
 
 def export_formats(text: str) -> tuple[str, ...]:
@@ -45,7 +52,7 @@ def export_formats(text: str) -> tuple[str, ...]:
 
 
 def write_exports(analysis: "Analysis", out_dir: str | os.PathLike[str],
-                  formats: tuple[str, ...], private: bool = False) -> dict[str, Path]:
+                  formats: Iterable[str], private: bool = False) -> dict[str, Path]:
     """Write each of ``formats`` into the folder ``out_dir`` (each file atomically);
     returns the paths by kind (``trc``, ``mot``, ``c3d``)."""
     from rehab.exports import opensim
@@ -53,7 +60,7 @@ def write_exports(analysis: "Analysis", out_dir: str | os.PathLike[str],
 
     out = Path(out_dir)
     paths: dict[str, Path] = {}
-    for fmt in parse_formats(",".join(formats)):
+    for fmt in check_formats(formats):
         path = out / EXPORT_FILES[fmt]
         if fmt == "trc":
             write_text_atomic(path, opensim.trc_text(analysis, path.name), private=private)

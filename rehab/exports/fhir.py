@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rehab import __version__
-from rehab.model import Rep
+from rehab.model import TRUNK_ANGLES, Rep
 from rehab.store import Patient, Prescription, SessionRecord, Store
 
 __all__ = ["LOCAL_SYSTEM", "LOINC", "LOINC_SYSTEM", "PATIENT_ID_SYSTEM", "check_bundle_path",
@@ -293,8 +293,6 @@ def _prescribed_columns(rx: Prescription, sessions: Sequence[SessionRecord]
     (both sides for ``both``; without a side, the side of its exercise's latest session) of
     its exercise's angle, from that session or else the exercise library; none when
     neither knows the exercise."""
-    from rehab.model import TRUNK_ANGLES
-
     mine = [s for s in sessions if s.exercise_id == rx.exercise_id and s.angle]
     if mine:
         name, rest, last_side = mine[-1].angle_name, mine[-1].rest, mine[-1].side

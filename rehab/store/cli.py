@@ -367,8 +367,7 @@ def cmd_patient_export(args: argparse.Namespace) -> int:
         from rehab.exports.fhir import check_bundle_path
 
         check_bundle_path(args.fhir)
-    with open_db(args) as store:
-        store.get_patient(args.id)
+    with open_db(args) as store:  # an unknown patient is refused before anything is written
         if args.fhir is not None:
             from rehab.exports.fhir import write_bundle
 
